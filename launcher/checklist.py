@@ -1,0 +1,219 @@
+"""The reproduction checklist: everything besides the lr that breaks a reproduction.
+
+Each check reads the *resolved* config (as the training run will see it, after
+every cfg-option) and the recorded environment, and returns pass / warn / fail
+with a detail and a fix hint. Pure functions of their inputs: no I/O beyond
+stat() on data paths and a port bind.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from launcher.gpu_probe import Inventory
+from launcher.lr_scaling import LrProposal, fmt
+from launcher.presets import Preset
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass
+class Check:
+    id: str
+    status: str
+    detail: str
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def check_lr(preset: Preset, proposal: LrProposal, summary: dict[str, Any]) -> Check:
+    auto = summary.get("auto_scale_lr") or {}
+    if auto.get("enable"):
+        return Check("lr", FAIL, f"auto_scale_lr is on (base batch {auto.get('base_batch_size')}): mmengine would "
+                     f"scale the lr a second time", "drop auto_scale_lr.enable=True; frcnn-tui sets the lr explicitly")
+    actual = summary.get("lr")
+    if actual is None:
+        return Check("lr", FAIL, "the config has no optim_wrapper.optimizer.lr", "check the mmdet config")
+    rule = proposal.rule_lr
+    if abs(actual - rule) <= 1e-9 + 1e-6 * rule:
+        return Check("lr", PASS, f"lr {fmt(actual)} = {proposal.formula} ({proposal.rule} rule)")
+    ratio = actual / rule
+    if abs(actual - preset.base_lr) <= 1e-12 and proposal.total_batch != preset.base_batch_size:
+        return Check("lr", FAIL, f"unscaled lr {fmt(actual)}: that is the lr for batch {preset.base_batch_size}, "
+                     f"but the total batch is {proposal.total_batch} ({ratio:.2g}× the rule's {fmt(rule)})",
+                     f"use lr {fmt(rule)} ({proposal.formula}), or --force to keep it")
+    return Check("lr", WARN, f"lr {fmt(actual)} is {ratio:.3g}× the {proposal.rule} rule's {fmt(rule)} "
+                 f"({proposal.formula})", f"drop --lr to use {fmt(rule)}")
+
+
+def check_seed(summary: dict[str, Any]) -> Check:
+    seed = summary.get("seed")
+    if seed is None:
+        return Check("seed", WARN, "no randomness.seed: every run draws a new seed, so runs differ by a few 0.1 AP",
+                     "pass --seed 0 (add --deterministic for bit-exact runs, at some speed cost)")
+    mode = "deterministic" if summary.get("deterministic") else "not deterministic"
+    return Check("seed", PASS, f"seed {seed} ({mode})", "" if summary.get("deterministic") else
+                 "--deterministic makes cuDNN deterministic too (slower)")
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_opencv(preset: Preset, versions: dict[str, Any]) -> Check:
+    cv2 = versions.get("cv2")
+    ref = str(preset.reference_env.get("opencv", "") or "")
+    if not cv2:
+        return Check("opencv", FAIL, "OpenCV (cv2) does not import in the training interpreter",
+                     "pip install opencv-python (make run installs it)")
+    if not ref:
+        return Check("opencv", PASS, f"OpenCV {cv2} (recorded; the preset names no reference)")
+    # A reference such as "4" matches any 4.x; "4.5" any 4.5.x.
+    if cv2 == ref or cv2.startswith(ref + ".") or _major_minor(cv2) == _major_minor(ref):
+        return Check("opencv", PASS, f"OpenCV {cv2} matches the reference {ref}")
+    return Check("opencv", WARN, f"OpenCV {cv2} differs from the reference {ref}: resize and JPEG decode differ "
+                 f"slightly, worth a few 0.1 AP (recorded in plan.json)",
+                 f"pip install 'opencv-python=={ref}.*' in the training env to match")
+
+
+def check_schedule(preset: Preset, summary: dict[str, Any]) -> Check:
+    epochs, milestones = summary.get("max_epochs"), summary.get("milestones")
+    if summary.get("max_iters") and not epochs:
+        return Check("schedule", FAIL, f"iteration-based schedule ({summary['max_iters']} iters), "
+                     f"the preset is {preset.epochs} epochs", "use the preset's epoch-based train_cfg")
+    problems = []
+    if epochs != preset.epochs:
+        problems.append(f"max_epochs={epochs}, the preset's is {preset.epochs}")
+    if milestones is not None and list(milestones) != list(preset.milestones):
+        problems.append(f"milestones={milestones}, the preset's are {preset.milestones}")
+    repeat = ((summary.get("train") or {}).get("repeat")) or 1
+    if repeat != preset.dataset_repeat:
+        problems.append(f"RepeatDataset times={repeat}, the preset's is {preset.dataset_repeat}")
+    if problems:
+        return Check("schedule", FAIL, "schedule cut short or changed: " + "; ".join(problems),
+                     f"drop the train_cfg / param_scheduler overrides; the reference needs the full "
+                     f"{preset.effective_epochs} epochs")
+    return Check("schedule", PASS, f"{epochs} epochs × repeat {repeat}, milestones {milestones}")
+
+
+def check_eval(preset: Preset, summary: dict[str, Any], data_root: str) -> Check:
+    ev = summary.get("evaluator") or {}
+    metric = ev.get("metric")
+    metrics = metric if isinstance(metric, list) else [metric]
+    expected_ann = str(Path(data_root) / preset.val_ann_file)
+    problems = []
+    if ev.get("type") != "CocoMetric":
+        problems.append(f"evaluator is {ev.get('type')}, not CocoMetric")
+    if "bbox" not in metrics:
+        problems.append(f"metric is {metric}, not bbox")
+    if ev.get("format_only"):
+        problems.append("format_only is on (no AP is computed)")
+    ann = ev.get("ann_file")
+    if ann and Path(ann) != Path(expected_ann):
+        problems.append(f"val annotations are {ann}, the preset's are {expected_ann}")
+    if summary.get("val_interval", 1) != 1:
+        problems.append(f"val_interval={summary.get('val_interval')} (the reference evaluates every epoch)")
+    if problems:
+        return Check("eval", FAIL, "; ".join(problems), "use the preset's CocoMetric(bbox) on its val set, every epoch")
+    return Check("eval", PASS, f"CocoMetric bbox on {ann}, every epoch")
+
+
+def check_data(summary: dict[str, Any]) -> Check:
+    missing = []
+    for split in ("train", "val"):
+        ds = summary.get(split) or {}
+        for key in ("ann_file", "img_dir"):
+            path = ds.get(key)
+            if path and not Path(path).exists():
+                missing.append(f"{split} {key.replace('_', ' ')} {path}")
+    if missing:
+        return Check("data", FAIL, "missing: " + "; ".join(missing),
+                     "point --data-root at your COCO copy (annotations/, train2017/, val2017/)")
+    train = (summary.get("train") or {}).get("data_root")
+    return Check("data", PASS, f"annotations and images found under {train}")
+
+
+def check_weights(summary: dict[str, Any]) -> Check:
+    weights = summary.get("pretrained") or []
+    if not weights:
+        return Check("weights", PASS, "no pretrained weights needed (trains from scratch)")
+    missing = [w for w in weights if not w.get("available")]
+    if missing:
+        first = missing[0]
+        return Check("weights", WARN, f"{first['checkpoint']}: {first.get('problem')}",
+                     f"copy the file to {first.get('path')} (torch hub cache), or pass "
+                     f"--cfg-options model.backbone.init_cfg.checkpoint=/path/to/weights.pth")
+    return Check("weights", PASS, "pretrained weights cached: " + ", ".join(w["checkpoint"] for w in weights))
+
+
+def check_gpus(preset: Preset, inventory: Inventory, gpu_ids: list[int], cpu: bool, nproc: int) -> Check:
+    if cpu:
+        why = inventory.error or "CPU requested"
+        return Check("gpus", PASS if not inventory.gpus else WARN,
+                     f"CPU: {nproc} gloo workers ({why})",
+                     "" if not inventory.gpus else "drop --cpu to use the GPUs")
+    problems, busy = [], []
+    for gid in gpu_ids:
+        gpu = inventory.by_index(gid)
+        if gpu is None:
+            problems.append(f"GPU {gid} does not exist (found {len(inventory.gpus)})")
+            continue
+        if gpu.error:
+            problems.append(f"GPU {gid}: {gpu.error}")
+            continue
+        if preset.min_gpu_memory_mib and gpu.memory_free_mib is not None \
+                and gpu.memory_free_mib < preset.min_gpu_memory_mib:
+            problems.append(f"GPU {gid} has {gpu.memory_free_mib} MiB free, the preset needs "
+                            f"{preset.min_gpu_memory_mib} MiB")
+        if gpu.processes:
+            busy.append(f"GPU {gid} runs pid " + ", ".join(str(p.pid) for p in gpu.processes))
+    if problems:
+        return Check("gpus", FAIL, "; ".join(problems + busy), "pick other GPUs with --gpu-ids")
+    if busy:
+        return Check("gpus", WARN, "; ".join(busy) + " (shared GPUs slow training and risk OOM)",
+                     "pick free GPUs with --gpu-ids, or wait")
+    return Check("gpus", PASS, f"GPUs {','.join(map(str, gpu_ids))} free")
+
+
+def check_versions(versions: dict[str, Any], ops: dict[str, str] | None = None) -> Check:
+    if versions.get("error"):
+        return Check("versions", FAIL, versions["error"], "frcnn-tui doctor")
+    missing = [k for k in ("torch", "mmcv", "mmdet", "mmengine") if not versions.get(k)]
+    if missing:
+        errors = versions.get("import_errors") or {}
+        return Check("versions", FAIL, "; ".join(f"{k}: {errors.get(k, 'missing')}" for k in missing),
+                     "make run installs the training stack; frcnn-tui doctor shows the details")
+    bad_ops = {k: v for k, v in (ops or {}).items() if v != "ok"}
+    if bad_ops:
+        return Check("versions", FAIL, "; ".join(f"{k}: {v}" for k, v in bad_ops.items()),
+                     "mmcv was built without ops: rebuild it with MMCV_WITH_OPS=1 (make run does)")
+    cuda = versions.get("cuda_build") or "none"
+    return Check("versions", PASS, f"torch {versions['torch']} (CUDA {cuda}), mmcv {versions['mmcv']}, "
+                 f"mmdet {versions['mmdet']}, mmengine {versions['mmengine']}, cv2 {versions.get('cv2')}")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def check_port(port: int, host_is_local: bool = True) -> Check:
+    if not host_is_local:
+        return Check("port", PASS, f"rendezvous port {port} (on another node; not checked here)")
+    if port_is_free(port):
+        return Check("port", PASS, f"rendezvous port {port} is free")
+    return Check("port", FAIL, f"port {port} is in use", "omit --port to pick a free one")
+
+
+def worst(checks: list[Check]) -> str:
+    statuses = {c.status for c in checks}
+    return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS

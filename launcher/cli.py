@@ -1,0 +1,336 @@
+"""frcnn-tui's command line. Every TUI action has a command here, each with --json.
+
+Bad input ends in one line on stderr and a non-zero exit (2 usage/input, 1 a
+failing check or job), never a traceback. Heavy modules are imported inside the
+command that needs them, so `frcnn-tui --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from launcher import __version__
+from launcher.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + line)
+        self.exit(2, f"frcnn-tui: error: {message} (see {self.prog} --help)\n")
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of GPU indices, got {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _add_plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", required=True, help="preset name (frcnn-tui presets)")
+    dev = p.add_mutually_exclusive_group()
+    dev.add_argument("--gpus", type=int, help="use the first N GPUs (PCI order)")
+    dev.add_argument("--gpu-ids", type=_int_list, help="use these GPUs, e.g. 0,2")
+    p.add_argument("--cpu", action="store_true", help="train on CPU with gloo workers")
+    p.add_argument("--nproc", type=int, help="CPU workers per node (default: the preset's)")
+    p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--node-rank", type=int, default=0)
+    p.add_argument("--master-addr", help="rendezvous host (multi-node)")
+    p.add_argument("--port", type=int, help="rendezvous port (default: a free one)")
+    p.add_argument("--imgs-per-gpu", type=int)
+    p.add_argument("--lr", type=_positive_float, help="override the proposed lr (the plan says how far it is off)")
+    p.add_argument("--lr-rule", choices=["linear", "sqrt"])
+    p.add_argument("--rescale-warmup", action="store_true", help="scale warmup iterations by base/total batch "
+                   "(detectron2 style; mmdet's default keeps them)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--deterministic", action="store_true")
+    p.add_argument("--data-root", help="dataset root (COCO layout)")
+    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    p.add_argument("--python", help="training interpreter (default: this one, $FRCNN_TUI_PYTHON, config.toml)")
+    p.add_argument("--amp", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+
+def _request(args: argparse.Namespace) -> Any:
+    from launcher.plan import PlanRequest
+
+    return PlanRequest(
+        preset=args.preset, gpus=args.gpus, gpu_ids=args.gpu_ids, cpu=args.cpu, nproc=args.nproc, nodes=args.nodes,
+        node_rank=args.node_rank, master_addr=args.master_addr, port=args.port, imgs_per_gpu=args.imgs_per_gpu,
+        lr=args.lr, lr_rule=args.lr_rule, rescale_warmup=args.rescale_warmup, seed=args.seed,
+        deterministic=args.deterministic, data_root=args.data_root, cfg_options=args.cfg_options,
+        work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp)
+
+
+# -- commands --------------------------------------------------------------------
+
+def cmd_gpus(args: argparse.Namespace) -> int:
+    from launcher import render
+    from launcher.gpu_probe import probe
+
+    inv = probe()
+    if args.json:
+        _print_json(inv.to_dict())
+    else:
+        render.print_inventory(inv)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from launcher import render
+    from launcher.presets import load_presets
+
+    catalog = load_presets()
+    for err in catalog.errors:
+        print(f"frcnn-tui: warning: {err}", file=sys.stderr)
+    disagreements: dict[str, list[str]] = {}
+    if args.check:
+        from launcher.preset_check import cross_check
+
+        disagreements = {name: cross_check(p, args.python) for name, p in catalog.presets.items()}
+    if args.json:
+        _print_json({"presets": [dict(p.to_dict(), **({"disagreements": disagreements[n]} if args.check else {}))
+                                 for n, p in sorted(catalog.presets.items())],
+                     "errors": [str(e) for e in catalog.errors]})
+    else:
+        render.print_presets(catalog, disagreements)
+    return 1 if any(disagreements.values()) else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from launcher import render
+    from launcher.plan import make_plan
+
+    plan = make_plan(_request(args))
+    if args.json:
+        _print_json(plan.to_dict())
+    else:
+        render.print_plan(plan)
+    return 1 if plan.status == "fail" else 0
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from launcher import jobs, render
+
+    record, plan = jobs.launch(_request(args), force=args.force)
+    if args.json:
+        _print_json(dict(record.to_dict(), status="running", plan=plan.to_dict()))
+    else:
+        render.print_plan(plan, brief=True)
+        print(f"launched job {record.id} ({record.name}), pid {record.pid}, run dir {record.run_dir}")
+        print(f"  watch: frcnn-tui watch {record.id}    stop: frcnn-tui stop {record.id}")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from launcher import job_summary, render
+
+    rows = job_summary.summarize_all()
+    if args.json:
+        _print_json({"jobs": rows})
+    else:
+        render.print_jobs(rows)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from launcher import jobs, registry
+
+    record = registry.find(args.job)
+    if registry.status(record) != registry.RUNNING and not registry.job_processes(record):
+        msg = f"job {record.id} is not running ({registry.status(record)})"
+        _print_json({"id": record.id, "stopped": 0, "status": registry.status(record)}) if args.json else print(msg)
+        return 0
+    found = jobs.stop(record, grace=args.grace)
+    left = registry.job_processes(record)
+    if args.json:
+        _print_json({"id": record.id, "stopped": found, "left": len(left), "status": registry.status(record)})
+    else:
+        print(f"stopped job {record.id}: {found} process(es) signalled, {len(left)} left")
+    return 0 if not left else 1
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from launcher import jobs, registry
+
+    record = jobs.resume(registry.find(args.job), nproc=args.nproc)
+    if args.json:
+        _print_json(dict(record.to_dict(), status=registry.status(record)))
+    else:
+        print(f"resumed job {record.id} from {record.run_dir}/last_checkpoint, pid {record.pid}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from launcher import job_summary, registry
+
+    record = registry.find(args.job)
+    return job_summary.print_logs(record, follow=args.follow, stream="stderr" if args.stderr else "stdout")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from launcher import registry
+    from launcher.watch_view import run_watch
+
+    if bool(args.job) == bool(args.work_dir):
+        raise UserError("watch takes a JOB or --work-dir DIR (one of them)")
+    if args.work_dir:
+        work_dir = Path(args.work_dir).expanduser()
+        if not work_dir.is_dir():
+            raise UserError(f"no such work dir: {work_dir}")
+        return run_watch(work_dir, once=args.once, as_json=args.json, interval=args.interval)
+    record = registry.find(args.job)
+    return run_watch(record.run_path, once=args.once, as_json=args.json, reference_ap=record.reference_ap,
+                     max_epochs=record.max_epochs, gpu_indices=None if record.cpu else record.gpu_ids,
+                     job_status=lambda: registry.status(record), interval=args.interval)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from launcher import doctor, render
+
+    lines, report = doctor.run_doctor(args.python)
+    if args.json:
+        _print_json(doctor.to_json(lines, report))
+    else:
+        render.print_doctor(lines)
+    return 0 if doctor.can_train(lines) else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from launcher import demo
+
+    return demo.run_demo(as_json=args.json, nproc=args.nproc, epochs=args.epochs, python=args.python)
+
+
+def cmd_slurm(args: argparse.Namespace) -> int:
+    from launcher import slurm
+
+    return slurm.run_slurm(args, _request(args))
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError as exc:
+        raise UserError(f"the TUI cannot start: {exc}") from None
+    return run_app()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="frcnn-tui", description="Launch and watch distributed Faster R-CNN training "
+                     "(MMDetection) with the lr scaled right. Without a command, opens the TUI.")
+    parser.add_argument("--version", action="version", version=f"frcnn-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    p = sub.add_parser("gpus", help="list GPUs (NVML)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_gpus)
+
+    p = sub.add_parser("presets", help="list presets")
+    p.add_argument("--check", action="store_true", help="cross-check each preset against its real mmdet config")
+    p.add_argument("--python", help="training interpreter for --check")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("plan", help="propose the lr and run the reproduction checklist")
+    _add_plan_args(p)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("launch", help="start a detached training job")
+    _add_plan_args(p)
+    p.add_argument("--name", help="job name (default: the preset's)")
+    p.add_argument("--work-dir", help="run directory (default: under the state dir)")
+    p.add_argument("--force", action="store_true", help="launch even if a check fails or the GPUs are busy")
+    p.add_argument("--yes", action="store_true", help="no confirmation (the CLI never asks; kept for scripts)")
+    p.set_defaults(func=cmd_launch)
+
+    p = sub.add_parser("jobs", help="list jobs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("watch", help="live loss / lr / mAP of a job or a work dir")
+    p.add_argument("job", nargs="?")
+    p.add_argument("--work-dir", help="an MMEngine work dir (also runs not started by frcnn-tui)")
+    p.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    p.add_argument("--interval", type=_positive_float, default=1.0, help="seconds between polls")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("stop", help="stop a job (SIGTERM its process group, SIGKILL after --grace)")
+    p.add_argument("job")
+    p.add_argument("--grace", type=float, default=30.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("resume", help="resume a stopped or failed job from its last checkpoint")
+    p.add_argument("job")
+    p.add_argument("--nproc", type=int, help="new processes per node (the lr still comes from the checkpoint)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("logs", help="print a job's launcher output")
+    p.add_argument("job")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--stderr", action="store_true", help="stderr instead of stdout")
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("doctor", help="check that Faster R-CNN can train here")
+    p.add_argument("--python", help="training interpreter to check")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="the whole flow on CPU: synthetic data, plan, launch, watch, summary")
+    p.add_argument("--nproc", type=int, default=None, help="gloo workers (default: the preset's, 2)")
+    p.add_argument("--epochs", type=int, default=None, help="shorter run (the checklist then warns)")
+    p.add_argument("--python")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("slurm", help="write (and with --submit, sbatch) a SLURM script for a preset")
+    _add_plan_args(p)
+    p.add_argument("--partition", required=True)
+    p.add_argument("--gpus-per-node", type=int, default=8)
+    p.add_argument("--cpus-per-task", type=int, default=5)
+    p.add_argument("--time", default="2-00:00:00")
+    p.add_argument("--work-dir")
+    p.add_argument("--submit", action="store_true", help="run sbatch on the script")
+    p.add_argument("--force", action="store_true", help="write the script even if a check fails")
+    p.set_defaults(func=cmd_slurm)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_tui)
+    try:
+        return func(args)
+    except UserError as exc:
+        print(f"frcnn-tui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `frcnn-tui jobs | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Inspect the training environment, and resolve a config, in the *training* interpreter.
+
+Run as a file (`python env_inspect.py ARGS`), never imported by frcnn-tui itself:
+torch, mmcv and mmdet may only exist in another interpreter (a conda env), and
+importing them costs seconds that the TUI's first frame must not wait for. It
+prints exactly one JSON object on stdout; failures are values in that object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+
+def _version(module: str) -> tuple[str | None, str | None]:
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # ImportError, or a broken build raising anything
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return str(getattr(mod, "__version__", "unknown")), None
+
+
+def versions() -> dict:
+    out: dict = {"python": sys.version.split()[0], "executable": sys.executable, "import_errors": {}}
+    for key, module in (("torch", "torch"), ("mmcv", "mmcv"), ("mmdet", "mmdet"), ("mmengine", "mmengine"),
+                        ("cv2", "cv2"), ("pycocotools", "pycocotools"), ("numpy", "numpy")):
+        out[key], err = _version(module)
+        if err:
+            out["import_errors"][key] = err
+    if out["torch"]:
+        import torch
+
+        out["cuda_build"] = torch.version.cuda
+        out["cuda_available"] = bool(torch.cuda.is_available())
+        out["cuda_device_count"] = torch.cuda.device_count() if out["cuda_available"] else 0
+    if out["pycocotools"] == "unknown":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out["pycocotools"] = version("pycocotools")
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def check_ops() -> dict:
+    """Run the compiled ops Faster R-CNN needs on a tiny CPU tensor."""
+    results = {}
+    try:
+        import torch
+        from mmcv.ops import RoIAlign
+
+        feat = torch.arange(64, dtype=torch.float32).reshape(1, 1, 8, 8)
+        rois = torch.tensor([[0.0, 0.0, 0.0, 4.0, 4.0]])
+        out = RoIAlign((2, 2), 1.0, 0)(feat, rois)
+        ok = tuple(out.shape) == (1, 1, 2, 2) and bool(torch.isfinite(out).all())
+        results["roi_align"] = "ok" if ok else f"unexpected output {out.tolist()}"
+    except Exception as exc:
+        results["roi_align"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    try:
+        import torch
+        from mmcv.ops import batched_nms
+
+        boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], dtype=torch.float32)
+        scores = torch.tensor([0.9, 0.8, 0.7])
+        _, keep = batched_nms(boxes, scores, torch.zeros(3, dtype=torch.long), dict(type="nms", iou_threshold=0.5))
+        results["batched_nms"] = "ok" if keep.tolist() == [0, 2] else f"kept {keep.tolist()}, expected [0, 2]"
+    except Exception as exc:
+        results["batched_nms"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return results
+
+
+# -- config resolution ----------------------------------------------------------
+
+WRAPPERS = ("RepeatDataset", "ClassBalancedDataset")
+
+
+def innermost_dataset(ds):
+    while ds is not None and ds.get("type") in WRAPPERS:
+        ds = ds.get("dataset")
+    return ds
+
+
+def resolve_config_path(config: str, preset_dir: str) -> Path:
+    path = Path(config).expanduser()
+    if path.is_absolute():
+        return path
+    if config.startswith(("./", "../")):
+        return (Path(preset_dir) / path).resolve()
+    # find_spec, not import: mmdet's __init__ imports mmcv, which resolving a path doesn't need.
+    spec = importlib.util.find_spec("mmdet")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"mmdet is not installed in {sys.executable}, so '{config}' cannot be found")
+    return Path(list(spec.submodule_search_locations)[0]) / ".mim" / "configs" / path
+
+
+def _apply_options(cfg, options: list) -> None:
+    from mmengine.config import DictAction
+
+    for key, value, raw in options:
+        # Raw strings come from a user's --cfg-options k=v and get mmengine's own parsing.
+        cfg.merge_from_dict({key: DictAction._parse_iterable(value) if raw else value})
+
+
+def _set_data_root(cfg, root: str, train_ann: str | None, val_ann: str | None) -> None:
+    root = root if root.endswith("/") else root + "/"
+    for split, ann in (("train", train_ann), ("val", val_ann), ("test", val_ann)):
+        loader = cfg.get(f"{split}_dataloader")
+        ds = innermost_dataset(loader.get("dataset")) if loader else None
+        if ds is None:
+            continue
+        ds["data_root"] = root
+        if ann:
+            ds["ann_file"] = ann
+    for split in ("val", "test"):
+        evaluator = cfg.get(f"{split}_evaluator")
+        if isinstance(evaluator, dict) and "ann_file" in evaluator and val_ann:
+            evaluator["ann_file"] = root + val_ann
+
+
+def _rescale_warmup(cfg, iters: int) -> None:
+    for sched in cfg.get("param_scheduler") or []:
+        if sched.get("type") == "LinearLR" and not sched.get("by_epoch", True):
+            sched["end"] = iters
+
+
+def _pretrained(cfg) -> list[dict]:
+    """Every Pretrained init_cfg in the model, and whether it loads offline."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            init = node.get("init_cfg")
+            if isinstance(init, dict) and init.get("type") == "Pretrained" and init.get("checkpoint"):
+                found.append(str(init["checkpoint"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg.get("model"))
+    if cfg.get("load_from"):
+        found.append(str(cfg.load_from))
+    return [_weight_status(ckpt) for ckpt in found]
+
+
+def _weight_status(ckpt: str) -> dict:
+    import torch
+
+    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    entry = {"checkpoint": ckpt, "available": False, "path": None, "problem": None}
+    if ckpt.startswith(("torchvision://", "modelzoo://")):
+        import mmengine
+
+        urls = json.loads((Path(mmengine.__file__).parent / "hub" / "torchvision_0.12.json").read_text())
+        url = urls.get(ckpt.split("://", 1)[1])
+        path = hub_dir / url.rsplit("/", 1)[1] if url else None
+        entry["path"] = str(path) if path else None
+        if importlib.util.find_spec("torchvision") is None:
+            # mmengine resolves torchvision:// through torchvision itself.
+            entry["problem"] = "torchvision is not installed, so mmengine cannot resolve torchvision:// URLs"
+        elif path is None or not path.is_file():
+            entry["problem"] = f"not in the torch hub cache ({path}); a launch would try to download it"
+        else:
+            entry["available"] = True
+    elif ckpt.startswith(("http://", "https://")):
+        path = hub_dir / ckpt.rsplit("/", 1)[1]
+        entry["path"] = str(path)
+        entry["available"] = path.is_file()
+        if not entry["available"]:
+            entry["problem"] = f"not in the torch hub cache ({path}); a launch would try to download it"
+    else:
+        entry["path"] = ckpt
+        entry["available"] = Path(ckpt).expanduser().is_file()
+        if not entry["available"]:
+            entry["problem"] = f"file not found: {ckpt}"
+    return entry
+
+
+def _dataset_summary(cfg, split: str) -> dict | None:
+    loader = cfg.get(f"{split}_dataloader")
+    if not loader:
+        return None
+    outer = loader.get("dataset") or {}
+    ds = innermost_dataset(outer) or {}
+    root = ds.get("data_root") or ""
+    ann = ds.get("ann_file") or ""
+    prefix = ds.get("data_prefix") or {}
+    img = prefix.get("img") or prefix.get("img_path") or ""
+    return {
+        "type": ds.get("type"),
+        "data_root": root,
+        "ann_file": os.path.join(root, ann) if ann else None,
+        "img_dir": os.path.join(root, img) if (root or img) else None,
+        "repeat": int(outer.get("times", 1)) if outer.get("type") == "RepeatDataset" else 1,
+        "batch_size": loader.get("batch_size"),
+    }
+
+
+def summarize(cfg) -> dict:
+    optim = cfg.get("optim_wrapper", {}) or {}
+    optimizer = optim.get("optimizer", {}) or {}
+    train_cfg = cfg.get("train_cfg", {}) or {}
+    milestones, warmup = None, None
+    for sched in cfg.get("param_scheduler") or []:
+        if sched.get("type") == "MultiStepLR":
+            milestones = list(sched.get("milestones", []))
+        if sched.get("type") == "LinearLR" and not sched.get("by_epoch", True):
+            warmup = sched.get("end")
+    randomness = cfg.get("randomness") or {}
+    auto = cfg.get("auto_scale_lr") or {}
+    evaluator = cfg.get("val_evaluator") or {}
+    if isinstance(evaluator, (list, tuple)):
+        evaluator = evaluator[0] if evaluator else {}
+    metric = evaluator.get("metric")
+    logger = (cfg.get("default_hooks") or {}).get("logger") or {}
+    return {
+        "lr": optimizer.get("lr"),
+        "optimizer": optimizer.get("type"),
+        "auto_scale_lr": {"enable": bool(auto.get("enable", False)), "base_batch_size": auto.get("base_batch_size")},
+        "max_epochs": train_cfg.get("max_epochs"),
+        "max_iters": train_cfg.get("max_iters"),
+        "val_interval": train_cfg.get("val_interval", 1),
+        "milestones": milestones,
+        "warmup_iters": warmup,
+        "seed": randomness.get("seed"),
+        "deterministic": bool(randomness.get("deterministic", False)),
+        "evaluator": {
+            "type": evaluator.get("type"),
+            "metric": list(metric) if isinstance(metric, (list, tuple)) else metric,
+            "ann_file": evaluator.get("ann_file"),
+            "format_only": bool(evaluator.get("format_only", False)),
+        },
+        "train": _dataset_summary(cfg, "train"),
+        "val": _dataset_summary(cfg, "val"),
+        "pretrained": _pretrained(cfg),
+        "log_interval": logger.get("interval"),
+        "backend": ((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"),
+    }
+
+
+def resolve(args) -> dict:
+    from mmengine.config import Config
+
+    path = resolve_config_path(args.config, args.preset_dir)
+    if not path.is_file():
+        return {"error": f"config file not found: {path}", "config_path": str(path)}
+    cfg = Config.fromfile(str(path))
+    _apply_options(cfg, json.loads(args.pre_options))
+    if args.data_root:
+        _set_data_root(cfg, args.data_root, args.train_ann, args.val_ann)
+    if args.warmup_iters is not None:
+        _rescale_warmup(cfg, args.warmup_iters)
+    _apply_options(cfg, json.loads(args.options))
+    out = {"config_path": str(path), "summary": summarize(cfg)}
+    if args.dump:
+        cfg.dump(args.dump)
+        out["dumped"] = args.dump
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ops", action="store_true", help="run RoIAlign and batched_nms")
+    parser.add_argument("--config")
+    parser.add_argument("--preset-dir", default=".")
+    parser.add_argument("--pre-options", default="[]", help="JSON [[key, value, raw], ...] applied first")
+    parser.add_argument("--options", default="[]", help="JSON [[key, value, raw], ...] applied last")
+    parser.add_argument("--data-root")
+    parser.add_argument("--train-ann")
+    parser.add_argument("--val-ann")
+    parser.add_argument("--warmup-iters", type=int)
+    parser.add_argument("--dump")
+    args = parser.parse_args(argv)
+    result: dict = {"versions": versions()}
+    if args.ops:
+        result["ops"] = check_ops()
+    if args.config:
+        try:
+            result["config"] = resolve(args)
+        except Exception as exc:
+            result["config"] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                                "traceback": traceback.format_exc()}
+    # Only this line goes to stdout; mmengine's own chatter is on stderr or before it.
+    sys.stdout.write("\n" + json.dumps(result, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

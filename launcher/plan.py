@@ -1,0 +1,281 @@
+"""A plan: preset + hardware + overrides -> lr proposal, resolved config, checklist, command.
+
+The flow is one way: probe (Inventory) -> plan (this) -> launch (spawn) -> registry.
+`plan` never starts anything; `launch` runs exactly the command a plan shows.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher import checklist, lr_scaling, paths, training_env
+from launcher.checklist import FAIL, Check
+from launcher.errors import UserError
+from launcher.gpu_probe import Inventory, probe
+from launcher.presets import Preset, PresetCatalog, load_presets
+
+
+@dataclass
+class PlanRequest:
+    preset: str
+    gpus: int | None = None
+    gpu_ids: list[int] | None = None
+    cpu: bool = False
+    nproc: int | None = None  # CPU workers
+    nodes: int = 1
+    node_rank: int = 0
+    master_addr: str | None = None
+    port: int | None = None
+    imgs_per_gpu: int | None = None
+    lr: float | None = None
+    lr_rule: str | None = None
+    rescale_warmup: bool = False
+    seed: int | None = None
+    deterministic: bool = False
+    data_root: str | None = None
+    cfg_options: list[str] = field(default_factory=list)
+    work_dir: str | None = None
+    name: str | None = None
+    python: str | None = None
+    amp: bool = False
+
+
+@dataclass
+class Plan:
+    request: PlanRequest
+    preset: Preset
+    proposal: lr_scaling.LrProposal
+    cpu: bool
+    gpu_ids: list[int]
+    nproc_per_node: int
+    python: str
+    data_root: str
+    job_id: str
+    run_dir: Path
+    port: int
+    inspection: dict[str, Any]
+    checks: list[Check]
+    command: list[str]
+    env: dict[str, str]
+    inventory: Inventory
+
+    @property
+    def status(self) -> str:
+        return checklist.worst(self.checks)
+
+    @property
+    def config_file(self) -> Path:
+        return self.run_dir / "config.py"
+
+    @property
+    def versions(self) -> dict[str, Any]:
+        return self.inspection.get("versions") or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.proposal
+        return {
+            "preset": self.preset.name,
+            "description": self.preset.description,
+            "config_path": (self.inspection.get("config") or {}).get("config_path") or str(self.preset.config_path()),
+            "base_lr": p.base_lr,
+            "base_batch_size": p.base_batch_size,
+            "nodes": p.nodes,
+            "node_rank": self.request.node_rank,
+            "gpus_per_node": p.gpus_per_node,
+            "imgs_per_gpu": p.imgs_per_gpu,
+            "world_size": p.world_size,
+            "total_batch": p.total_batch,
+            "lr": p.lr,
+            "rule_lr": p.rule_lr,
+            "rule": p.rule,
+            "formula": p.formula,
+            "lr_override": p.override,
+            "lr_override_ratio": p.override_ratio,
+            "warmup_iters": p.warmup_iters,
+            "warmup_rescaled": p.warmup_rescaled,
+            "epochs": self.preset.epochs,
+            "effective_epochs": self.preset.effective_epochs,
+            "milestones": self.preset.milestones,
+            "reference_ap": self.preset.reference_ap,
+            "reference_env": self.preset.reference_env,
+            "cpu": self.cpu,
+            "gpu_ids": self.gpu_ids,
+            "python": self.python,
+            "data_root": self.data_root,
+            "seed": self.request.seed,
+            "job_id": self.job_id,
+            "run_dir": str(self.run_dir),
+            "port": self.port,
+            "status": self.status,
+            "checklist": [c.to_dict() for c in self.checks],
+            "versions": self.versions,
+            "resolved": (self.inspection.get("config") or {}).get("summary"),
+            "command": self.command,
+            "env": self.env,
+        }
+
+
+def new_job_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+def _devices(req: PlanRequest, preset: Preset, inventory: Inventory) -> tuple[bool, list[int], int]:
+    """(cpu?, gpu ids, processes per node). No GPU found and none asked for means CPU."""
+    if req.gpu_ids is not None and req.gpus is not None:
+        raise UserError("use --gpus N or --gpu-ids LIST, not both")
+    if req.cpu or (not inventory.gpus and req.gpus is None and req.gpu_ids is None):
+        nproc = req.nproc or preset.default_cpu_workers
+        if nproc < 1:
+            raise UserError(f"--nproc must be >= 1, got {nproc}")
+        return True, [], nproc
+    if req.gpu_ids is not None:
+        if len(set(req.gpu_ids)) != len(req.gpu_ids) or any(g < 0 for g in req.gpu_ids):
+            raise UserError(f"--gpu-ids must be distinct non-negative indices, got {req.gpu_ids}")
+        return False, list(req.gpu_ids), len(req.gpu_ids)
+    count = req.gpus if req.gpus is not None else len(inventory.gpus)
+    if count < 1:
+        raise UserError(f"--gpus must be >= 1, got {count}")
+    # Planning for more GPUs than this host has is allowed (a laptop planning for a
+    # GPU box); the gpus check then fails with the real count.
+    known = [g.index for g in inventory.gpus]
+    ids = known[:count] + list(range(len(known), count)) if count > len(known) else known[:count]
+    return False, ids, count
+
+
+def _plan_options(req: PlanRequest, proposal: lr_scaling.LrProposal, cpu: bool) -> list[list[Any]]:
+    # Set the lr explicitly with auto_scale_lr off, so it can never be scaled twice.
+    opts: list[list[Any]] = [
+        ["optim_wrapper.optimizer.lr", proposal.lr, False],
+        ["auto_scale_lr.enable", False, False],
+        ["train_dataloader.batch_size", proposal.imgs_per_gpu, False],
+    ]
+    if req.seed is not None:
+        opts.append(["randomness.seed", req.seed, False])
+    if req.deterministic:
+        opts.append(["randomness.deterministic", True, False])
+    if cpu:
+        opts.append(["env_cfg.dist_cfg.backend", "gloo", False])
+    for item in req.cfg_options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--cfg-options expects KEY=VALUE, got {item!r}")
+        opts.append([key, value, True])
+    return opts
+
+
+def _data_root(req: PlanRequest, preset: Preset, python: str) -> str:
+    if req.data_root:
+        return str(Path(req.data_root).expanduser().absolute())
+    if preset.dataset == "synthetic-shapes":
+        from launcher import synthetic_data
+
+        try:
+            return str(synthetic_data.ensure_dataset(python, paths.cache_dir()))
+        except Exception as exc:
+            raise UserError(f"could not generate the synthetic dataset: {exc}".splitlines()[0]) from None
+    return str(Path(preset.data_root).expanduser().absolute())
+
+
+def build_command(python: str, *, cpu: bool, gpu_ids: list[int], nproc: int, nodes: int, node_rank: int,
+                  master_addr: str | None, port: int, config_file: Path, run_dir: Path,
+                  amp: bool = False, resume: bool = False) -> tuple[list[str], dict[str, str]]:
+    cmd = [python, "-m", "torch.distributed.run"]
+    if nodes == 1:
+        cmd += ["--nnodes=1", f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1", f"--master-port={port}"]
+    else:
+        # c10d rendezvous: every node runs the same line; the id must match across nodes.
+        cmd += [f"--nnodes={nodes}", f"--node-rank={node_rank}", f"--nproc-per-node={nproc}",
+                "--rdzv-backend=c10d", f"--rdzv-endpoint={master_addr}:{port}", f"--rdzv-id=frcnn-{port}"]
+    cmd += [str(paths.package_file("train_entry.py")), str(config_file), "--launcher", "pytorch",
+            "--work-dir", str(run_dir)]
+    if amp:
+        cmd.append("--amp")
+    if resume:
+        cmd.append("--resume")
+    env = {
+        "CUDA_DEVICE_ORDER": "PCI_BUS_ID",  # NVML's order, which the user picked from
+        "CUDA_VISIBLE_DEVICES": "" if cpu else ",".join(map(str, gpu_ids)),
+        "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",  # resume on torch >= 2.6
+        "PYTHONUNBUFFERED": "1",
+    }
+    if cpu:
+        env["OMP_NUM_THREADS"] = str(max(1, training_env.cpu_count() // nproc))
+    return cmd, env
+
+
+def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: PresetCatalog | None = None,
+              dump: bool = False) -> Plan:
+    catalog = catalog or load_presets()
+    preset = catalog.get(req.preset)
+    python = training_env.training_python(req.python)
+    inventory = inventory if inventory is not None else probe()
+    cpu, gpu_ids, nproc = _devices(req, preset, inventory)
+    if req.nodes < 1:
+        raise UserError(f"--nodes must be >= 1, got {req.nodes}")
+    if req.nodes > 1 and (req.port is None or not req.master_addr):
+        raise UserError("--nodes > 1 needs --master-addr HOST and --port PORT, the same on every node")
+    if not 0 <= req.node_rank < req.nodes:
+        raise UserError(f"--node-rank must be in [0, {req.nodes}), got {req.node_rank}")
+    rule = req.lr_rule or ("sqrt" if preset.is_adam_family else "linear")
+    try:
+        proposal = lr_scaling.propose(
+            preset.base_lr, preset.base_batch_size, nodes=req.nodes, gpus_per_node=nproc,
+            imgs_per_gpu=req.imgs_per_gpu or preset.imgs_per_gpu, rule=rule,
+            base_warmup_iters=preset.warmup_iters, rescale_warmup=req.rescale_warmup, override=req.lr)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    data_root = _data_root(req, preset, python)
+    job_id = new_job_id()
+    run_dir = Path(req.work_dir).expanduser().absolute() if req.work_dir else paths.runs_dir() / job_id
+    port = req.port or free_port()
+
+    args = ["--config", preset.config, "--preset-dir", str(Path(preset.source).parent),
+            "--pre-options", json.dumps([[k, v, False] for k, v in preset.cfg_options.items()]),
+            "--data-root", data_root, "--train-ann", preset.train_ann_file, "--val-ann", preset.val_ann_file,
+            "--options", json.dumps(_plan_options(req, proposal, cpu))]
+    if proposal.warmup_rescaled:
+        args += ["--warmup-iters", str(proposal.warmup_iters)]
+    if dump:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        args += ["--dump", str(run_dir / "config.py")]
+    inspection = training_env.inspect(python, args)
+
+    checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root)
+    command, env = build_command(python, cpu=cpu, gpu_ids=gpu_ids, nproc=nproc, nodes=req.nodes,
+                                 node_rank=req.node_rank, master_addr=req.master_addr, port=port,
+                                 config_file=run_dir / "config.py", run_dir=run_dir, amp=req.amp)
+    return Plan(request=req, preset=preset, proposal=proposal, cpu=cpu, gpu_ids=gpu_ids, nproc_per_node=nproc,
+                python=python, data_root=data_root, job_id=job_id, run_dir=run_dir, port=port,
+                inspection=inspection, checks=checks, command=command, env=env, inventory=inventory)
+
+
+def _run_checks(preset: Preset, proposal: lr_scaling.LrProposal, inspection: dict[str, Any], inventory: Inventory,
+                gpu_ids: list[int], cpu: bool, nproc: int, port: int, req: PlanRequest, data_root: str) -> list[Check]:
+    versions = inspection.get("versions") or {"error": inspection.get("error", "no versions reported")}
+    config = inspection.get("config") or {}
+    checks: list[Check] = []
+    if "summary" in config:
+        summary = config["summary"]
+        checks += [checklist.check_lr(preset, proposal, summary), checklist.check_seed(summary),
+                   checklist.check_schedule(preset, summary), checklist.check_eval(preset, summary, data_root),
+                   checklist.check_data(summary), checklist.check_weights(summary)]
+    else:
+        error = config.get("error") or inspection.get("error") or "the config could not be resolved"
+        checks.append(Check("config", FAIL, error, "frcnn-tui doctor; check the preset's config path"))
+    checks += [checklist.check_opencv(preset, versions), checklist.check_gpus(preset, inventory, gpu_ids, cpu, nproc),
+               checklist.check_versions(versions),
+               checklist.check_port(port, host_is_local=req.nodes == 1 or req.node_rank == 0)]
+    return checks

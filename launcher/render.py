@@ -1,0 +1,113 @@
+"""Human-readable CLI output (rich). The --json paths never come through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "running": "cyan",
+                 "succeeded": "green", "failed": "bold red", "stopped": "yellow"}
+
+
+def console() -> Console:
+    # rich honours NO_COLOR and detects a dumb terminal / pipe by itself.
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _mib(value: int | None) -> str:
+    return "?" if value is None else f"{value / 1024:.1f}G"
+
+
+def _opt(value: Any, suffix: str = "") -> str:
+    return "?" if value is None else f"{value}{suffix}"
+
+
+def print_inventory(inv: Any) -> None:
+    out = console()
+    if not inv.gpus:
+        out.print(f"No GPU: {inv.error or 'none found'}. frcnn-tui will train on CPU with gloo workers.")
+        return
+    out.print(f"driver {_opt(inv.driver_version)}, CUDA driver {_opt(inv.cuda_driver_version)} ({inv.source})")
+    table = Table("#", "name", "bus", "memory used/total", "util", "temp", "processes", "free")
+    for g in inv.gpus:
+        if g.error:
+            table.add_row(str(g.index), "[red]unknown[/]", "", "", "", "", g.error, "no")
+            continue
+        procs = "?" if g.processes is None else ", ".join(f"{p.pid} ({_opt(p.used_memory_mib, 'M')})"
+                                                          for p in g.processes) or "-"
+        table.add_row(str(g.index), _opt(g.name), _opt(g.pci_bus_id),
+                      f"{_mib(g.memory_used_mib)}/{_mib(g.memory_total_mib)}", _opt(g.utilization_pct, "%"),
+                      _opt(g.temperature_c, "C"), procs, "yes" if g.is_free else "no")
+    out.print(table)
+
+
+def print_presets(catalog: Any, disagreements: dict[str, list[str]]) -> None:
+    out = console()
+    table = Table("name", "lr @ batch", "epochs", "ref AP", "description")
+    for name, p in sorted(catalog.presets.items()):
+        ref = "-" if p.reference_ap is None else f"{p.reference_ap:.1f}"
+        table.add_row(name, f"{p.base_lr:g} @ {p.base_batch_size}", str(p.effective_epochs), ref, p.description)
+    out.print(table)
+    for name, problems in sorted(disagreements.items()):
+        for problem in problems:
+            out.print(f"[yellow]warning[/]: {name}: {problem}")
+        if not problems:
+            out.print(f"{name}: matches its mmdet config")
+
+
+def print_checklist(checks: list[Any]) -> None:
+    out = console()
+    for c in checks:
+        style = _STATUS_STYLE.get(c.status, "")
+        out.print(f"  [{style}]{c.status.upper():4}[/] {c.id:9} {c.detail}")
+        if c.hint and c.status != "pass":
+            out.print(f"       {'':9} [dim]fix: {c.hint}[/]")
+
+
+def print_plan(plan: Any, brief: bool = False) -> None:
+    out = console()
+    p = plan.proposal
+    where = f"CPU, {plan.nproc_per_node} gloo workers" if plan.cpu else f"GPUs {','.join(map(str, plan.gpu_ids))}"
+    out.print(f"[bold]{plan.preset.name}[/]: {plan.preset.description}")
+    out.print(f"  devices   {p.nodes} node(s) × {p.gpus_per_node} ({where}) × {p.imgs_per_gpu} imgs = batch "
+              f"{p.total_batch}")
+    out.print(f"  lr        [bold]{p.lr:g}[/]   ({p.rule} rule: {p.formula})")
+    if p.override is not None:
+        out.print(f"            override: {p.override_ratio:.3g}× the rule's {p.rule_lr:g}")
+    warm = f"{p.warmup_iters} iters" + (" (rescaled)" if p.warmup_rescaled else " (mmdet default, not rescaled)")
+    out.print(f"  warmup    {warm}")
+    out.print(f"  schedule  {plan.preset.effective_epochs} epochs, milestones {plan.preset.milestones}")
+    if plan.preset.reference_ap is not None:
+        out.print(f"  reference box AP {plan.preset.reference_ap:.1f}")
+    if not brief:
+        out.print("checklist:")
+    print_checklist(plan.checks if not brief else [c for c in plan.checks if c.status != "pass"])
+    if not brief:
+        out.print(f"run dir   {plan.run_dir}")
+        out.print("command   " + " ".join(plan.command), soft_wrap=True)
+
+
+def print_jobs(rows: list[dict[str, Any]]) -> None:
+    out = console()
+    if not rows:
+        out.print("No jobs yet. Start one with: frcnn-tui launch --preset NAME (or frcnn-tui demo)")
+        return
+    table = Table("id", "name", "preset", "status", "devices", "progress", "best mAP", "ref")
+    for r in rows:
+        style = _STATUS_STYLE.get(r["status"], "")
+        best = "-" if r.get("best_map") is None else f"{100 * r['best_map']:.1f} (ep {r.get('best_epoch')})"
+        ref = "-" if r.get("reference_ap") is None else f"{r['reference_ap']:.1f}"
+        table.add_row(r["id"], r["name"], r["preset"], f"[{style}]{r['status']}[/]", r["devices"],
+                      r.get("progress") or "-", best, ref)
+    out.print(table)
+
+
+def print_doctor(lines: list[Any]) -> None:
+    out = console()
+    for line in lines:
+        mark = "[green]OK  [/]" if line.ok else ("[bold red]FAIL[/]" if line.required else "[yellow]NOTE[/]")
+        out.print(f"{mark} {line.name:22} {line.detail}")
+        if not line.ok and line.hint:
+            out.print(f"     {'':22} [dim]fix: {line.hint}[/]")

@@ -1,0 +1,79 @@
+"""`frcnn-tui slurm`: the same plan, run by SLURM with mmdet's slurm_train.sh layout.
+
+One task per GPU (srun --ntasks=G*N --ntasks-per-node=G), `--launcher slurm`, so
+MMEngine reads SLURM's rank variables. The script is written into the run dir;
+--submit hands it to sbatch. SLURM owns the job from there (squeue/scancel);
+`frcnn-tui watch --work-dir RUN_DIR` follows its logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+
+from launcher import paths
+from launcher.checklist import FAIL
+from launcher.errors import CheckFailed, UserError
+from launcher.gpu_probe import GPUInfo, Inventory
+from launcher.plan import Plan, PlanRequest, make_plan
+
+
+def render_sbatch(plan: Plan, *, partition: str, gpus_per_node: int, nodes: int, cpus_per_task: int,
+                  time_limit: str) -> str:
+    run_dir = plan.run_dir
+    train = [plan.python, "-u", str(paths.package_file("train_entry.py")), str(plan.config_file),
+             "--launcher", "slurm", "--work-dir", str(run_dir)]
+    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(plan.env.items())
+                        if k != "CUDA_VISIBLE_DEVICES")  # SLURM sets it per allocation
+    return f"""#!/usr/bin/env bash
+#SBATCH --job-name=frcnn-{plan.preset.name}
+#SBATCH --partition={partition}
+#SBATCH --nodes={nodes}
+#SBATCH --ntasks-per-node={gpus_per_node}
+#SBATCH --gres=gpu:{gpus_per_node}
+#SBATCH --cpus-per-task={cpus_per_task}
+#SBATCH --time={time_limit}
+#SBATCH --output={run_dir}/slurm-%j.out
+# frcnn-tui plan {plan.job_id}: lr {plan.proposal.lr:g} = {plan.proposal.formula}
+cd {shlex.quote(str(run_dir))} || exit 1
+{exports}
+srun --kill-on-bad-exit=1 {shlex.join(train)} "$@"
+"""
+
+
+def run_slurm(args: argparse.Namespace, req: PlanRequest) -> int:
+    if args.gpus is not None or args.gpu_ids is not None or args.cpu:
+        raise UserError("slurm takes --gpus-per-node and --nodes; SLURM picks the GPUs")
+    req.gpus = args.gpus_per_node
+    req.work_dir = args.work_dir
+    # The local machine's GPUs are irrelevant: SLURM allocates free ones per node.
+    allocated = Inventory(gpus=[GPUInfo(index=i, name="allocated by SLURM", processes=[])
+                                for i in range(args.gpus_per_node)], source="slurm")
+    req.master_addr, req.port = req.master_addr or "slurm", req.port or 29500
+    plan = make_plan(req, inventory=allocated, dump=True)
+    failing = [c for c in plan.checks if c.status == FAIL and c.id not in ("port",)]
+    if failing and not getattr(args, "force", False):
+        raise CheckFailed("checklist fails: " + "; ".join(f"{c.id}: {c.detail}" for c in failing))
+    script = plan.run_dir / "slurm.sh"
+    script.write_text(render_sbatch(plan, partition=args.partition, gpus_per_node=args.gpus_per_node,
+                                    nodes=req.nodes, cpus_per_task=args.cpus_per_task, time_limit=args.time))
+    (plan.run_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, default=str))
+    result = {"script": str(script), "run_dir": str(plan.run_dir), "lr": plan.proposal.lr,
+              "formula": plan.proposal.formula, "submitted": None}
+    if args.submit:
+        if not shutil.which("sbatch"):
+            raise UserError(f"sbatch is not on PATH; the script is at {script}")
+        proc = subprocess.run(["sbatch", str(script)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CheckFailed(f"sbatch failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+        result["submitted"] = proc.stdout.strip()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"wrote {script} (lr {plan.proposal.lr:g} = {plan.proposal.formula})")
+        print(result["submitted"] or f"submit with: sbatch {script}", file=sys.stdout)
+    return 0

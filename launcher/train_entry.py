@@ -1,0 +1,98 @@
+"""Training entry run by torchrun (or srun) in the *training* interpreter.
+
+It does what mmdet's tools/train.py does (work dir, --cfg-options, --amp, --resume,
+--launcher) plus the fixes MMEngine 0.10.7 needs to train distributed on CPU with
+gloo. It is executed as a file path, so it must only import the stdlib and the
+training stack, never the rest of the launcher package: the training interpreter
+may be a conda env that does not have frcnn-tui installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a detector (frcnn-tui entry)")
+    parser.add_argument("config")
+    parser.add_argument("--work-dir")
+    parser.add_argument("--amp", action="store_true")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None,
+                        help="resume from PATH, or from work_dir/last_checkpoint when no path is given")
+    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
+    parser.add_argument("--local-rank", "--local_rank", type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    return args
+
+
+def _parse_cfg_options(items: list[str]) -> dict:
+    # Same semantics as mmengine's DictAction (lists, tuples, numbers, None, bools).
+    from mmengine.config import DictAction
+
+    options: dict = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        options[key] = DictAction._parse_iterable(value)
+    return options
+
+
+def build_config(args: argparse.Namespace):
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(_parse_cfg_options(args.cfg_options))
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get("work_dir") is None:
+        cfg.work_dir = os.path.join("./work_dirs", os.path.splitext(os.path.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    if args.resume == "auto":
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def apply_cpu_fixes(cfg) -> None:
+    """MMEngine 0.10.7 calls torch.cuda.set_device inside init_dist and gives DDP
+    device_ids=[cuda]; on a CPU box both fail. Initialising the gloo group ourselves
+    makes Runner skip init_dist, and device_ids=None lets DDP wrap a CPU model."""
+    import torch
+    import torch.distributed as dist
+
+    if torch.cuda.is_available() or cfg.launcher == "none":
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None)
+    cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Checkpoints hold optimizer state and mmengine objects; torch >= 2.6 refuses
+    # them with weights_only=True, which breaks --resume.
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    args = parse_args(argv)
+    cfg = build_config(args)
+    apply_cpu_fixes(cfg)
+
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    runner.train()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

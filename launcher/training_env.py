@@ -1,0 +1,66 @@
+"""The training interpreter, and on-demand inspection run inside it.
+
+frcnn-tui itself never imports torch/mmcv/mmdet. Anything that needs them runs
+env_inspect.py under the training interpreter (this venv by default, or a conda
+env chosen with --python / FRCNN_TUI_PYTHON / `python = ...` in config.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from launcher import paths
+from launcher.errors import UserError
+
+PYTHON_ENV = "FRCNN_TUI_PYTHON"
+
+
+def settings() -> dict[str, Any]:
+    path = paths.config_dir() / "config.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def training_python(explicit: str | None = None) -> str:
+    """Which interpreter trains: --python, then $FRCNN_TUI_PYTHON, then config.toml, then this one."""
+    choice = explicit or os.environ.get(PYTHON_ENV) or settings().get("python")
+    if not choice:
+        return sys.executable
+    resolved = shutil.which(choice) if os.sep not in choice else choice
+    if not resolved or not Path(resolved).is_file() or not os.access(resolved, os.X_OK):
+        raise UserError(f"training interpreter not found or not executable: {choice}")
+    return str(Path(resolved).absolute())
+
+
+def inspect(python: str, args: list[str], timeout: float = 300) -> dict[str, Any]:
+    """Run env_inspect.py with ARGS under PYTHON; failures come back as {'error': ...}."""
+    cmd = [python, str(paths.package_file("env_inspect.py")), *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"error": f"could not run {python}: {exc}"}
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    try:
+        return json.loads(last)
+    except json.JSONDecodeError:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"{python} failed to inspect the environment (exit {proc.returncode}): {tail}"}
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,1 @@
+"""Shipped presets (TOML) and the demo's mmdet config; data only."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: every test gets its own frcnn-tui home (state, cache, config).
+
+The synthetic dataset is the one exception: generating it is deterministic and
+costs seconds, so all tests share one cache under the pytest cache dir.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+GPU_SCENARIOS = DATA / "gpus"
+
+
+@pytest.fixture(autouse=True)
+def frcnn_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("FRCNN_TUI_HOME", str(home))
+    monkeypatch.delenv("FRCNN_TUI_FAKE_GPUS", raising=False)
+    monkeypatch.delenv("FRCNN_TUI_PYTHON", raising=False)
+    return home
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """Point the probe at a named simulated inventory (tests/data/gpus/NAME.json)."""
+
+    def use(name: str) -> Path:
+        path = GPU_SCENARIOS / f"{name}.json"
+        monkeypatch.setenv("FRCNN_TUI_FAKE_GPUS", str(path))
+        return path
+
+    return use
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """frcnn-tui as a user runs it: a real process, the installed console script's module."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "launcher.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=REPO, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

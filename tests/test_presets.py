@@ -1,0 +1,94 @@
+"""Presets: shipped ones load; each kind of bad preset is one line naming file and field."""
+
+from pathlib import Path
+
+import pytest
+
+from launcher.presets import load_presets
+
+SHIPPED = {"r50-fpn-1x", "r50-fpn-2x", "r50-fpn-ms-3x", "r101-fpn-1x", "r101-fpn-2x", "r101-fpn-ms-3x", "demo-cpu"}
+
+GOOD = """
+name = "{name}"
+description = "mine"
+config = "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py"
+base_lr = 0.02
+base_batch_size = 16
+imgs_per_gpu = 2
+epochs = 12
+milestones = [8, 11]
+warmup_iters = 500
+"""
+
+
+def test_shipped_presets_load_without_errors():
+    catalog = load_presets()
+    assert catalog.errors == []
+    assert SHIPPED <= set(catalog.presets)
+    r50 = catalog.get("r50-fpn-1x")
+    assert (r50.base_lr, r50.base_batch_size, r50.imgs_per_gpu, r50.epochs, r50.milestones, r50.reference_ap) == \
+        (0.02, 16, 2, 12, [8, 11], 37.4)
+    assert catalog.get("r101-fpn-ms-3x").effective_epochs == 36
+    assert r50.config_path().is_file()
+
+
+@pytest.mark.parametrize("body,field,problem", [
+    ("name = [broken", None, "TOML syntax error"),
+    (GOOD + "colour = 'red'\n", "colour", "unknown field"),
+    (GOOD.replace("base_lr = 0.02", "base_lr = 'fast'"), "base_lr", "expected a number"),
+    (GOOD.replace("base_batch_size = 16", "base_batch_size = -16"), "base_batch_size", "must be > 0"),
+    (GOOD.replace("faster-rcnn_r50_fpn_1x_coco.py", "nope.py"), "config", "config file not found"),
+    (GOOD.replace("milestones = [8, 11]", "milestones = ['8']"), "milestones", "list of positive integers"),
+    (GOOD.replace("imgs_per_gpu = 2", "imgs_per_gpu = true"), "imgs_per_gpu", "expected an integer"),
+])
+def test_bad_preset_is_one_line_and_the_others_still_load(tmp_path, body, field, problem):
+    (tmp_path / "good.toml").write_text(GOOD.format(name="mine"))
+    (tmp_path / "bad.toml").write_text(body.replace("{name}", "bad"))
+    catalog = load_presets([tmp_path])
+    assert list(catalog.presets) == ["mine"]
+    [err] = catalog.errors
+    text = str(err)
+    assert "\n" not in text and str(tmp_path / "bad.toml") in text and problem in text
+    if field:
+        assert f"field '{field}'" in text
+
+
+def test_user_preset_overrides_shipped_by_name(frcnn_home):
+    user_dir = frcnn_home / "config" / "presets"
+    user_dir.mkdir(parents=True)
+    (user_dir / "r50.toml").write_text(GOOD.format(name="r50-fpn-1x").replace("mine", "my own r50"))
+    catalog = load_presets()
+    assert catalog.get("r50-fpn-1x").description == "my own r50"
+    assert catalog.get("r50-fpn-1x").source == str(user_dir / "r50.toml")
+
+
+def test_presets_command_reports_bad_user_preset_but_lists_the_rest(frcnn_home, cli):
+    user_dir = frcnn_home / "config" / "presets"
+    user_dir.mkdir(parents=True)
+    (user_dir / "oops.toml").write_text("name = ")
+    result = cli("presets", "--json")
+    assert result.returncode == 0
+    assert "oops.toml" in result.stderr and "Traceback" not in result.stderr
+    assert "r50-fpn-1x" in result.stdout
+
+
+def test_presets_check_agrees_with_the_real_mmdet_configs(cli):
+    result = cli("presets", "--check", "--json")
+    import json
+
+    data = json.loads(result.stdout)
+    problems = {p["name"]: p["disagreements"] for p in data["presets"]}
+    assert all(v == [] for v in problems.values()), problems
+    assert result.returncode == 0
+
+
+def test_presets_check_warns_on_a_disagreeing_preset(frcnn_home, cli):
+    user_dir = frcnn_home / "config" / "presets"
+    user_dir.mkdir(parents=True)
+    (user_dir / "wrong.toml").write_text(GOOD.format(name="wrong").replace("epochs = 12", "epochs = 10"))
+    import json
+
+    result = cli("presets", "--check", "--json")
+    problems = {p["name"]: p["disagreements"] for p in json.loads(result.stdout)["presets"]}
+    assert problems["wrong"] == ["max_epochs: preset says 10, the config has 12"]
+    assert result.returncode == 1
