@@ -1,0 +1,41 @@
+"""Start-up stays light: the CLI's --help and the core import no torch, mmcv, mmdet or textual."""
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+HEAVY = ("torch", "mmcv", "mmdet", "mmengine", "numpy", "cv2")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_help_imports_no_training_stack():
+    mods = _modules_after(
+        "import contextlib, io\nfrom launcher import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        cli.main(['--help'])\n    except SystemExit:\n        pass")
+    assert not {m for m in mods if m.split(".")[0] in HEAVY}
+    assert "textual" not in mods
+
+
+def test_every_launcher_module_imports_without_textual_or_the_stack():
+    import pkgutil
+
+    import launcher
+
+    names = [m.name for m in pkgutil.iter_modules(launcher.__path__)]
+    mods = _modules_after("import importlib\n" + "\n".join(f"importlib.import_module('launcher.{n}')" for n in names))
+    assert "textual" not in mods
+    assert not {m for m in mods if m.split(".")[0] in HEAVY}
+
+
+def test_help_runs_as_a_real_process():
+    result = subprocess.run([sys.executable, "-m", "launcher.cli", "--help"], capture_output=True, text=True,
+                            cwd=REPO)
+    assert result.returncode == 0 and "plan" in result.stdout and "launch" in result.stdout
