@@ -65,14 +65,19 @@ else
     BUILD="$(mktemp -d)"
     export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
     # ccache makes a rebuild (new venv, same sources) take seconds.
-    if [ -d /usr/lib/ccache ]; then export PATH="/usr/lib/ccache:$PATH"; say "using ccache"; fi
+    # pip builds in a fresh temp dir each time: rewrite paths under it (base dir) and
+    # leave the cwd out of the hash, or ccache would never hit.
+    if [ -d /usr/lib/ccache ]; then
+      export PATH="/usr/lib/ccache:$PATH" CCACHE_BASEDIR="${TMPDIR:-/tmp}" CCACHE_NOHASHDIR=true
+      say "using ccache"
+    fi
     say "building mmcv $MMCV_VERSION with ops from source: about 20 minutes on 2 cores (log: $LOG)"
     pip_ wheel --no-deps --no-build-isolation -v -w "$BUILD" "mmcv==$MMCV_VERSION" >>"$LOG" 2>&1 &
     pid=$!
     start=$SECONDS
     while kill -0 "$pid" 2>/dev/null; do
       sleep 30
-      progress="$(grep -oE '^\[[0-9]+/[0-9]+\]' "$LOG" | tail -n1)"
+      progress="$(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$LOG" | tail -n1 | tr -d ' ')"
       say "  still compiling mmcv ops: $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s elapsed ${progress:+, step $progress}"
     done
     wait "$pid" || die "the mmcv $MMCV_VERSION build failed"

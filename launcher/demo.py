@@ -1,0 +1,94 @@
+"""`frcnn-tui demo`: the whole product, headless, on a machine with no GPU and no COCO.
+
+Generate (or reuse) the synthetic shapes dataset, plan demo-cpu (lr + checklist),
+launch it detached with gloo workers, follow it through the same tailer the
+monitor uses, and end with a summary. The job is a normal registry job: Ctrl-C
+leaves it running, `frcnn-tui watch` and the TUI find it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Callable
+
+from launcher import jobs, registry, render
+from launcher.log_tail import WorkDirTailer
+from launcher.metrics import JobMetrics
+from launcher.plan import PlanRequest
+
+DEMO_PRESET = "demo-cpu"
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def follow(record: registry.JobRecord, metrics: JobMetrics, say: Callable[[str], None],
+           poll_s: float = 2.0) -> dict[str, Any]:
+    """Print progress lines until the job ends; returns the final snapshot."""
+    tailer = WorkDirTailer(record.run_path)
+    seen_iter, seen_epochs = None, 0
+    while True:
+        running = registry.status(record) == registry.RUNNING
+        metrics.update(tailer.poll(max_bytes=None))
+        snap = metrics.snapshot(job_status=registry.status(record))
+        prog, latest = snap["progress"], snap["latest"]
+        if prog.get("global_iter") is not None and prog["global_iter"] != seen_iter:
+            seen_iter = prog["global_iter"]
+            eta = snap.get("eta_s")
+            say(f"  epoch {prog.get('epoch')}/{prog.get('max_epochs') or '?'} "
+                f"iter {prog.get('iter_in_epoch')}/{prog.get('iters_per_epoch') or '?'}  "
+                f"loss {_fmt(latest.get('loss'))}  lr {_fmt(latest.get('lr'), '.4g')}"
+                + (f"  eta {int(eta // 60)}m{int(eta % 60):02d}s" if eta is not None else ""))
+        for row in snap["map_by_epoch"][seen_epochs:]:
+            say(f"  epoch {row['epoch']}: bbox mAP {_fmt(row.get('bbox_mAP'), '.3f')} "
+                f"(mAP50 {_fmt(row.get('bbox_mAP_50'), '.3f')})")
+        seen_epochs = len(snap["map_by_epoch"])
+        for alert in snap["alerts"]:
+            say(f"  ALERT {alert.get('kind')}: {alert.get('message')}")
+        if not running:
+            return snap
+        time.sleep(poll_s)
+
+
+def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | None = None,
+             python: str | None = None) -> int:
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if as_json else (lambda msg: print(msg, flush=True))
+    started = time.time()
+    say("frcnn-tui demo: mmdet Faster R-CNN on CPU, synthetic COCO-format shapes, gloo workers")
+    # A shortened demo (--epochs) fails the schedule check on purpose; it is the user's explicit choice.
+    req = PlanRequest(preset=DEMO_PRESET, cpu=True, nproc=nproc, seed=0, python=python, name="demo",
+                      cfg_options=[f"train_cfg.max_epochs={epochs}"] if epochs else [])
+    record, plan = jobs.launch(req, force=epochs is not None)
+    if not as_json:
+        render.print_plan(plan)
+    say(f"launched job {record.id}, run dir {record.run_dir} (Ctrl-C detaches; the job keeps running)")
+    metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
+                         warmup_iters=plan.proposal.warmup_iters)
+    try:
+        snap = follow(record, metrics, say)
+    except KeyboardInterrupt:
+        say(f"detached; job {record.id} keeps running: frcnn-tui watch {record.id}")
+        return 130
+    status = registry.status(record)
+    maps = [row.get("bbox_mAP") for row in snap["map_by_epoch"] if row.get("bbox_mAP") is not None]
+    best = snap.get("best") or {}
+    summary = {
+        "job": record.id, "status": status, "exit_code": registry.exit_code(record),
+        "wall_s": round(time.time() - started, 1), "final_bbox_mAP": maps[-1] if maps else None,
+        "best_bbox_mAP": best.get("bbox_mAP"), "best_epoch": best.get("epoch"),
+        "best_checkpoint": best.get("checkpoint"), "reference_ap": record.reference_ap,
+        "map_by_epoch": snap["map_by_epoch"], "run_dir": record.run_dir, "lr": plan.proposal.lr,
+        "formula": plan.proposal.formula, "first_error_line": (snap.get("errors") or {}).get("first_error_line"),
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        say(f"\n{status}: final bbox mAP {_fmt(summary['final_bbox_mAP'], '.3f')}, best "
+            f"{_fmt(summary['best_bbox_mAP'], '.3f')} at epoch {summary['best_epoch']} "
+            f"(reference {_fmt(record.reference_ap, '.1f')}), {summary['wall_s']:.0f} s, run dir {record.run_dir}")
+        if status != registry.SUCCEEDED and summary["first_error_line"]:
+            say(f"first error: {summary['first_error_line']}  (frcnn-tui logs {record.id} --stderr)")
+    return 0 if status == registry.SUCCEEDED else 1

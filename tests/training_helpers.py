@@ -1,0 +1,76 @@
+"""Helpers for tests that run real mmdet training under torchrun on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+
+TINY = dict(train=16, val=8, size=128)
+
+
+def stack_available() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import mmcv.ops, mmdet"], capture_output=True)
+    return probe.returncode == 0
+
+
+needs_stack = pytest.mark.skipif(not stack_available(), reason="training stack (mmcv with ops, mmdet) not installed")
+
+
+def make_tiny_dataset(root: Path) -> Path:
+    out = root / "tiny-shapes"
+    subprocess.run([sys.executable, str(REPO / "launcher" / "synthetic_data.py"), "--out", str(out), "--seed", "3",
+                    "--train", str(TINY["train"]), "--val", str(TINY["val"]), "--size", str(TINY["size"])],
+                   check=True, capture_output=True)
+    return out
+
+
+def tiny_launch_args(data_root: Path, epochs: int = 1, nproc: int = 2) -> list[str]:
+    # Shortened schedule on purpose: --force accepts the checklist's schedule failure.
+    return ["--preset", "demo-cpu", "--cpu", "--nproc", str(nproc), "--seed", "0", "--data-root", str(data_root),
+            "--imgs-per-gpu", "2", "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
+            "default_hooks.logger.interval=1", "param_scheduler.0.end=2", "param_scheduler.1.milestones=[100]"]
+
+
+def launch(*args: str) -> dict:
+    result = run_cli("launch", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def job_status(job_id: str) -> str:
+    result = run_cli("jobs", "--json")
+    assert result.returncode == 0, result.stderr
+    return {j["id"]: j["status"] for j in json.loads(result.stdout)["jobs"]}[job_id]
+
+
+def wait_for(predicate, timeout: float, what: str, poll: float = 0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_done(job_id: str, timeout: float = 300) -> str:
+    return wait_for(lambda: (s := job_status(job_id)) != "running" and s, timeout, f"job {job_id} to end")
+
+
+def scalars_lines(run_dir: Path) -> list[dict]:
+    rows = []
+    for path in sorted(Path(run_dir).glob("*/vis_data/scalars.json")):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def explain(run_dir: Path) -> str:
+    err = Path(run_dir) / "stderr.log"
+    return err.read_text()[-3000:] if err.exists() else "(no stderr.log)"
