@@ -1,0 +1,46 @@
+"""`frcnn-tui demo` end to end, as a new user runs it: generate, plan, launch, follow, summarise."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training_helpers import explain, needs_stack, scalars_lines
+
+pytestmark = [needs_stack, pytest.mark.training]
+
+
+def _run_demo(cli, *args):
+    result = cli("demo", "--json", *args, timeout=1500)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    return result, summary
+
+
+def _assert_learned(summary):
+    rows = scalars_lines(Path(summary["run_dir"]))
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert len(losses) >= 4, explain(Path(summary["run_dir"]))
+    k = max(1, len(losses) // 4)
+    assert sum(losses[-k:]) / k < sum(losses[:k]) / k  # the loss falls
+    assert any("coco/bbox_mAP" in r for r in rows)
+
+
+def test_short_demo(cli):
+    """The per-commit variant: the same path, one epoch."""
+    result, summary = _run_demo(cli, "--epochs", "1")
+    assert result.returncode == 0, explain(Path(summary["run_dir"]))
+    assert summary["status"] == "succeeded" and summary["final_bbox_mAP"] is not None
+    assert summary["formula"] == "0.02 × (1×2×4)/8 = 0.02"
+    _assert_learned(summary)
+    assert "launched job" in result.stderr and "bbox mAP" in result.stderr
+
+
+@pytest.mark.demo
+def test_full_demo_reaches_the_target(cli):
+    result, summary = _run_demo(cli)
+    assert result.returncode == 0, explain(Path(summary["run_dir"]))
+    assert summary["status"] == "succeeded"
+    _assert_learned(summary)
+    assert summary["best_bbox_mAP"] is not None
+    print(f"demo: best bbox mAP {summary['best_bbox_mAP']:.3f} in {summary['wall_s']:.0f} s")
