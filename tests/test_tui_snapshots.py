@@ -1,0 +1,174 @@
+"""Snapshot tests of each screen at a fixed size: simulated GPUs, recorded logs, a frozen clock,
+a fixed state dir (paths show on screen) and no cursor blink. Update with --snapshot-update."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import Input
+
+from launcher import registry
+from launcher.checklist import Check
+from test_tui_support import NOW, add_job, fake_gpus_env
+from tui.app import FrcnnApp
+from tui.screens.monitor import MonitorScreen
+
+HOME = Path(tempfile.gettempdir()) / "frcnn-tui-snapshot-home"  # fixed: run dirs show on screen
+
+
+@pytest.fixture(autouse=True)
+def fixed_home(monkeypatch):
+    shutil.rmtree(HOME, ignore_errors=True)
+    monkeypatch.setenv("FRCNN_TUI_HOME", str(HOME))
+    yield HOME
+    shutil.rmtree(HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    def use(name: str) -> None:
+        monkeypatch.setenv("FRCNN_TUI_FAKE_GPUS", fake_gpus_env(name))
+    return use
+
+
+@pytest.fixture
+def fixed_plan(monkeypatch):
+    def fake(req, inventory=None, catalog=None, dump=False):
+        checks = [Check("lr", "pass", "lr 0.01 = 0.02 × (1×4×2)/16 = 0.01 (linear rule)"),
+                  Check("seed", "warn", "no randomness.seed: every run draws a new seed, so runs differ by a few "
+                        "0.1 AP", "pass --seed 0 (add --deterministic for bit-exact runs, at some speed cost)"),
+                  Check("schedule", "pass", "12 epochs × repeat 1, milestones [8, 11]"),
+                  Check("data", "fail", "missing: val ann file data/coco/annotations/instances_val2017.json",
+                        "point --data-root at your COCO copy (annotations/, train2017/, val2017/)"),
+                  Check("gpus", "pass", "GPUs 0,1,2,3 free")]
+        return SimpleNamespace(checks=checks, status="fail", request=req)
+
+    monkeypatch.setattr("tui.screens.plan.make_plan", fake)
+
+
+def app() -> FrcnnApp:
+    return FrcnnApp(probe_interval=None, jobs_interval=None, watch_interval=0.1, host="gpu-box",
+                    clock=lambda: NOW)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+async def until(pilot, predicate, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+def test_home_eight_gpus(snap_compare, gpus):
+    gpus("eight")
+    assert snap_compare(app(), terminal_size=(100, 32), run_before=settle)
+
+
+def test_home_no_gpu_80x24(snap_compare, gpus):
+    gpus("none")
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_plan_four_of_eight_gpus(snap_compare, gpus, fixed_plan):
+    gpus("eight")
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.open_plan("r50-fpn-1x")
+        await settle(pilot)
+        await pilot.press(*["space", "down"] * 4)  # untick GPUs 0-3
+        await pilot.pause(0.8)  # the checklist is debounced
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=(100, 32), run_before=run_before)
+
+
+def test_plan_cpu_80x24(snap_compare, gpus, fixed_plan):
+    gpus("none")
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("p")
+        await pilot.pause(0.8)
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def _jobs() -> None:
+    add_job("20261128-231000-aaaa", status="succeeded", epochs=12)
+    add_job("20261129-081500-bbbb", status="failed", epochs=3, nan_at=250, traceback=True, started_at=NOW - 600)
+    add_job("20261129-093000-cccc", status="stopped", epochs=6, gpu_ids=(4, 5), started_at=NOW - 60)
+
+
+def test_jobs(snap_compare, gpus):
+    gpus("eight")
+    _jobs()
+
+    async def run_before(pilot):
+        await pilot.press("j")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=(100, 24), run_before=run_before)
+
+
+def _monitor(job_id: str, *keys: str):
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.open_monitor(registry.find(job_id))
+        await until(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen) and pilot.app.screen.snapshot)
+        await pilot.pause(0.3)
+        await pilot.press(*keys)
+        await settle(pilot)
+    return run_before
+
+
+def test_monitor_loss(snap_compare, gpus):
+    gpus("eight")
+    _jobs()
+    assert snap_compare(app(), terminal_size=(100, 32), run_before=_monitor("20261128-231000-aaaa"))
+
+
+def test_monitor_map_80x24(snap_compare, gpus):
+    gpus("eight")
+    _jobs()
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=_monitor("20261128-231000-aaaa", "3"))
+
+
+def test_monitor_nan_banner_and_log(snap_compare, gpus):
+    gpus("eight")
+    _jobs()
+    assert snap_compare(app(), terminal_size=(100, 32), run_before=_monitor("20261129-081500-bbbb", "4"))
+
+
+def test_compare(snap_compare, gpus):
+    gpus("eight")
+    _jobs()
+
+    async def run_before(pilot):
+        await pilot.press("j")
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=(120, 20), run_before=run_before)
+
+
+def test_home_no_color(snap_compare, gpus, monkeypatch):
+    # NO_COLOR: Textual renders monochrome; status must still read from words and weight, not colour.
+    monkeypatch.setenv("NO_COLOR", "1")
+    gpus("mixed")  # a lost GPU and a field NVML does not support, too
+    assert snap_compare(app(), terminal_size=(100, 24), run_before=settle)

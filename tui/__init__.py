@@ -1,0 +1,1 @@
+"""frcnn-tui's terminal UI (Textual). The launcher core lives in `launcher/` and never imports this."""

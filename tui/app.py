@@ -1,0 +1,131 @@
+"""The frcnn-tui app: Home (GPUs + presets) -> Plan -> launch -> Monitor, and Jobs.
+
+Two modes, each with its own screen stack: "home" (Home, Plan pushed on top) and
+"jobs" (Jobs, Monitor pushed on top). The app owns the one GPU probe worker and
+publishes each inventory on `inventory_changed`; screens subscribe and render.
+Nothing here starts or stops a job except through launcher.jobs, and quitting
+never touches running jobs (they are detached process groups).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from typing import Any, Callable, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+
+from launcher.gpu_probe import Inventory, probe
+from launcher.presets import PresetCatalog, load_presets
+from tui.messages import InventoryProbed
+from tui.threads import run_detached
+from tui.screens.home import HomeScreen
+from tui.screens.jobs import JobsScreen
+
+HISTORY = 120  # samples of utilisation/memory kept per GPU (4 minutes at 2 s)
+
+
+class FrcnnApp(App[int]):
+    """frcnn-tui. `clock` and `host` are injectable so snapshot tests are deterministic."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "frcnn-tui"
+    MODES = {"home": HomeScreen, "jobs": JobsScreen}
+    DEFAULT_MODE = "home"
+    BINDINGS = [
+        Binding("h", "switch_mode('home')", "Home", tooltip="GPUs and presets"),
+        Binding("j", "switch_mode('jobs')", "Jobs", tooltip="All jobs, running and finished"),
+        Binding("q", "quit", "Quit", tooltip="Quit (running jobs keep running)"),
+    ]
+
+    def __init__(self, *, probe_interval: float | None = 2.0, jobs_interval: float | None = 5.0,
+                 watch_interval: float = 1.0, clock: Callable[[], float] = time.time,
+                 host: str | None = None) -> None:
+        super().__init__()
+        self.probe_interval = probe_interval
+        self.jobs_interval = jobs_interval
+        self.watch_interval = watch_interval
+        self.clock = clock
+        self.host = host if host is not None else os.uname().nodename
+        self.inventory: Inventory | None = None
+        self.gpu_history: dict[int, tuple[deque[float], deque[float]]] = {}
+        # Presets are TOML files (milliseconds); screens need them from their first frame.
+        self.catalog: PresetCatalog = load_presets()
+        self.inventory_changed: Signal[Inventory] = Signal(self, "inventory-changed")
+        self.job_names: dict[str, str] = {}  # id -> name, for the command palette
+
+    def on_mount(self) -> None:
+        self.sub_title = self.host
+        for err in self.catalog.errors:
+            self.notify(str(err), title="Preset skipped", severity="warning", timeout=10)
+        # The probe may be slow (NVML, or a hung driver): a worker, so the first frame never waits.
+        self.probe_gpus()
+        if self.probe_interval:
+            self.set_interval(self.probe_interval, self.probe_gpus)
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def probe_gpus(self) -> None:
+        self.post_message(InventoryProbed(await run_detached(probe)))
+
+    def on_inventory_probed(self, message: InventoryProbed) -> None:
+        inv = message.inventory
+        self.inventory = inv
+        for gpu in inv.gpus:
+            util, mem = self.gpu_history.setdefault(gpu.index, (deque(maxlen=HISTORY), deque(maxlen=HISTORY)))
+            util.append(float(gpu.utilization_pct or 0))
+            if gpu.memory_total_mib:
+                mem.append(100.0 * (gpu.memory_used_mib or 0) / gpu.memory_total_mib)
+        self.inventory_changed.publish(inv)
+
+    # -- navigation used by screens and the command palette ------------------
+
+    def open_plan(self, preset_name: str) -> None:
+        from tui.screens.plan import PlanScreen
+
+        if preset_name not in self.catalog.presets:
+            self.notify(f"unknown preset {preset_name}", severity="error")
+            return
+        self.switch_mode("home")
+        if isinstance(self.screen, PlanScreen):
+            self.pop_screen()
+        self.push_screen(PlanScreen(self.catalog.presets[preset_name]))
+
+    def open_monitor(self, record: Any) -> None:
+        from tui.screens.monitor import MonitorScreen
+
+        self.switch_mode("jobs")
+        if isinstance(self.screen, MonitorScreen):
+            self.pop_screen()
+        self.push_screen(MonitorScreen(record))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Home", "GPUs and presets", lambda: self.switch_mode("home"))
+        yield SystemCommand("Jobs", "All jobs: monitor, stop, resume, compare", lambda: self.switch_mode("jobs"))
+        for name, preset in sorted(self.catalog.presets.items()):
+            yield SystemCommand(f"Plan {name}", preset.description, lambda n=name: self.open_plan(n))
+        for job_id, name in sorted(self.job_names.items(), reverse=True):
+            yield SystemCommand(f"Monitor {job_id} ({name})", "Open the job's loss / lr / mAP monitor",
+                                lambda j=job_id: self._monitor_by_id(j), discover=False)
+        commands = getattr(screen, "screen_commands", None)
+        if commands:
+            yield from commands()
+        yield from super().get_system_commands(screen)
+
+    def _monitor_by_id(self, job_id: str) -> None:
+        from launcher import registry
+        from launcher.errors import UserError
+
+        try:
+            self.open_monitor(registry.find(job_id))
+        except UserError as exc:
+            self.notify(str(exc), severity="error")
+
+
+def run_app() -> int:
+    result = FrcnnApp().run()
+    return result if isinstance(result, int) else 0

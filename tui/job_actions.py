@@ -1,0 +1,70 @@
+"""Stop and resume, shared by the Jobs and Monitor screens: a confirmation, then a thread
+worker around launcher.jobs that reports back with a JobActionDone message."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from textual.content import Content
+from textual.screen import Screen
+
+from launcher import registry
+from launcher.errors import UserError
+from tui.messages import JobActionDone
+from tui.screens.dialogs import ConfirmDialog
+from tui.threads import run_detached
+
+STOP_GRACE_S = 30
+
+
+def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
+    if status != registry.RUNNING:
+        screen.notify(f"job {record.id} is not running ({status or 'unknown'}).", severity="warning")
+        return
+    body = Content.from_markup(
+        "SIGTERM to every process of job [b]$id[/] ($name), SIGKILL after $grace s.\n"
+        "It can be resumed later from its last checkpoint.", id=record.id, name=record.name,
+        grace=str(STOP_GRACE_S))
+
+    def answer(yes: bool | None) -> None:
+        if yes:
+            screen.notify(f"stopping job {record.id}…")
+            # Detached: quitting during the grace period must not wait for it (the SIGTERM is sent).
+            screen.run_worker(run_detached(_stop, screen, record), group="job-action", exit_on_error=False)
+
+    screen.app.push_screen(ConfirmDialog("Stop this job?", body, confirm="Stop"), answer)
+
+
+def _stop(screen: Screen, record: Any) -> None:
+    from launcher import jobs
+
+    try:
+        found = jobs.stop(record, grace=STOP_GRACE_S)
+        left = registry.job_processes(record)
+    except Exception as exc:
+        screen.post_message(JobActionDone(f"stop {record.id}: {type(exc).__name__}: {exc}", error=True))
+        return
+    text = f"stopped job {record.id}: {found} process(es) signalled"
+    screen.post_message(JobActionDone(text + (f", {len(left)} left" if left else ""), error=bool(left)))
+
+
+def start_resume(screen: Screen, record: Any, status: str | None) -> None:
+    if status == registry.RUNNING:
+        screen.notify(f"job {record.id} is still running.", severity="warning")
+        return
+    # An ordinary thread worker: quitting waits for it, so a resume is never cut between spawn and registry.
+    screen.run_worker(partial(_resume, screen, record), thread=True, group="job-action", exit_on_error=False)
+
+
+def _resume(screen: Screen, record: Any) -> None:
+    from launcher import jobs
+
+    try:
+        record = jobs.resume(record)
+    except UserError as exc:
+        screen.post_message(JobActionDone(str(exc), error=True))
+    except Exception as exc:
+        screen.post_message(JobActionDone(f"resume {record.id}: {type(exc).__name__}: {exc}", error=True))
+    else:
+        screen.post_message(JobActionDone(f"resumed job {record.id} from its last checkpoint, pid {record.pid}"))

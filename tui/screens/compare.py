@@ -1,0 +1,107 @@
+"""Compare runs with each other and with the preset's reference (model zoo box AP)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui.format import ap, styled
+from tui.threads import run_detached
+from tui.watcher import read_snapshot
+
+GOOD_GAP = -0.5  # points of AP below the reference that still count as reproduced
+
+
+@dataclass
+class ComparisonReady(Message):
+    rows: list[dict]
+
+
+def comparison_row(record: Any, row: dict) -> dict:
+    snap = read_snapshot(record)
+    maps = [m for m in snap.get("map_by_epoch") or [] if m.get("bbox_mAP") is not None]
+    try:
+        plan = json.loads((record.run_path / "plan.json").read_text())
+    except (OSError, ValueError):
+        plan = {}
+    return {"record": record, "status": row["status"], "devices": row["devices"],
+            "lr": plan.get("lr"), "batch": plan.get("total_batch"), "best": snap.get("best"),
+            "final": maps[-1] if maps else None, "epochs": len(maps)}
+
+
+def comparison_rows(jobs: list[tuple[Any, dict]]) -> list[dict]:
+    rows = []
+    for record, row in jobs:
+        try:
+            rows.append(comparison_row(record, row))
+        except Exception as exc:  # an unreadable run still gets its line
+            rows.append({"record": record, "status": row["status"], "devices": row["devices"],
+                         "error": f"{type(exc).__name__}: {exc}"})
+    return rows
+
+
+class CompareScreen(Screen):
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, jobs: list[tuple[Any, dict]]) -> None:
+        super().__init__()
+        self.jobs = jobs
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="compare-box"):
+            yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
+            yield Static("Reading the runs…", id="compare-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-box").border_title = f"Compare {len(self.jobs)} run(s) with the reference"
+        table = self.query_one("#compare", DataTable)
+        for col in ("run", "preset", "best mAP", "ref", "best − ref", "final", "evals", "batch", "lr", "devices",
+                    "status"):
+            table.add_column(col, key=col)
+        self._load()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def _load(self) -> None:
+        self.post_message(ComparisonReady(await run_detached(comparison_rows, self.jobs)))
+
+    def on_comparison_ready(self, message: ComparisonReady) -> None:
+        table = self.query_one("#compare", DataTable)
+        table.clear()
+        by_preset: dict[str, list[dict]] = {}
+        for r in message.rows:
+            by_preset.setdefault(r["record"].preset, []).append(r)
+        for preset, rows in sorted(by_preset.items()):
+            ref = next((r["record"].reference_ap for r in rows if r["record"].reference_ap), None)
+            rows.sort(key=lambda r: -((r.get("best") or {}).get("value") or -1))
+            for r in rows:
+                rec, best, final = r["record"], r.get("best") or {}, r.get("final") or {}
+                gap = best.get("gap_to_reference")
+                gap_cell = "-" if gap is None else styled(self.app, f"{gap:+.1f}", "pass" if gap >= GOOD_GAP else "warn")
+                table.add_row(rec.id, preset, f"{ap(best.get('value'))} (ep {best['epoch']})" if best else "-",
+                              f"{ref:g}" if ref else "-", gap_cell, ap(final.get("bbox_mAP")),
+                              str(r.get("epochs", "-")), str(r.get("batch") or "-"),
+                              f"{r['lr']:g}" if r.get("lr") else "-", r["devices"],
+                              styled(self.app, r["status"], r["status"]), key=rec.id)
+            if ref:
+                zoo = self.app.catalog.presets.get(preset)
+                hardware = (zoo.reference_env.get("hardware") if zoo else None) or "model zoo"
+                table.add_row(styled(self.app, "reference", "", bold=True), preset, f"{ref:g}", f"{ref:g}", "",
+                              "", "", "", "", hardware, "", key=f"ref:{preset}")
+        errors = [f"{r['record'].id}: {r['error']}" for r in message.rows if r.get("error")]
+        note = (f"within {-GOOD_GAP:g} AP of the reference counts as reproduced (green)"
+                + ("\n" + "; ".join(errors) if errors else ""))
+        self.query_one("#compare-note", Static).update(note)
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,207 @@
+"""Jobs: every job in the registry (running and finished); monitor, stop, resume, compare.
+
+Rows come from launcher.job_summary (status derived by the registry, progress and
+best mAP from the metrics module), loaded in a worker so a slow disk never blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from launcher import registry
+from tui.format import ago, ap, styled
+from tui.job_actions import ask_stop, start_resume
+from tui.messages import JobActionDone, JobsLoaded
+from tui.threads import run_detached
+
+MARK = "●"
+
+
+def load_job_rows() -> tuple[list[tuple[Any, dict]], list[str]]:
+    """(record, summary row) for every job, newest first, and the registry's warnings."""
+    from launcher import job_summary
+
+    warnings: list[str] = []
+    jobs = []
+    for record in registry.load_all(warn=warnings.append):
+        try:
+            row = job_summary.summarize(record)
+        except Exception as exc:  # one unreadable run dir must not hide the others
+            row = {"id": record.id, "name": record.name, "preset": record.preset,
+                   "status": registry.status(record), "devices": "?", "progress": None,
+                   "best_map": None, "best_epoch": None, "reference_ap": record.reference_ap,
+                   "started_at": record.started_at, "error": f"{type(exc).__name__}: {exc}"}
+        jobs.append((record, row))
+    jobs.reverse()
+    return jobs, warnings
+
+
+def best_text(row: dict) -> str:
+    if row.get("best_map") is None:
+        return "-"
+    return f"{ap(row['best_map'])} (ep {row.get('best_epoch')})"
+
+
+class JobsScreen(Screen):
+    BINDINGS = [
+        Binding("m", "open", "Monitor", tooltip="Open the highlighted job's monitor (also enter)"),
+        Binding("s", "stop", "Stop…"),
+        Binding("r", "resume", "Resume"),
+        Binding("space", "mark", "Mark", tooltip="Mark runs to compare"),
+        Binding("c", "compare", "Compare"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: dict[str, tuple[Any, dict]] = {}
+        self.marked: set[str] = set()
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="jobs-box"):
+            yield DataTable(id="jobs", cursor_type="row")
+            yield Static(id="job-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-box").border_title = "Jobs (enter: monitor)"
+        table = self.query_one("#jobs", DataTable)
+        table.add_column(" ", key="mark", width=1)
+        for key in ("id", "status", "preset", "progress", "best mAP", "ref", "devices", "started", "name"):
+            table.add_column(key, key=key)
+        self.query_one("#job-detail", Static).update("Loading jobs…")
+        self.action_refresh()
+        if self.app.jobs_interval:
+            self.set_interval(self.app.jobs_interval, self._tick)
+
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.action_refresh()
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="jobs", exit_on_error=False)
+    async def _load(self) -> None:
+        jobs, warnings = await run_detached(load_job_rows)
+        self.post_message(JobsLoaded(jobs, warnings))
+
+    def on_jobs_loaded(self, message: JobsLoaded) -> None:
+        for w in message.warnings:
+            self.notify(w, title="Registry", severity="warning", timeout=10)
+        self.loaded = True
+        self.jobs = {record.id: (record, row) for record, row in message.jobs}
+        self.app.job_names = {job_id: record.name for job_id, (record, _) in self.jobs.items()}
+        self.marked &= set(self.jobs)
+        table = self.query_one("#jobs", DataTable)
+        current = self.highlighted_id
+        table.clear()
+        now = self.app.clock()
+        for record, row in message.jobs:
+            table.add_row(MARK if record.id in self.marked else "", record.id,
+                          styled(self.app, row["status"], row["status"]), row["preset"],
+                          row.get("progress") or "-", best_text(row),
+                          "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
+                          row["devices"], ago(row.get("started_at"), now), row["name"], key=record.id)
+        if current in self.jobs:
+            table.move_cursor(row=table.get_row_index(current))
+        self.query_one("#jobs-box").border_subtitle = (
+            f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running")
+        if not self.jobs:
+            self.query_one("#job-detail", Static).update(
+                "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
+        else:
+            self._show_detail()
+
+    @property
+    def highlighted_id(self) -> str | None:
+        table = self.query_one("#jobs", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _highlighted(self) -> tuple[Any, dict] | None:
+        job_id = self.highlighted_id
+        if job_id is None or job_id not in self.jobs:
+            self.notify("No job selected.", severity="warning")
+            return None
+        return self.jobs[job_id]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        job_id = self.highlighted_id
+        if job_id not in self.jobs:
+            return
+        record, row = self.jobs[job_id]
+        extra = ""
+        if row.get("exit_code") not in (None, 0):
+            extra = f" · exit {row['exit_code']}"
+        if row.get("error"):
+            extra += f" · {row['error']}"
+        self.query_one("#job-detail", Static).update(Content.from_markup(
+            "[b]$name[/] $dir\n[dim]pid $pid · $resumes resume(s)$extra[/]", name=record.name,
+            dir=record.run_dir, pid=str(record.pid), resumes=str(record.resumes), extra=extra))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        job = self._highlighted()
+        if job:
+            self.app.open_monitor(job[0])
+
+    def action_mark(self) -> None:
+        job = self._highlighted()
+        if not job:
+            return
+        job_id = job[0].id
+        self.marked ^= {job_id}
+        table = self.query_one("#jobs", DataTable)
+        table.update_cell(job_id, "mark", MARK if job_id in self.marked else "")
+
+    def action_compare(self) -> None:
+        from tui.screens.compare import CompareScreen
+
+        chosen = [self.jobs[j] for j in self.jobs if j in self.marked] or \
+                 [job for job in self.jobs.values() if job[1]["status"] != registry.RUNNING]
+        if not chosen:
+            self.notify("No finished run to compare yet.", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(chosen))
+
+    def action_stop(self) -> None:
+        job = self._highlighted()
+        if job:
+            ask_stop(self, job[0], job[1]["status"])
+
+    def action_resume(self) -> None:
+        job = self._highlighted()
+        if job:
+            start_resume(self, job[0], job[1]["status"])
+
+    def on_job_action_done(self, message: JobActionDone) -> None:
+        self.notify(message.text, severity="error" if message.error else "information",
+                    timeout=10 if message.error else 5)
+        self.action_refresh()
+
+    def screen_commands(self):
+        yield SystemCommand("Stop job", "Stop the highlighted job (asks first)", self.action_stop)
+        yield SystemCommand("Resume job", "Resume the highlighted job from its checkpoint", self.action_resume)
+        yield SystemCommand("Compare runs", "Marked runs (or all finished ones) against the reference",
+                            self.action_compare)

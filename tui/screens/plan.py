@@ -1,0 +1,430 @@
+"""Plan: pick GPUs (or CPU workers), nodes and images per GPU; the lr and its formula follow as you
+type (lr_scaling.propose is pure and instant); the checklist comes from make_plan in a worker.
+
+Launch is refused while a check fails; ctrl+f forces it after a confirmation.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from launcher.checklist import FAIL
+from launcher.errors import UserError
+from launcher.gpu_probe import Inventory
+from launcher.lr_scaling import LrProposal, propose
+from launcher.plan import Plan, PlanRequest, make_plan
+from launcher.presets import Preset
+from tui.format import gib, styled
+from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
+from tui.screens.dialogs import ConfirmDialog, TextDialog
+from tui.threads import run_detached
+from tui.widgets.gpu_panel import no_gpu_text, short_name
+
+DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
+
+
+class PlanScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+l", "launch", "Launch", priority=True, tooltip="Launch if no check fails"),
+        Binding("ctrl+f", "force_launch", "Force launch…", priority=True,
+                tooltip="Launch despite failing checks (asks first)"),
+        Binding("ctrl+r", "recheck", "Re-check", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, preset: Preset, *, cfg_options: list[str] | None = None) -> None:
+        super().__init__()
+        self.preset = preset
+        self.initial_cfg_options = cfg_options or []
+        self.cpu: bool | None = None  # known once the inventory is
+        self.inventory: Inventory | None = None
+        self.proposal: LrProposal | None = None
+        self.plan: Plan | None = None
+        self.plan_error: str | None = None
+        self.generation = 0  # bumped on every change; a plan for an older request is dropped
+        self.planned_generation = -1
+        self.launching = False
+        self._timer: Timer | None = None
+
+    # -- layout ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        p = self.preset
+        yield Header()
+        yield Static(Content.from_markup("[b]$name[/] $desc", name=p.name, desc=p.description), id="plan-title")
+        with Horizontal(id="plan-top"):
+            with Vertical(id="devices"):
+                yield Static("Probing GPUs…", id="devices-message")
+                yield SelectionList[int](id="gpu-select", compact=True)
+                with Horizontal(id="cpu-row"):
+                    yield Label("gloo workers ")
+                    yield Input(str(p.default_cpu_workers), id="nproc", type="integer", compact=True)
+            with Vertical(id="settings"):
+                with Grid(id="fields"):
+                    yield Label("nodes")
+                    yield Input("1", id="nodes", type="integer", compact=True)
+                    yield Label("imgs/GPU", id="imgs-label")
+                    yield Input(str(p.imgs_per_gpu), id="imgs", type="integer", compact=True)
+                    yield Label("lr override")
+                    yield Input(id="lr", type="number", placeholder="none", compact=True)
+                    yield Label("seed")
+                    yield Input(id="seed", type="integer", placeholder="random", compact=True)
+                    yield Label("node rank")
+                    yield Input("0", id="node-rank", type="integer", compact=True)
+                    yield Label("master")
+                    yield Input(id="master", placeholder="host:port", compact=True)
+                    yield Label("data root")
+                    generated = p.dataset == "synthetic-shapes"
+                    yield Input(id="data-root", placeholder="generated (synthetic shapes)" if generated else p.data_root,
+                                compact=True, classes="wide")
+                    yield Label("cfg-options")
+                    yield Input(" ".join(self.initial_cfg_options), id="cfg", placeholder="key=value …",
+                                compact=True, classes="wide")
+                yield Static(id="lr-view")
+        with Vertical(id="checks-box"):
+            yield DataTable(id="checklist", cursor_type="row")
+            yield Static(id="check-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#devices").border_title = "Devices"
+        self.query_one("#settings").border_title = "Batch and lr"
+        self.query_one("#checks-box").border_title = "Checklist"
+        self.query_one("#cpu-row").display = False
+        self.query_one("#gpu-select").display = False
+        table = self.query_one("#checklist", DataTable)
+        table.add_column("", key="status", width=4)
+        table.add_column("check", key="id", width=9)
+        table.add_column("detail", key="detail")
+        self.app.inventory_changed.subscribe(self, self._on_inventory)
+        if self.app.inventory is not None:
+            self._on_inventory(self.app.inventory)
+
+    def on_resize(self) -> None:
+        table = self.query_one("#checklist", DataTable)
+        detail = table.columns.get("detail")
+        if detail is not None and table.size.width:
+            detail.auto_width = False
+            detail.width = max(20, table.size.width - 4 - 9 - 3 * 2 * table.cell_padding - 2)
+            table._require_update_dimensions = True
+            table.refresh(layout=True)
+
+    # -- devices --------------------------------------------------------------
+
+    def _on_inventory(self, inv: Inventory) -> None:
+        if self.inventory is not None:
+            return  # the choice the user is editing stays put; the checklist re-reads GPUs on re-check
+        self.inventory = inv
+        self.cpu = not inv.gpus
+        message = self.query_one("#devices-message", Static)
+        devices = self.query_one("#devices")
+        if self.cpu:
+            devices.border_title = "CPU"
+            message.update(no_gpu_text(inv))
+            message.add_class("no-gpu")
+            self.query_one("#cpu-row").display = True
+            self.query_one("#imgs-label", Label).update("imgs/worker")
+        else:
+            free = [g.index for g in inv.gpus if g.is_free]
+            chosen = set(free or [g.index for g in inv.gpus if not g.error])
+            selections = []
+            for g in inv.gpus:
+                if g.error:
+                    label = Content.from_markup(f"{g.index} {short_name(g.name)} [$error]lost[/]")
+                elif g.is_free:
+                    label = Content.from_markup(f"{g.index} {short_name(g.name)} [$success]free[/] "
+                                                f"{gib(g.memory_free_mib)}")
+                else:
+                    pids = ",".join(str(p.pid) for p in g.processes or []) or "?"
+                    label = Content.from_markup(f"{g.index} {short_name(g.name)} [$warning]busy[/] pid {pids}")
+                selections.append(Selection(label, g.index, g.index in chosen, disabled=bool(g.error)))
+            gpu_select = self.query_one("#gpu-select", SelectionList)
+            gpu_select.add_options(selections)
+            gpu_select.highlighted = 0
+            gpu_select.display = True
+            message.display = False
+            devices.border_title = f"GPUs (space toggles)"
+            gpu_select.focus()
+        self.changed()
+
+    # -- the request, the live lr ----------------------------------------------
+
+    def _value(self, widget_id: str) -> str:
+        return self.query_one(f"#{widget_id}", Input).value.strip()
+
+    def _int(self, widget_id: str, name: str, default: int | None, minimum: int | None = None) -> int | None:
+        text = self._value(widget_id)
+        if not text:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+        # make_plan reads 0 images per GPU as "the preset's": say so instead of planning another batch.
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        return value
+
+    def selected_gpus(self) -> list[int]:
+        return sorted(self.query_one("#gpu-select", SelectionList).selected)
+
+    def build_request(self) -> PlanRequest:
+        """The request the form describes; ValueError (one line) when it cannot be one."""
+        p = self.preset
+        lr_text = self._value("lr")
+        try:
+            lr = float(lr_text) if lr_text else None
+        except ValueError:
+            raise ValueError(f"lr must be a number, got {lr_text!r}") from None
+        master, port = None, None
+        if self._value("master"):
+            host, _, port_text = self._value("master").rpartition(":")
+            if not host or not port_text.isdigit():
+                raise ValueError(f"master must be HOST:PORT, got {self._value('master')!r}")
+            master, port = host, int(port_text)
+        try:
+            cfg = shlex.split(self._value("cfg"))
+        except ValueError as exc:
+            raise ValueError(f"cfg-options: {exc}") from None
+        req = PlanRequest(preset=p.name, nodes=self._int("nodes", "nodes", 1, 1), imgs_per_gpu=self._int(
+            "imgs", "images per GPU", p.imgs_per_gpu, 1), lr=lr, seed=self._int("seed", "seed", None),
+            node_rank=self._int("node-rank", "node rank", 0), master_addr=master, port=port, cfg_options=cfg,
+            data_root=self._value("data-root") or None)
+        if self.cpu:
+            req.cpu = True
+            req.nproc = self._int("nproc", "gloo workers", p.default_cpu_workers, 1)
+        else:
+            req.gpu_ids = self.selected_gpus()
+            if not req.gpu_ids:
+                raise ValueError("select at least one GPU (space toggles)")
+        return req
+
+    def _propose(self, req: PlanRequest) -> LrProposal:
+        p = self.preset
+        per_node = req.nproc if req.cpu else len(req.gpu_ids or [])
+        # The rule make_plan uses when none is asked for (the request never sets lr_rule here).
+        rule = req.lr_rule or ("sqrt" if p.is_adam_family else "linear")
+        return propose(p.base_lr, p.base_batch_size, nodes=req.nodes, gpus_per_node=per_node,
+                       imgs_per_gpu=req.imgs_per_gpu or p.imgs_per_gpu, rule=rule,
+                       base_warmup_iters=p.warmup_iters, rescale_warmup=req.rescale_warmup, override=req.lr)
+
+    @on(Input.Changed)
+    @on(SelectionList.SelectedChanged)
+    def changed(self) -> None:
+        if self.cpu is None:
+            return
+        self.generation += 1
+        view = self.query_one("#lr-view", Static)
+        try:
+            req = self.build_request()
+            self.proposal = self._propose(req)
+        except ValueError as exc:
+            self.proposal = None
+            view.update(Content.from_markup("[bold $error]$e[/]", e=str(exc)))
+            self._show_checks_pending(str(exc), error=True)
+            return
+        view.update(self._lr_content(self.proposal))
+        self._schedule_plan()
+
+    def _lr_content(self, pr: LrProposal) -> Content:
+        p = self.preset
+        unit = "worker" if self.cpu else "GPU"
+        head = Content.from_markup("[b]lr [reverse] $lr [/reverse][/b]  [dim]$rule rule[/]",
+                                   lr=f"{pr.lr:g}", rule=pr.rule)
+        if pr.override is not None:
+            head = Content.from_markup("[b]lr [reverse] $lr [/reverse][/b]  [bold $warning]override: "
+                                       "$ratio× the $rule rule's $rule_lr[/]", lr=f"{pr.lr:g}",
+                                       ratio=f"{pr.override_ratio:.3g}", rule=pr.rule, rule_lr=f"{pr.rule_lr:g}")
+        warm = f"warmup {pr.warmup_iters}" if pr.base_warmup_iters else "no warmup"
+        ref = f" · ref AP {p.reference_ap:g}" if p.reference_ap else ""
+        nodes = f"{pr.nodes} nodes × " if pr.nodes > 1 else ""
+        return Content("\n").join([
+            head,
+            Content.from_markup("[$accent]$f[/]", f=pr.formula),
+            Content.from_markup("[dim]$n$g $unit × $i img = batch $b · $warm · $ep ep $ms$ref[/]",
+                                n=nodes, g=str(pr.gpus_per_node), unit=unit + ("s" if pr.gpus_per_node > 1 else ""),
+                                i=str(pr.imgs_per_gpu), b=str(pr.total_batch), warm=warm,
+                                ep=str(p.effective_epochs), ms=str(p.milestones), ref=ref),
+        ])
+
+    # -- the checklist (make_plan, in a worker) ----------------------------------
+
+    def _schedule_plan(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._show_checks_pending("checking… (resolving the config in the training interpreter)")
+        self._timer = self.set_timer(DEBOUNCE_S, self._start_plan)
+
+    def _start_plan(self) -> None:
+        try:
+            req = self.build_request()
+        except ValueError:
+            return
+        self._plan_worker(self.generation, req, self.inventory)
+
+    @work(exclusive=True, group="plan", exit_on_error=False)
+    async def _plan_worker(self, generation: int, req: PlanRequest, inventory: Inventory | None) -> None:
+        try:
+            plan = await run_detached(make_plan, req, inventory=inventory, catalog=self.app.catalog)
+        except UserError as exc:
+            self.post_message(PlanFailed(generation, str(exc)))
+        except Exception as exc:  # a bug below us must not take the UI down
+            self.post_message(PlanFailed(generation, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(PlanReady(generation, plan))
+
+    def action_recheck(self) -> None:
+        self.app.probe_gpus()  # the checklist re-reads the GPUs too
+        if self.proposal is not None:
+            self.generation += 1
+            self._schedule_plan()
+
+    def _show_checks_pending(self, text: str, error: bool = False) -> None:
+        self.plan, self.plan_error = None, text if error else None
+        box = self.query_one("#checks-box")
+        box.border_title = "Checklist"
+        box.border_subtitle = ""
+        table = self.query_one("#checklist", DataTable)
+        table.clear()
+        self.query_one("#check-detail", Static).update(
+            Content.from_markup("[bold $error]$t[/]" if error else "[dim]$t[/]", t=text))
+
+    def on_plan_failed(self, message: PlanFailed) -> None:
+        if message.generation != self.generation:
+            return
+        self._show_checks_pending(message.error, error=True)
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        if message.generation != self.generation:
+            return
+        plan = self.plan = message.plan
+        self.planned_generation = message.generation
+        table = self.query_one("#checklist", DataTable)
+        table.clear()
+        for c in plan.checks:
+            table.add_row(styled(self.app, c.status.upper(), c.status), c.id, c.detail, key=c.id)
+        counts = {s: sum(c.status == s for c in plan.checks) for s in ("pass", "warn", "fail")}
+        box = self.query_one("#checks-box")
+        style = {"pass": "$success", "warn": "$warning", "fail": "$error"}[plan.status]
+        box.border_title = f"Checklist: [bold {style}]{plan.status.upper()}[/]"
+        box.border_subtitle = f"{counts['pass']} pass · {counts['warn']} warn · {counts['fail']} fail · enter: full text"
+        first_bad = next((i for i, c in enumerate(plan.checks) if c.status != "pass"), 0)
+        table.move_cursor(row=first_bad)
+        self._show_check(first_bad)
+
+    def _show_check(self, row: int) -> None:
+        if self.plan is None or not 0 <= row < len(self.plan.checks):
+            return
+        c = self.plan.checks[row]
+        fix = c.hint if c.status != "pass" else ""
+        self.query_one("#check-detail", Static).update(Content.from_markup(
+            "[b]$id[/]: $detail" + ("\n[bold $warning]fix:[/] $hint" if fix else ""),
+            id=c.id, detail=c.detail, hint=fix))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_check(event.cursor_row)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if self.plan is None:
+            return
+        c = self.plan.checks[event.cursor_row]
+        body = Content.from_markup("[b]$status[/] $detail" + ("\n\n[bold $warning]fix:[/] $hint" if c.hint else ""),
+                                   status=c.status.upper(), detail=c.detail, hint=c.hint)
+        self.app.push_screen(TextDialog(f"check: {c.id}", body))
+
+    # -- launch -----------------------------------------------------------------
+
+    def _failing(self) -> list[str]:
+        if self.plan is None or self.planned_generation != self.generation:
+            return []
+        return [f"{c.id}: {c.detail}" for c in self.plan.checks if c.status == FAIL]
+
+    def action_launch(self) -> None:
+        if self.launching:
+            return
+        try:
+            req = self.build_request()
+        except ValueError as exc:
+            self.notify(str(exc), title="Cannot launch", severity="error")
+            return
+        failing = self._failing()
+        if failing:
+            self.notify(f"{len(failing)} check(s) fail: {', '.join(f.split(':')[0] for f in failing)}. "
+                        "Fix them, or ctrl+f to force.", title="Launch refused", severity="error", timeout=8)
+            return
+        self._launch(req, force=False)
+
+    def action_force_launch(self) -> None:
+        if self.launching:
+            return
+        try:
+            req = self.build_request()
+        except ValueError as exc:
+            self.notify(str(exc), title="Cannot launch", severity="error")
+            return
+        failing = self._failing()
+        lines = failing or ["(the checklist has not finished; launch re-checks and forces past any failure)"]
+        body = Content.from_markup("Launch [b]$preset[/] even though these checks fail? The run may not "
+                                   "reproduce the reference.\n\n$fails", preset=self.preset.name,
+                                   fails="\n".join(f"• {f}" for f in lines))
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._launch(req, force=True)
+
+        self.app.push_screen(ConfirmDialog("Force launch?", body, confirm="Launch anyway"), answer)
+
+    def _launch(self, req: PlanRequest, force: bool) -> None:
+        self.launching = True
+        self.query_one("#check-detail", Static).update(
+            Content.from_markup("[bold $accent]launching… (re-checking, then starting torchrun detached)[/]"))
+        self._launch_worker(req, force)
+
+    # An ordinary thread worker, not a detached one: quitting waits for it, so a launch is never
+    # cut between starting the job and registering it.
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _launch_worker(self, req: PlanRequest, force: bool) -> None:
+        from launcher import jobs
+
+        try:
+            record, _plan = jobs.launch(req, force=force)
+        except UserError as exc:  # CheckFailed included: one line, shown, not raised
+            self.post_message(LaunchFailed(str(exc)))
+        except Exception as exc:
+            self.post_message(LaunchFailed(f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(LaunchDone(record))
+
+    def on_launch_failed(self, message: LaunchFailed) -> None:
+        self.launching = False
+        self.query_one("#check-detail", Static).update(
+            Content.from_markup("[bold $error]$e[/]", e=message.error))
+        self.notify(message.error, title="Launch failed", severity="error", timeout=10)
+
+    def on_launch_done(self, message: LaunchDone) -> None:
+        self.launching = False
+        record = message.record
+        self.notify(f"job {record.id} started (pid {record.pid}); it keeps running if you quit.",
+                    title="Launched")
+        self.dismiss()
+        self.app.open_monitor(record)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def screen_commands(self):
+        from textual.app import SystemCommand
+
+        yield SystemCommand("Launch", f"Launch {self.preset.name} (refused while a check fails)", self.action_launch)
+        yield SystemCommand("Force launch", "Launch despite failing checks (asks first)", self.action_force_launch)
+        yield SystemCommand("Re-check", "Run the checklist again", self.action_recheck)

@@ -1,0 +1,110 @@
+"""One watcher thread per monitored job (the toolong pattern): it polls the job's work dir
+through launcher.log_tail + launcher.metrics and posts messages; widgets only render them.
+
+Started when the monitor mounts, stopped when it unmounts. It only reads files, so
+closing the monitor (or the TUI) never touches the job.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from textual.message_pump import MessagePump
+
+from launcher import registry
+from launcher.errors import UserError
+from launcher.log_tail import WorkDirTailer
+from launcher.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
+from tui.messages import LogLines, MetricsUpdated
+
+LOG_STREAMS = ("stdout.log", "stderr.log")
+LOG_BACKLOG = 64 << 10  # on open, show the last 64 KiB of each stream, not the whole history
+LOG_READ_MAX = 256 << 10  # per poll, so a flood never stalls the UI
+
+
+class _Follower:
+    """New complete lines of one log file (display only: parsing is log_tail's job)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset: int | None = None
+        self.pending = b""
+
+    def read(self) -> list[str]:
+        try:
+            size = os.stat(self.path).st_size
+        except OSError:
+            return []
+        if self.offset is None or size < self.offset:  # first read, or the file was rewritten
+            self.offset, self.pending = max(0, size - LOG_BACKLOG), b""
+            skip_partial = self.offset > 0
+        else:
+            skip_partial = False
+        if size <= self.offset:
+            return []
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read(min(LOG_READ_MAX, size - self.offset))
+        except OSError:
+            return []
+        self.offset += len(data)
+        data = self.pending + data
+        cut = data.rfind(b"\n") + 1
+        self.pending = data[cut:]
+        lines = data[:cut].decode("utf-8", "replace").splitlines()
+        if skip_partial and lines:
+            lines = lines[1:]
+        return [line.rstrip("\r").split("\r")[-1] for line in lines]  # keep a progress bar's last state
+
+
+class JobWatcher(threading.Thread):
+    def __init__(self, record: Any, target: MessagePump, *, interval: float = 1.0, warmup_iters: int = 500,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(name=f"watch-{record.id}", daemon=True)
+        self.record, self.target, self.interval, self.clock = record, target, interval, clock
+        self.warmup_iters = warmup_iters
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def _status(self) -> str:
+        try:
+            # Re-read the record: a resume gives the job a new pid.
+            self.record = registry.find(self.record.id)
+        except (UserError, OSError, ValueError):
+            pass
+        return registry.status(self.record)
+
+    def run(self) -> None:
+        record = self.record
+        tailer = WorkDirTailer(record.run_path)
+        metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
+                             warmup_iters=self.warmup_iters)
+        followers = [(name.split(".")[0], _Follower(record.run_path / name)) for name in LOG_STREAMS]
+        last_status = None
+        first = True
+        while not self._stop_event.is_set():
+            upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
+            changed = metrics.update(upd)
+            status = self._status()
+            if changed or status != last_status or first:
+                snap = metrics.snapshot(series=True, job_status=status, now=self.clock())
+                self.target.post_message(MetricsUpdated(snap))
+            lines = [(stream, line) for stream, f in followers for line in f.read()]
+            if lines:
+                self.target.post_message(LogLines(lines))
+            first, last_status = False, status
+            if not upd.backlog_bytes:
+                self._stop_event.wait(self.interval)
+
+
+def read_snapshot(record: Any, *, warmup_iters: int = 500) -> dict:
+    """Everything on disk for one job, read to the end once (for comparisons, not live views)."""
+    return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
+                                warmup_iters=warmup_iters)

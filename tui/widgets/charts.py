@@ -1,0 +1,106 @@
+"""Charts on textual-plotext, fed from the metrics snapshot's downsampled series (at most
+max_buckets points each, so a chart never grows with the length of the run)."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+# plotext's named colours are the terminal's 16 ANSI colours: they survive without truecolor.
+LOSS_COLORS = {"loss": "white", "loss_rpn_cls": "cyan", "loss_rpn_bbox": "blue", "loss_cls": "magenta",
+               "loss_bbox": "yellow"}
+OTHER_COLORS = ("green", "red", "cyan", "magenta", "yellow", "blue")
+EMA_ALPHA = 0.15
+
+
+def mids(buckets: list[list]) -> tuple[list[float], list[float]]:
+    """(steps, bucket mid-points), leaving out non-finite values (JSON-safe strings in a snapshot)."""
+    xs, ys = [], []
+    for step, lo, hi in buckets:
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            xs.append(step)
+            ys.append((lo + hi) / 2)
+    return xs, ys
+
+
+def ema(values: list[float], alpha: float = EMA_ALPHA) -> list[float]:
+    out, acc = [], None
+    for v in values:
+        acc = v if acc is None else acc + alpha * (v - acc)
+        out.append(acc)
+    return out
+
+
+def loss_keys(series: dict) -> list[str]:
+    keys = [k for k in series if k == "loss" or k.startswith("loss_")]
+    return sorted(keys, key=lambda k: (k != "loss", k))
+
+
+class Chart(PlotextPlot):
+    """A PlotextPlot with a placeholder when there is nothing to draw yet."""
+
+    def _begin(self, title: str, xlabel: str) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.title(title)
+        plt.xlabel(xlabel)
+
+    def _empty(self, text: str) -> None:
+        self.epochs = []
+        self.plt.clear_data()
+        self.plt.title(text)
+        self.refresh()
+
+
+class LossChart(Chart):
+    def show(self, series: dict, smoothing: bool) -> None:
+        keys = loss_keys(series)
+        if not keys:
+            self._empty("loss: no train line logged yet")
+            return
+        self._begin("loss" + (" (smoothed)" if smoothing else ""), "iteration")
+        for i, key in enumerate(keys):
+            xs, ys = mids(series[key])
+            if not xs:
+                continue
+            self.plt.plot(xs, ema(ys) if smoothing else ys, label=key, marker="braille",
+                          color=LOSS_COLORS.get(key, OTHER_COLORS[i % len(OTHER_COLORS)]))
+        self.refresh()
+
+
+class LrChart(Chart):
+    def show(self, series: dict) -> None:
+        xs, ys = mids(series.get("lr") or [])
+        if not xs:
+            self._empty("lr: no train line logged yet")
+            return
+        self._begin("learning rate", "iteration")
+        self.plt.plot(xs, ys, label="lr", marker="braille", color="green")
+        self.refresh()
+
+
+class MapChart(Chart):
+    epochs: list[int] = []
+
+    def render(self):
+        # Integer epoch ticks, as many as fit the width the chart has now (plotext would pick fractions).
+        if self.epochs:
+            room = max(1, (self.size.width - 12) // 5)
+            step = -(-len(self.epochs) // room)
+            self.plt.xticks(self.epochs[::step])
+        return super().render()
+
+    def show(self, rows: list[dict], reference_ap: float | None, metric: str = "bbox_mAP") -> None:
+        points = [(r["epoch"], 100 * r[metric]) for r in rows if isinstance(r.get(metric), (int, float))]
+        if not points:
+            self._empty("mAP: no evaluation yet")
+            return
+        self._begin("box mAP per epoch (%)", "epoch")
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        if reference_ap:
+            lo, hi = min(xs), max(max(xs), min(xs) + 1)
+            self.plt.plot([lo, hi], [reference_ap, reference_ap], label=f"reference {reference_ap:g}",
+                          color="yellow", marker="hd")
+        self.plt.plot(xs, ys, label="mAP", color="green", marker="hd")
+        self.plt.scatter(xs, ys, color="green", marker="o")
+        self.epochs = xs
+        self.refresh()
