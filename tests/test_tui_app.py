@@ -374,3 +374,35 @@ def test_startup_imports_no_training_stack_and_no_charts():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(__file__)))
     assert out.stdout.strip() == "[]"
+
+
+@sync
+async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, quick_plan, monkeypatch):
+    import threading
+
+    from launcher.errors import CheckFailed
+
+    release = threading.Event()
+
+    def slow_launch(req, force=False):
+        release.wait(10)
+        raise CheckFailed("launch refused: stand-in for this test")
+
+    monkeypatch.setattr("launcher.jobs.launch", slow_launch)
+    fake_gpus("eight")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause(0.8)
+        await settle(app, pilot)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and "quit again once it is done" in notes(app)
+        release.set()
+        await wait_for(pilot, lambda: "stand-in for this test" in notes(app), what="the launch to end")
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -42,7 +42,7 @@ async def test_launch_the_cpu_demo_from_the_plan_and_watch_loss_then_map(fake_gp
         assert {c.id for c in plan.plan.checks if c.status == "fail"} == {"schedule"}, plan.plan.checks
         await pilot.press("ctrl+l")  # refused: the schedule is cut short
         await pilot.pause()
-        assert "Launch refused" in notes(app) and registry.load_all() == []
+        assert "1 check(s) fail: schedule" in notes(app) and registry.load_all() == []
         await pilot.press("ctrl+f")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)

@@ -82,6 +82,15 @@ class FrcnnApp(App[int]):
                 mem.append(100.0 * (gpu.memory_used_mib or 0) / gpu.memory_total_mib)
         self.inventory_changed.publish(inv)
 
+    async def action_quit(self) -> None:
+        # Launch and resume start a detached job, then register it: never quit between the two.
+        from tui.job_actions import STARTING
+
+        if any(w.group == STARTING and w.is_running for w in self.workers):
+            self.notify("A launch or resume is in progress: quit again once it is done.", severity="warning")
+            return
+        self.exit(0)
+
     # -- navigation used by screens and the command palette ------------------
 
     def open_plan(self, preset_name: str) -> None:

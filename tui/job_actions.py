@@ -16,6 +16,7 @@ from tui.screens.dialogs import ConfirmDialog
 from tui.threads import run_detached
 
 STOP_GRACE_S = 30
+STARTING = "job-start"  # the worker group of launches and resumes (quitting waits for them)
 
 
 def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
@@ -31,7 +32,7 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
         if yes:
             screen.notify(f"stopping job {record.id}…")
             # Detached: quitting during the grace period must not wait for it (the SIGTERM is sent).
-            screen.run_worker(run_detached(_stop, screen, record), group="job-action", exit_on_error=False)
+            screen.run_worker(run_detached(_stop, screen, record), group="job-stop", exit_on_error=False)
 
     screen.app.push_screen(ConfirmDialog("Stop this job?", body, confirm="Stop"), answer)
 
@@ -54,7 +55,7 @@ def start_resume(screen: Screen, record: Any, status: str | None) -> None:
         screen.notify(f"job {record.id} is still running.", severity="warning")
         return
     # An ordinary thread worker: quitting waits for it, so a resume is never cut between spawn and registry.
-    screen.run_worker(partial(_resume, screen, record), thread=True, group="job-action", exit_on_error=False)
+    screen.run_worker(partial(_resume, screen, record), thread=True, group=STARTING, exit_on_error=False)
 
 
 def _resume(screen: Screen, record: Any) -> None:

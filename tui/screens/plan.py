@@ -25,6 +25,7 @@ from launcher.lr_scaling import LrProposal, propose
 from launcher.plan import Plan, PlanRequest, make_plan
 from launcher.presets import Preset
 from tui.format import gib, styled
+from tui.job_actions import STARTING
 from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
 from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.threads import run_detached
@@ -270,7 +271,8 @@ class PlanScreen(Screen):
             req = self.build_request()
         except ValueError:
             return
-        self._plan_worker(self.generation, req, self.inventory)
+        # The GPUs as probed now (the list on screen keeps the user's choice; the checks see today's state).
+        self._plan_worker(self.generation, req, self.app.inventory)
 
     @work(exclusive=True, group="plan", exit_on_error=False)
     async def _plan_worker(self, generation: int, req: PlanRequest, inventory: Inventory | None) -> None:
@@ -392,7 +394,7 @@ class PlanScreen(Screen):
 
     # An ordinary thread worker, not a detached one: quitting waits for it, so a launch is never
     # cut between starting the job and registering it.
-    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    @work(thread=True, exclusive=True, group=STARTING, exit_on_error=False)
     def _launch_worker(self, req: PlanRequest, force: bool) -> None:
         from launcher import jobs
 
