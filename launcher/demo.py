@@ -32,7 +32,7 @@ def follow(record: registry.JobRecord, metrics: JobMetrics, say: Callable[[str],
     seen_iter, seen_epochs = None, 0
     while True:
         running = registry.status(record) == registry.RUNNING
-        metrics.update(tailer.poll(max_bytes=None))
+        metrics.update(tailer.poll())
         snap = metrics.snapshot(job_status=registry.status(record))
         prog, latest = snap["progress"], snap["latest"]
         if prog.get("global_iter") is not None and prog["global_iter"] != seen_iter:

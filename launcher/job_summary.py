@@ -14,7 +14,9 @@ def _metrics_snapshot(record: JobRecord) -> dict[str, Any] | None:
     from launcher.metrics import snapshot_of_work_dir
 
     try:
-        return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap)
+        # One skimmed poll: progress and best mAP stay exact, and a long history costs no more.
+        return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
+                                    max_bytes=1 << 20)
     except OSError:
         return None
 

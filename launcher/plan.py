@@ -168,6 +168,11 @@ def _plan_options(req: PlanRequest, proposal: lr_scaling.LrProposal, cpu: bool) 
         opts.append(["randomness.deterministic", True, False])
     if cpu:
         opts.append(["env_cfg.dist_cfg.backend", "gloo", False])
+    if req.nodes > 1:
+        # MMEngine's default 'cpu' result collection goes through a .dist_test dir in
+        # each rank's cwd, which only works when every node shares that folder;
+        # 'gpu' mode all-gathers over the process group instead (gloo or nccl).
+        opts += [["val_evaluator.collect_device", "gpu", False], ["test_evaluator.collect_device", "gpu", False]]
     for item in req.cfg_options:
         key, sep, value = item.partition("=")
         if not sep or not key:

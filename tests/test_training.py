@@ -59,9 +59,9 @@ def test_launch_runs_then_succeeds_and_records_everything(tiny_data):
     for name in ("config.py", "plan.json", "launch.sh", "stdout.log", "stderr.log", "exit_status"):
         assert (run_dir / name).exists(), name
     plan = json.loads((run_dir / "plan.json").read_text())
-    assert plan["lr"] == 0.005 and plan["formula"] == "0.02 × (1×2×2)/8 = 0.005"
+    assert plan["lr"] == 0.01 and plan["formula"] == "0.02 × (1×2×2)/8 = 0.01"
     assert "optim_wrapper" in (run_dir / "config.py").read_text()
-    assert "lr=0.005" in (run_dir / "config.py").read_text().replace(" ", "")
+    assert "lr=0.01," in (run_dir / "config.py").read_text().replace(" ", "")
     assert "torch.distributed.run" in (run_dir / "launch.sh").read_text()
     assert (run_dir / "exit_status").read_text().strip() == "0"
     rows = scalars_lines(run_dir)
@@ -98,7 +98,7 @@ def _job_pids(job: dict) -> list[psutil.Process]:
 def test_stop_leaves_zero_processes_and_resume_continues(tiny_data):
     job = launch(*tiny_launch_args(tiny_data, epochs=3))
     run_dir = Path(job["run_dir"])
-    wait_for(lambda: (run_dir / "epoch_1.pth").exists(), 300, "the first checkpoint")
+    wait_for(lambda: (run_dir / "last_checkpoint").exists(), 300, "the first checkpoint")
     procs = _job_pids(job)
     assert len(procs) >= 3  # bash, the torchrun agent, 2 workers
     result = run_cli("stop", job["id"], "--grace", "20", "--json")
@@ -145,4 +145,4 @@ def test_two_torchrun_agents_form_one_two_node_job(tiny_data):
     logs = "".join(p.read_text() for job in (node0, node1) for p in Path(job["run_dir"]).glob("*/*.log"))
     assert "GPU number: 2" in logs  # MMEngine's name for the world size
     plan = json.loads((Path(node0["run_dir"]) / "plan.json").read_text())
-    assert plan["world_size"] == 2 and plan["lr"] == 0.005
+    assert plan["world_size"] == 2 and plan["lr"] == 0.01
