@@ -35,6 +35,8 @@ DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
 
 
 class PlanScreen(Screen):
+    # The device choice first (not the first Input): arrows and space work at once.
+    AUTO_FOCUS = "#gpu-select, #nproc"
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", priority=True, tooltip="Launch if no check fails"),
         Binding("ctrl+f", "force_launch", "Force launch…", priority=True,
@@ -135,6 +137,7 @@ class PlanScreen(Screen):
             message.add_class("no-gpu")
             self.query_one("#cpu-row").display = True
             self.query_one("#imgs-label", Label).update("imgs/worker")
+            self.query_one("#nproc", Input).focus()
         else:
             free = [g.index for g in inv.gpus if g.is_free]
             chosen = set(free or [g.index for g in inv.gpus if not g.error])
