@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from launcher.gpu_probe import Inventory
 from tui.widgets.gpu_panel import GpuPanel
+from tui.widgets.tables import fill_width
 
 CPU_PRESET = "demo-cpu"  # what to start with on a machine without a GPU
 GPU_PRESET = "r50-fpn-1x"  # the canonical recipe, when there are GPUs
@@ -48,17 +49,7 @@ class HomeScreen(Screen):
             self._on_inventory(self.app.inventory)
 
     def on_resize(self) -> None:
-        # The description takes what the other columns leave, so there is no sideways scrolling.
-        table = self.query_one("#presets", DataTable)
-        column = table.columns.get("description")
-        if column is None or not table.size.width:
-            return
-        others = sum(c.get_render_width(table) for k, c in table.columns.items() if k != "description")
-        column.auto_width = False
-        scrollbar = table.styles.scrollbar_size_vertical if table.show_vertical_scrollbar else 0
-        column.width = max(16, table.size.width - others - scrollbar)
-        table.refresh(layout=True)
-        table._require_update_dimensions = True
+        fill_width(self.query_one("#presets", DataTable), "description")
 
     def _on_inventory(self, inv: Inventory) -> None:
         if self._preselected:

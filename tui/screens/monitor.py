@@ -51,6 +51,7 @@ class MonitorScreen(Screen):
         self.smoothing = True
         self.error_lines: set[str] = set()
         self.watcher: JobWatcher | None = None
+        self._map_shown: tuple[list, int | None] = ([], None)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -179,7 +180,8 @@ class MonitorScreen(Screen):
         rows = snap.get("map_by_epoch") or []
         table = self.query_one("#map-table", DataTable)
         best = snap.get("best") or {}
-        if table.row_count != len(rows) or rows:
+        if (rows, best.get("epoch")) != self._map_shown:  # unchanged: keep the user's cursor where it is
+            self._map_shown = (rows, best.get("epoch"))
             table.clear()
             for row in rows:
                 is_best = row["epoch"] == best.get("epoch")
@@ -223,14 +225,13 @@ class MonitorScreen(Screen):
         log = self.query_one("#log-view", RichLog)
         error_style = f"bold {self.app.theme_variables.get('error', 'red')}"
         for stream, line in message.lines:
-            body = line.strip()
-            is_error = body.startswith("Traceback") or (body and any(e in body for e in self._error_probe(body)))
-            text = Text(line, style=error_style if is_error else ("dim" if stream == "stderr" else ""))
-            log.write(text)
+            style = error_style if self._is_error(line) else ("dim" if stream == "stderr" else "")
+            log.write(Text(line, style=style))
 
-    def _error_probe(self, body: str) -> list[str]:
-        # A line stands out when the metrics module reported it as (part of) an error or traceback.
-        return [e for e in self.error_lines if e in body] if self.error_lines else []
+    def _is_error(self, line: str) -> bool:
+        # A line stands out when the metrics module reported it as (part of) an error or a traceback.
+        body = line.strip()
+        return bool(body) and any(e in body for e in self.error_lines)
 
     # -- GPUs ------------------------------------------------------------------
 
@@ -265,7 +266,9 @@ class MonitorScreen(Screen):
         self.notify(f"loss smoothing {'on (EMA)' if self.smoothing else 'off (raw)'}", timeout=2)
 
     def action_stop(self) -> None:
-        ask_stop(self, self.record, (self.snapshot or {}).get("status"))
+        # The watcher re-reads the registry entry: after a resume the job has a new pid.
+        record = self.watcher.record if self.watcher is not None else self.record
+        ask_stop(self, record, (self.snapshot or {}).get("status"))
 
     def on_job_action_done(self, message: JobActionDone) -> None:
         self.notify(message.text, severity="error" if message.error else "information")

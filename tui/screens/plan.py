@@ -30,6 +30,7 @@ from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
 from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.threads import run_detached
 from tui.widgets.gpu_panel import no_gpu_text, short_name
+from tui.widgets.tables import fill_width
 
 DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
 
@@ -45,10 +46,9 @@ class PlanScreen(Screen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, preset: Preset, *, cfg_options: list[str] | None = None) -> None:
+    def __init__(self, preset: Preset) -> None:
         super().__init__()
         self.preset = preset
-        self.initial_cfg_options = cfg_options or []
         self.cpu: bool | None = None  # known once the inventory is
         self.inventory: Inventory | None = None
         self.proposal: LrProposal | None = None
@@ -91,7 +91,7 @@ class PlanScreen(Screen):
                     yield Input(id="data-root", placeholder="generated (synthetic shapes)" if generated else p.data_root,
                                 compact=True, classes="wide")
                     yield Label("cfg-options")
-                    yield Input(" ".join(self.initial_cfg_options), id="cfg", placeholder="key=value …",
+                    yield Input(id="cfg", placeholder="key=value …",
                                 compact=True, classes="wide")
                 yield Static(id="lr-view")
         with Vertical(id="checks-box"):
@@ -114,13 +114,7 @@ class PlanScreen(Screen):
             self._on_inventory(self.app.inventory)
 
     def on_resize(self) -> None:
-        table = self.query_one("#checklist", DataTable)
-        detail = table.columns.get("detail")
-        if detail is not None and table.size.width:
-            detail.auto_width = False
-            detail.width = max(20, table.size.width - 4 - 9 - 3 * 2 * table.cell_padding - 2)
-            table._require_update_dimensions = True
-            table.refresh(layout=True)
+        fill_width(self.query_one("#checklist", DataTable), "detail")
 
     # -- devices --------------------------------------------------------------
 
