@@ -120,6 +120,11 @@ class Plan:
         }
 
 
+def default_rule(preset: Preset) -> str:
+    """Linear for SGD (Goyal et al.); the square-root rule for Adam-family optimizers."""
+    return "sqrt" if preset.is_adam_family else "linear"
+
+
 def new_job_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -137,7 +142,7 @@ def _devices(req: PlanRequest, preset: Preset, inventory: Inventory) -> tuple[bo
     if req.gpu_ids is not None and req.gpus is not None:
         raise UserError("use --gpus N or --gpu-ids LIST, not both")
     if req.cpu or (not inventory.gpus and req.gpus is None and req.gpu_ids is None):
-        nproc = req.nproc or preset.default_cpu_workers
+        nproc = preset.default_cpu_workers if req.nproc is None else req.nproc
         if nproc < 1:
             raise UserError(f"--nproc must be >= 1, got {nproc}")
         return True, [], nproc
@@ -234,11 +239,11 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
         raise UserError("--nodes > 1 needs --master-addr HOST and --port PORT, the same on every node")
     if not 0 <= req.node_rank < req.nodes:
         raise UserError(f"--node-rank must be in [0, {req.nodes}), got {req.node_rank}")
-    rule = req.lr_rule or ("sqrt" if preset.is_adam_family else "linear")
     try:
         proposal = lr_scaling.propose(
             preset.base_lr, preset.base_batch_size, nodes=req.nodes, gpus_per_node=nproc,
-            imgs_per_gpu=req.imgs_per_gpu or preset.imgs_per_gpu, rule=rule,
+            imgs_per_gpu=preset.imgs_per_gpu if req.imgs_per_gpu is None else req.imgs_per_gpu,
+            rule=req.lr_rule or default_rule(preset),
             base_warmup_iters=preset.warmup_iters, rescale_warmup=req.rescale_warmup, override=req.lr)
     except ValueError as exc:
         raise UserError(str(exc)) from None

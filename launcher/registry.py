@@ -132,6 +132,16 @@ def load_all(warn: Any = None) -> list[JobRecord]:
     return records
 
 
+def load(job_id: str) -> JobRecord:
+    """One job by its exact id, reading only its own file."""
+    try:
+        return _from_file(_job_file(job_id))
+    except FileNotFoundError:
+        raise UserError(f"no job '{job_id}' (frcnn-tui jobs lists them)") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise UserError(f"job '{job_id}' cannot be read: {exc}") from None
+
+
 def find(ref: str) -> JobRecord:
     """A job by id, by name (latest with that name), or by a unique id prefix."""
     records = load_all()

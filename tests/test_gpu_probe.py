@@ -55,7 +55,7 @@ def test_busy_gpu_lists_its_process(fake_gpus):
     fake_gpus("four_one_busy")
     inv = probe()
     busy = inv.by_index(1)
-    assert not busy.is_free and busy.processes[0].pid == 999999 and busy.processes[0].used_memory_mib == 78000
+    assert not busy.is_free and busy.processes[0].pid == 999999 and busy.processes[0].used_memory_mib == 18000
     assert [g.index for g in inv.gpus if g.is_free] == [0, 2, 3]
 
 

@@ -76,7 +76,7 @@ class JobWatcher(threading.Thread):
     def _status(self) -> str:
         try:
             # Re-read the record: a resume gives the job a new pid.
-            self.record = registry.find(self.record.id)
+            self.record = registry.load(self.record.id)
         except (UserError, OSError, ValueError):
             pass
         return registry.status(self.record)

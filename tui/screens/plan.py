@@ -22,7 +22,7 @@ from launcher.checklist import FAIL
 from launcher.errors import UserError
 from launcher.gpu_probe import Inventory
 from launcher.lr_scaling import LrProposal, propose
-from launcher.plan import Plan, PlanRequest, make_plan
+from launcher.plan import Plan, PlanRequest, default_rule, make_plan
 from launcher.presets import Preset
 from tui.format import gib, styled
 from tui.job_actions import STARTING
@@ -211,7 +211,7 @@ class PlanScreen(Screen):
         p = self.preset
         per_node = req.nproc if req.cpu else len(req.gpu_ids or [])
         # The rule make_plan uses when none is asked for (the request never sets lr_rule here).
-        rule = req.lr_rule or ("sqrt" if p.is_adam_family else "linear")
+        rule = req.lr_rule or default_rule(p)
         return propose(p.base_lr, p.base_batch_size, nodes=req.nodes, gpus_per_node=per_node,
                        imgs_per_gpu=req.imgs_per_gpu or p.imgs_per_gpu, rule=rule,
                        base_warmup_iters=p.warmup_iters, rescale_warmup=req.rescale_warmup, override=req.lr)
