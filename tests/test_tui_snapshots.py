@@ -58,6 +58,16 @@ def app() -> FrcnnApp:
 
 async def settle(pilot) -> None:
     await pilot.pause()
+
+
+async def wait_for_checklist(pilot, timeout: float = 15.0) -> None:
+    """The checklist is debounced and built in a worker: wait for it, not for a fixed time
+    (a loaded 2-core CI box can take longer than any fixed pause)."""
+    for _ in range(int(timeout / 0.1)):
+        if getattr(pilot.app.screen, "plan", None) is not None:
+            break
+        await pilot.pause(0.1)
+    await settle(pilot)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     for widget in pilot.app.screen.query(Input):
@@ -90,8 +100,7 @@ def test_plan_four_of_eight_gpus(snap_compare, gpus, fixed_plan):
         pilot.app.open_plan("r50-fpn-1x")
         await settle(pilot)
         await pilot.press(*["space", "down"] * 4)  # untick GPUs 0-3
-        await pilot.pause(0.8)  # the checklist is debounced
-        await settle(pilot)
+        await wait_for_checklist(pilot)
 
     assert snap_compare(app(), terminal_size=(100, 32), run_before=run_before)
 
@@ -102,8 +111,7 @@ def test_plan_cpu_80x24(snap_compare, gpus, fixed_plan):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("p")
-        await pilot.pause(0.8)
-        await settle(pilot)
+        await wait_for_checklist(pilot)
 
     assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
 
