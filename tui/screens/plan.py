@@ -348,13 +348,18 @@ class PlanScreen(Screen):
             return []
         return [f"{c.id}: {c.detail}" for c in self.plan.checks if c.status == FAIL]
 
-    def action_launch(self) -> None:
+    def _launchable_request(self) -> PlanRequest | None:
+        """The request to launch, or None (already launching, or bad input: said in a toast)."""
         if self.launching:
-            return
+            return None
         try:
-            req = self.build_request()
+            return self.build_request()
         except ValueError as exc:
             self.notify(str(exc), title="Cannot launch", severity="error")
+            return None
+
+    def action_launch(self) -> None:
+        if (req := self._launchable_request()) is None:
             return
         failing = self._failing()
         if failing:
@@ -364,12 +369,7 @@ class PlanScreen(Screen):
         self._launch(req, force=False)
 
     def action_force_launch(self) -> None:
-        if self.launching:
-            return
-        try:
-            req = self.build_request()
-        except ValueError as exc:
-            self.notify(str(exc), title="Cannot launch", severity="error")
+        if (req := self._launchable_request()) is None:
             return
         failing = self._failing()
         lines = failing or ["(the checklist has not finished; launch re-checks and forces past any failure)"]
