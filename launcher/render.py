@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -12,8 +14,10 @@ _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "running
 
 
 def console() -> Console:
-    # rich honours NO_COLOR and detects a dumb terminal / pipe by itself.
-    return Console(highlight=False, soft_wrap=False)
+    # rich honours NO_COLOR and detects a dumb terminal / pipe by itself. Piped output
+    # would default to 80 columns and fold job ids; a pipe has no width to respect.
+    width = None if sys.stdout.isatty() else shutil.get_terminal_size((160, 24)).columns
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def _mib(value: int | None) -> str:
