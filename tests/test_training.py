@@ -108,8 +108,12 @@ def test_stop_leaves_zero_processes_and_resume_continues(tiny_data):
     assert _job_pids(job) == []
     assert job_status(job["id"]) == "stopped"
 
-    result = run_cli("resume", job["id"], "--json")
+    # Resume on one worker instead of two: the plan records what that does to the lr.
+    result = run_cli("resume", job["id"], "--nproc", "1", "--json")
     assert result.returncode == 0, result.stderr
+    assert "--nproc-per-node=1" in (run_dir / "launch.sh").read_text()
+    notes = json.loads((run_dir / "plan.json").read_text())["resume_notes"]
+    assert "world size 1 instead of 2" in notes[0] and "comes from the checkpoint" in notes[0]
     assert wait_done(job["id"]) == "succeeded", explain(run_dir)
     folders = sorted(p for p in run_dir.iterdir() if p.is_dir() and (p / "vis_data").is_dir())
     assert len(folders) >= 2
