@@ -24,7 +24,15 @@ def frcnn_home(tmp_path, monkeypatch):
     monkeypatch.setenv("FRCNN_TUI_HOME", str(home))
     monkeypatch.delenv("FRCNN_TUI_FAKE_GPUS", raising=False)
     monkeypatch.delenv("FRCNN_TUI_PYTHON", raising=False)
-    return home
+    yield home
+    # Jobs are detached on purpose, so a failed or interrupted test would leave its
+    # training running; stop whatever this test's registry still has alive.
+    if (home / "state" / "jobs").is_dir():
+        from launcher import jobs, registry
+
+        for record in registry.load_all(warn=lambda msg: None):
+            if registry.job_processes(record):
+                jobs.stop(record, grace=5)
 
 
 @pytest.fixture
