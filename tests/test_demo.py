@@ -11,7 +11,7 @@ pytestmark = [needs_stack, pytest.mark.training]
 
 
 def _run_demo(cli, *args):
-    result = cli("demo", "--json", *args, timeout=1500)
+    result = cli("demo", "--json", *args, timeout=2400)
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     return result, summary
@@ -37,6 +37,7 @@ def test_short_demo(cli):
 
 
 @pytest.mark.demo
+@pytest.mark.timeout(2700)
 def test_full_demo_reaches_the_target(cli):
     result, summary = _run_demo(cli)
     assert result.returncode == 0, explain(Path(summary["run_dir"]))
