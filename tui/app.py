@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -20,14 +20,54 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
 
-from launcher.gpu_probe import Inventory, probe
 from launcher.presets import PresetCatalog, load_presets
 from tui.messages import InventoryProbed
 from tui.threads import run_detached
 from tui.screens.home import HomeScreen
-from tui.screens.jobs import JobsScreen
+
+if TYPE_CHECKING:
+    from launcher.gpu_probe import Inventory
 
 HISTORY = 120  # samples of utilisation/memory kept per GPU (4 minutes at 2 s)
+NO_GPU_PROBE_S = 30.0  # no GPU seen (no NVML, no driver): re-probe this often instead of every probe_interval
+
+
+def _styled_new(screen: Screen) -> Screen:
+    """A mode's first screen, marked as styled with the app's current CSS.
+
+    Textual refreshes the app's whole CSS when it opens a mode whose screen is older than
+    the last CSS change, and a screen never mounted counts as older: so opening Home, before
+    the first frame, parsed every stylesheet twice over (the refresh parses into a new
+    stylesheet and drops the parse cache). A new screen is styled when it mounts, so only
+    the one thing that refresh also did is kept: styling the app node itself first (Textual
+    does that only after the first screen exists), since the screen's colours inherit from
+    it. Theme changes still refresh every screen as before.
+    """
+    try:
+        app = screen.app
+    except Exception:  # no running app: nothing to skip
+        return screen
+    if hasattr(screen, "_css_update_count"):
+        app.stylesheet.apply(app)
+        screen._css_update_count = app._css_update_count
+    return screen
+
+
+def _home_screen() -> Screen:
+    return _styled_new(HomeScreen())
+
+
+def _jobs_screen() -> Screen:
+    # Imported when the Jobs mode first opens: the registry and psutil are not needed for Home.
+    from tui.screens.jobs import JobsScreen
+
+    return _styled_new(JobsScreen())
+
+
+def _probe() -> "Inventory":
+    from launcher.gpu_probe import probe
+
+    return probe()
 
 
 class FrcnnApp(App[int]):
@@ -35,7 +75,7 @@ class FrcnnApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "frcnn-tui"
-    MODES = {"home": HomeScreen, "jobs": JobsScreen}
+    MODES = {"home": _home_screen, "jobs": _jobs_screen}
     DEFAULT_MODE = "home"
     BINDINGS = [
         Binding("h", "switch_mode('home')", "Home", tooltip="GPUs and presets"),
@@ -53,6 +93,7 @@ class FrcnnApp(App[int]):
         self.clock = clock
         self.host = host if host is not None else os.uname().nodename
         self.inventory: Inventory | None = None
+        self._probed_at = float("-inf")  # monotonic time of the last probe started
         self.gpu_history: dict[int, tuple[deque[float], deque[float]]] = {}
         # Presets are TOML files (milliseconds); screens need them from their first frame.
         self.catalog: PresetCatalog = load_presets()
@@ -63,14 +104,25 @@ class FrcnnApp(App[int]):
         self.sub_title = self.host
         for err in self.catalog.errors:
             self.notify(str(err), title="Preset skipped", severity="warning", timeout=10)
-        # The probe may be slow (NVML, or a hung driver): a worker, so the first frame never waits.
-        self.probe_gpus()
+        # The probe may be slow (NVML, or a hung driver): a worker, so the first frame never waits;
+        # and started once that frame is drawn, so its import and NVML's start (tens of ms of CPU)
+        # do not compete with it (the first frame says "Probing GPUs…" either way).
+        self.call_after_refresh(self.probe_gpus)
         if self.probe_interval:
-            self.set_interval(self.probe_interval, self.probe_gpus)
+            self.set_interval(self.probe_interval, self._probe_tick)
+
+    def _probe_tick(self) -> None:
+        # Without any GPU (no NVML library, no driver) the answer does not change from one
+        # probe to the next, and there is no utilisation to sample: ask less often.
+        inv = self.inventory
+        if inv is not None and not inv.gpus and time.monotonic() - self._probed_at < NO_GPU_PROBE_S:
+            return
+        self.probe_gpus()
 
     @work(exclusive=True, group="probe", exit_on_error=False)
     async def probe_gpus(self) -> None:
-        self.post_message(InventoryProbed(await run_detached(probe)))
+        self._probed_at = time.monotonic()
+        self.post_message(InventoryProbed(await run_detached(_probe)))
 
     def on_inventory_probed(self, message: InventoryProbed) -> None:
         inv = message.inventory

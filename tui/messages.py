@@ -1,67 +1,75 @@
-"""Messages that workers and watcher threads post to the UI; widgets only render what they carry."""
+"""Messages that workers and watcher threads post to the UI; widgets only render what they carry.
+
+Plain classes rather than dataclasses: this module is imported before the first frame, and
+generating eight dataclasses costs more than the rest of it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 
 
-@dataclass
 class InventoryProbed(Message):
     """A fresh GPU inventory (launcher.gpu_probe.Inventory)."""
 
-    inventory: Any
+    def __init__(self, inventory: Any) -> None:
+        super().__init__()
+        self.inventory = inventory
 
 
-@dataclass
 class PlanReady(Message):
     """make_plan finished for request generation `generation`."""
 
-    generation: int
-    plan: Any
+    def __init__(self, generation: int, plan: Any) -> None:
+        super().__init__()
+        self.generation, self.plan = generation, plan
 
 
-@dataclass
 class PlanFailed(Message):
-    generation: int
-    error: str
+    def __init__(self, generation: int, error: str) -> None:
+        super().__init__()
+        self.generation, self.error = generation, error
 
 
-@dataclass
 class LaunchDone(Message):
-    record: Any
+    def __init__(self, record: Any) -> None:
+        super().__init__()
+        self.record = record
 
 
-@dataclass
 class LaunchFailed(Message):
-    error: str
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
 
 
-@dataclass
 class JobsLoaded(Message):
     """(JobRecord, summary row) pairs, oldest first, plus registry warnings."""
 
-    jobs: list[tuple[Any, dict]]
-    warnings: list[str]
+    def __init__(self, jobs: list[tuple[Any, dict]], warnings: list[str]) -> None:
+        super().__init__()
+        self.jobs, self.warnings = jobs, warnings
 
 
-@dataclass
 class JobActionDone(Message):
-    text: str
-    error: bool = False
+    def __init__(self, text: str, error: bool = False) -> None:
+        super().__init__()
+        self.text, self.error = text, error
 
 
-@dataclass
 class MetricsUpdated(Message):
     """A JobMetrics snapshot (with series) of the monitored job."""
 
-    snapshot: dict
+    def __init__(self, snapshot: dict) -> None:
+        super().__init__()
+        self.snapshot = snapshot
 
 
-@dataclass
 class LogLines(Message):
     """New lines of the job's stdout/stderr: (stream, text)."""
 
-    lines: list[tuple[str, str]]
+    def __init__(self, lines: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.lines = lines

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.format import ap, styled
+from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.watcher import read_snapshot
 
@@ -54,6 +55,7 @@ class CompareScreen(Screen):
 
     def __init__(self, jobs: list[tuple[Any, dict]]) -> None:
         super().__init__()
+        use_styles(self, "jobs")
         self.jobs = jobs
 
     def compose(self) -> ComposeResult:

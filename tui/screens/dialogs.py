@@ -9,6 +9,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.styles import use_styles
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Asks once; y / enter on the focused button confirms, n / escape declines."""
@@ -20,6 +22,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def __init__(self, title: str, body: str | Content, *, confirm: str = "Yes", danger: bool = True) -> None:
         super().__init__(classes="dialog-screen")
+        use_styles(self, "dialogs")
         self.title_text, self.body, self.confirm, self.danger = title, body, confirm, danger
 
     def compose(self) -> ComposeResult:
@@ -46,6 +49,7 @@ class TextDialog(ModalScreen[None]):
 
     def __init__(self, title: str, body: str | Content) -> None:
         super().__init__(classes="dialog-screen")
+        use_styles(self, "dialogs")
         self.title_text, self.body = title, body
 
     def compose(self) -> ComposeResult:

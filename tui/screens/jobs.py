@@ -20,7 +20,9 @@ from launcher import registry
 from tui.format import ago, ap, styled
 from tui.job_actions import ask_stop, start_resume
 from tui.messages import JobActionDone, JobsLoaded
+from tui.styles import use_styles
 from tui.threads import run_detached
+from tui.visibility import screen_visible
 
 MARK = "●"
 
@@ -62,6 +64,7 @@ class JobsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
+        use_styles(self, "jobs")
         self.jobs: dict[str, tuple[Any, dict]] = {}
         self.marked: set[str] = set()
         self.loaded = False
@@ -89,7 +92,9 @@ class JobsScreen(Screen):
             self.action_refresh()
 
     def _tick(self) -> None:
-        if self.is_current:
+        # Not while the monitor (or compare) covers this screen: reloading every job's row
+        # re-reads each run's metrics. Coming back (screen resume) reloads at once.
+        if screen_visible(self):
             self.action_refresh()
 
     def action_refresh(self) -> None:

@@ -3,10 +3,18 @@ reference, progress and ETA, its GPUs, and its logs with errors standing out.
 
 A JobWatcher thread (tui.watcher) reads the work dir and posts MetricsUpdated /
 LogLines; this screen only renders them. Leaving it never touches the job.
+
+Rendering costs: the summary, progress and log lines are cheap and follow every
+snapshot; a chart costs tens of ms (plotext draws the whole figure each time), so only
+the visible tab's chart is redrawn, only when what it plots changed, and while the job
+logs, no more often than keeps the charts within CHART_CPU_SHARE of a core (at once on
+the first snapshot, a tab switch or a smoothing toggle). A covered screen renders nothing
+and catches up when it shows again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import ComposeResult, SystemCommand
@@ -14,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import (DataTable, Footer, Header, ProgressBar, RichLog, Static, TabbedContent,
                              TabPane)
 from rich.text import Text
@@ -23,13 +32,41 @@ from launcher.gpu_probe import Inventory
 from tui.format import ago, ap, duration, number, status_markup, styled
 from tui.job_actions import ask_stop
 from tui.messages import JobActionDone, LogLines, MetricsUpdated
+from tui.styles import use_styles
+from tui.visibility import screen_visible
 from tui.watcher import JobWatcher
-from tui.widgets.charts import LossChart, LrChart, MapChart
+from tui.widgets.charts import LossChart, LrChart, MapChart, loss_keys
 from tui.widgets.gpu_panel import GpuRow
 
 MAP_COLUMNS = (("mAP", "bbox_mAP"), ("AP50", "bbox_mAP_50"), ("AP75", "bbox_mAP_75"), ("APs", "bbox_mAP_s"),
                ("APm", "bbox_mAP_m"), ("APl", "bbox_mAP_l"))
 TABS = ("loss", "lr", "map", "log", "gpus")
+CHARTS = ("loss", "lr", "map")
+# While a job logs, its visible chart is redrawn at most every (CPU time of its last redraw
+# / CHART_CPU_SHARE) seconds, within CHART_PERIOD_S: ~20 s for a 120x40 terminal on a slow,
+# busy core (40-50 ms a redraw), a few seconds where drawing is cheap. A job that logs less
+# often than that gets its chart redrawn at each line.
+CHART_CPU_SHARE = 0.002  # of one core: 0.12 CPU-s a minute
+CHART_PERIOD_S = (2.0, 30.0)
+
+
+def set_text(widget: Static, content: Content) -> None:
+    """Static.update, without a layout pass of the whole screen (~10 ms here) when the new
+    text takes as many lines as the old one at the widget's width (so its size stays)."""
+    width = widget.content_size.width
+    old = widget.visual
+    same_height = width > 0 and isinstance(old, Content) and \
+        old.get_height(widget.styles, width) == content.get_height(widget.styles, width)
+    widget.update(content, layout=not same_height)
+
+
+class JobProgress(ProgressBar):
+    """A ProgressBar without its own once-a-second tick: that tick only refreshes the ETA
+    ProgressBar estimates itself, which this one does not show (the job's ETA is #eta)."""
+
+    def update(self, **kwargs: Any) -> None:
+        if kwargs:
+            super().update(**kwargs)
 
 
 class MonitorScreen(Screen):
@@ -51,14 +88,22 @@ class MonitorScreen(Screen):
         self.smoothing = True
         self.error_lines: set[str] = set()
         self.watcher: JobWatcher | None = None
-        self._map_shown: tuple[list, int | None] = ([], None)
+        self._map_shown: tuple[list, int | None] | None = None
+        self._errors_shown: tuple | None = None
+        self._summary_shown: tuple | None = None
+        self._progress_shown: tuple | None = None
+        self._charted: dict[str, Any] = {}  # chart tab -> what it plots now (redrawn only when that changes)
+        self._charted_at: dict[str, float] = {}  # chart tab -> monotonic time of its last redraw
+        self._chart_timer: Timer | None = None
+        self._behind = False  # a snapshot or an inventory came while the screen was covered
+        use_styles(self, "monitor")
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="banner")
         yield Static(id="job-summary")
         with Horizontal(id="progress-row"):
-            yield ProgressBar(total=100, show_eta=False, id="progress")
+            yield JobProgress(total=100, show_eta=False, id="progress")
             yield Static(id="eta")
         with TabbedContent(id="tabs", initial="loss"):
             with TabPane("1 Loss", id="loss"):
@@ -86,9 +131,8 @@ class MonitorScreen(Screen):
         for label, key in MAP_COLUMNS:
             table.add_column(label, key=key)
         self._render_summary()
-        self.query_one(LossChart).show({}, self.smoothing)
-        self.query_one(LrChart).show({})
-        self.query_one(MapChart).show([], self.record.reference_ap)
+        for tab in CHARTS:  # the placeholders ("no train line logged yet")
+            self._draw_chart(tab)
         self.app.inventory_changed.subscribe(self, self._on_inventory)
         if self.app.inventory is not None:
             self._on_inventory(self.app.inventory)
@@ -104,6 +148,7 @@ class MonitorScreen(Screen):
     # -- rendering the snapshot -----------------------------------------------
 
     def on_metrics_updated(self, message: MetricsUpdated) -> None:
+        previous = self.snapshot
         snap = self.snapshot = message.snapshot
         errors = snap.get("errors") or {}
         for key in ("traceback", "last_traceback"):
@@ -112,24 +157,88 @@ class MonitorScreen(Screen):
         for key in ("first_error_line", "last_error_line"):
             if errors.get(key):
                 self.error_lines.add(errors[key].strip())
+        if not screen_visible(self):
+            self._behind = True
+            return
+        self._render_snapshot(charts_now=previous is None)  # the first one (the history so far) at once
+
+    def _render_snapshot(self, charts_now: bool) -> None:
+        snap = self.snapshot or {}
         self._render_summary()
         self._render_banner(snap)
-        series = snap.get("series") or {}
-        self.query_one(LossChart).show(series, self.smoothing)
-        self.query_one(LrChart).show(series)
         self._render_map(snap)
-        self._render_errors(errors)
+        self._render_errors(snap.get("errors") or {})
+        self._update_charts(now=charts_now)
+
+    def on_screen_resume(self) -> None:
+        if self._behind:
+            self._behind = False
+            if self.app.inventory is not None:
+                self._on_inventory(self.app.inventory)
+            self._render_snapshot(charts_now=True)
+
+    # -- charts ------------------------------------------------------------------
+
+    def _chart_input(self, tab: str) -> Any:
+        """What the chart on `tab` plots from the current snapshot (compared, never hashed)."""
+        snap = self.snapshot or {}
+        series = snap.get("series") or {}
+        if tab == "loss":
+            return self.smoothing, [(key, series[key]) for key in loss_keys(series)]
+        if tab == "lr":
+            return series.get("lr") or []
+        best = snap.get("best") or {}
+        return snap.get("map_by_epoch") or [], best.get("metric") or "bbox_mAP"
+
+    def _draw_chart(self, tab: str) -> None:
+        data = self._charted[tab] = self._chart_input(tab)
+        if tab == "loss":
+            self.query_one(LossChart).show((self.snapshot or {}).get("series") or {}, self.smoothing)
+        elif tab == "lr":
+            self.query_one(LrChart).show((self.snapshot or {}).get("series") or {})
+        else:
+            rows, metric = data
+            self.query_one(MapChart).show(rows, self.record.reference_ap, metric)
+
+    def _update_charts(self, now: bool = False) -> None:
+        """Redraw the visible tab's chart if what it plots changed: at once when `now`, else
+        no sooner than `_chart_period` after its last redraw (a timer picks it up then)."""
+        tab = self.query_one("#tabs", TabbedContent).active
+        if tab not in CHARTS or self._chart_input(tab) == self._charted.get(tab):
+            return
+        wait = self._charted_at.get(tab, float("-inf")) + self._chart_period(tab) - time.monotonic()
+        if now or wait <= 0:
+            self._charted_at[tab] = time.monotonic()
+            self._draw_chart(tab)
+        elif self._chart_timer is None:
+            self._chart_timer = self.set_timer(wait, self._chart_due, name="chart")
+
+    def _chart_period(self, tab: str) -> float:
+        """Seconds between redraws that keep this chart within CHART_CPU_SHARE of a core."""
+        chart = self.query_one({"loss": LossChart, "lr": LrChart, "map": MapChart}[tab])
+        low, high = CHART_PERIOD_S
+        return min(high, max(low, chart.redraw_cpu_s / CHART_CPU_SHARE))
+
+    def _chart_due(self) -> None:
+        self._chart_timer = None
+        if screen_visible(self):
+            self._update_charts()
+        else:
+            self._behind = True  # drawn when the screen shows again
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id != "tabs":
+            return
+        tab = event.pane.id
+        if tab in CHARTS:
+            self._update_charts(now=True)
+        elif tab == "gpus" and self.app.inventory is not None:
+            self._on_inventory(self.app.inventory)
 
     def _render_summary(self) -> None:
         r, snap = self.record, self.snapshot or {}
         status = snap.get("status") or "…"
-        devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
-        nodes = f" × {r.nodes} nodes" if r.nodes > 1 else ""
-        name = f" ({r.name})" if r.name != r.preset else ""
-        line1 = Content.from_markup(
-            "[b]$id[/]$name · $preset · ", id=r.id, name=name, preset=r.preset,
-        ) + Content.from_markup(status_markup(status)) + Content.from_markup(
-            " · $dev$nodes · $ago", dev=devices, nodes=nodes, ago=ago(r.started_at, self.app.clock()))
+        started = ago(r.started_at, self.app.clock())
         prog = snap.get("progress") or {}
         bits = []
         if prog.get("epoch") is not None:
@@ -151,17 +260,40 @@ class MonitorScreen(Screen):
             bits.append(f"ref AP {r.reference_ap:g}")
         if snap.get("catching_up"):
             bits.append("reading history…")
-        line2 = Content(" · ".join(bits) or "waiting for the first log line…")
-        self.query_one("#job-summary", Static).update(Content("\n").join([line1, line2]))
+        text = " · ".join(bits) or "waiting for the first log line…"
         fraction = prog.get("fraction")
-        self.query_one("#progress", ProgressBar).update(progress=100 * (fraction or 0))
         eta = snap.get("eta_s")
         eta_text = "done" if snap.get("eta_source") == "finished" else (
             f"ETA {duration(eta)}" if eta is not None else "ETA ?")
         idle = snap.get("idle_s")
         if status == registry.RUNNING and idle is not None and idle > 300:
             eta_text += f" · [bold $warning]no log for {duration(idle)}[/]"
-        self.query_one("#eta", Static).update(Content.from_markup(eta_text))
+        shown = (status, started, text, fraction, eta_text)
+        if shown == self._summary_shown:
+            return
+        self._summary_shown = shown
+        devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
+        nodes = f" × {r.nodes} nodes" if r.nodes > 1 else ""
+        name = f" ({r.name})" if r.name != r.preset else ""
+        line1 = Content.from_markup(
+            "[b]$id[/]$name · $preset · ", id=r.id, name=name, preset=r.preset,
+        ) + Content.from_markup(status_markup(status)) + Content.from_markup(
+            " · $dev$nodes · $ago", dev=devices, nodes=nodes, ago=started)
+        set_text(self.query_one("#job-summary", Static), Content("\n").join([line1, Content(text)]))
+        self._render_progress(100 * (fraction or 0))
+        set_text(self.query_one("#eta", Static), Content.from_markup(eta_text))
+
+    def _render_progress(self, percent: float) -> None:
+        # Only when the bar or its percentage would change: the bar has half-cell steps
+        # (~1.5% each for its 32 cells), the label whole percents, and a job logging every
+        # iteration moves it by far less than either at each line.
+        bar = self.query_one("#progress", ProgressBar)
+        width = bar.query_one("#bar").size.width
+        fraction = min(1.0, max(0.0, percent / 100))  # as ProgressBar and its Bar compute it
+        shown = (round(fraction * 100), round(width * fraction * 2), fraction < 1) if width else None
+        if shown is None or shown != self._progress_shown:
+            self._progress_shown = shown
+            bar.update(progress=percent)
 
     def _render_banner(self, snap: dict) -> None:
         banner = self.query_one("#banner", Static)
@@ -180,14 +312,15 @@ class MonitorScreen(Screen):
         rows = snap.get("map_by_epoch") or []
         table = self.query_one("#map-table", DataTable)
         best = snap.get("best") or {}
-        if (rows, best.get("epoch")) != self._map_shown:  # unchanged: keep the user's cursor where it is
-            self._map_shown = (rows, best.get("epoch"))
-            table.clear()
-            for row in rows:
-                is_best = row["epoch"] == best.get("epoch")
-                cells = [styled(self.app, ap(row.get(key)), "pass", bold=True) if is_best and key == "bbox_mAP"
-                         else ap(row.get(key)) for _, key in MAP_COLUMNS]
-                table.add_row(str(row["epoch"]), *cells, key=str(row["epoch"]))
+        if (rows, best.get("epoch")) == self._map_shown:  # unchanged: keep the user's cursor where it is
+            return
+        self._map_shown = (rows, best.get("epoch"))
+        table.clear()
+        for row in rows:
+            is_best = row["epoch"] == best.get("epoch")
+            cells = [styled(self.app, ap(row.get(key)), "pass", bold=True) if is_best and key == "bbox_mAP"
+                     else ap(row.get(key)) for _, key in MAP_COLUMNS]
+            table.add_row(str(row["epoch"]), *cells, key=str(row["epoch"]))
         ref = self.record.reference_ap
         if best:
             gap = best.get("gap_to_reference")
@@ -198,7 +331,6 @@ class MonitorScreen(Screen):
             self.query_one("#best", Static).update(Content.from_markup(text))
         else:
             self.query_one("#best", Static).update(f"reference {ref:g}" if ref else "")
-        self.query_one(MapChart).show(rows, ref, best.get("metric") or "bbox_mAP")
 
     def _render_errors(self, errors: dict) -> None:
         box = self.query_one("#errors", Static)
@@ -206,7 +338,12 @@ class MonitorScreen(Screen):
         first = errors.get("first_error_line")
         if not tb and not first:
             box.display = False
+            self._errors_shown = None
             return
+        shown = (first, errors.get("first_error_source"), tb, errors.get("error_count"))
+        if shown == self._errors_shown:
+            return
+        self._errors_shown = shown
         parts = []
         if first:
             parts.append(Content.from_markup("[b]first error[/] ($src): $l", src=errors.get("first_error_source") or "?",
@@ -241,6 +378,9 @@ class MonitorScreen(Screen):
             if not box.children:
                 box.mount(Static(f"CPU job: {self.record.nproc_per_node} gloo worker(s); no GPU to show."))
             return
+        if box.children and not (screen_visible(self) and self.query_one("#tabs", TabbedContent).active == "gpus"):
+            self._behind = self._behind or not screen_visible(self)
+            return  # shown when the GPUs tab opens (or the screen shows again)
         gpus = [g for g in inv.gpus if g.index in set(self.record.gpu_ids)]
         rows = list(box.query(GpuRow))
         if len(rows) != len(gpus):
@@ -262,7 +402,7 @@ class MonitorScreen(Screen):
 
     def action_smoothing(self) -> None:
         self.smoothing = not self.smoothing
-        self.query_one(LossChart).show((self.snapshot or {}).get("series") or {}, self.smoothing)
+        self._update_charts(now=True)
         self.notify(f"loss smoothing {'on (EMA)' if self.smoothing else 'off (raw)'}", timeout=2)
 
     def action_stop(self) -> None:

@@ -28,6 +28,7 @@ from tui.format import gib, styled
 from tui.job_actions import STARTING
 from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
 from tui.screens.dialogs import ConfirmDialog, TextDialog
+from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.widgets.gpu_panel import no_gpu_text, short_name
 from tui.widgets.tables import fill_width
@@ -48,6 +49,7 @@ class PlanScreen(Screen):
 
     def __init__(self, preset: Preset) -> None:
         super().__init__()
+        use_styles(self, "plan")
         self.preset = preset
         self.cpu: bool | None = None  # known once the inventory is
         self.inventory: Inventory | None = None

@@ -3,6 +3,10 @@ max_buckets points each, so a chart never grows with the length of the run)."""
 
 from __future__ import annotations
 
+import time
+
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 # plotext's named colours are the terminal's 16 ANSI colours: they survive without truecolor.
@@ -36,15 +40,37 @@ def loss_keys(series: dict) -> list[str]:
 
 
 class Chart(PlotextPlot):
-    """A PlotextPlot with a placeholder when there is nothing to draw yet."""
+    """A PlotextPlot with a placeholder when there is nothing to draw yet, that knows what
+    drawing it costs: plotext rebuilds the whole figure, tens of ms for a full-screen chart."""
+
+    _cpu_last = 0.0  # CPU seconds the previous figure took to draw
+    _cpu_now = 0.0  # ... and the current one, so far
+
+    @property
+    def redraw_cpu_s(self) -> float:
+        """CPU seconds (this thread) the latest redraw took: the figure, then its lines."""
+        return max(self._cpu_last, self._cpu_now)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        start = time.thread_time()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._cpu_now += time.thread_time() - start
+
+    def _new_figure(self) -> None:
+        if self._cpu_now:
+            self._cpu_last, self._cpu_now = self._cpu_now, 0.0
 
     def _begin(self, title: str, xlabel: str) -> None:
+        self._new_figure()
         plt = self.plt
         plt.clear_data()
         plt.title(title)
         plt.xlabel(xlabel)
 
     def _empty(self, text: str) -> None:
+        self._new_figure()
         self.epochs = []
         self.plt.clear_data()
         self.plt.title(text)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from launcher.gpu_probe import GPUInfo, Inventory
 from tui.format import gib, spark
+from tui.visibility import screen_visible
+
+if TYPE_CHECKING:
+    from launcher.gpu_probe import GPUInfo, Inventory
 
 FIXED = 66  # columns used by everything but the two sparklines
 
@@ -67,17 +72,37 @@ class GpuRow(Widget):
 
 
 class GpuPanel(VerticalScroll):
-    """Renders the app's latest inventory; subscribes to `app.inventory_changed`."""
+    """Renders the app's latest inventory; subscribes to `app.inventory_changed`.
+
+    While its screen is covered (another mode, or a screen pushed on top) it only notes
+    that it is behind; its screen calls `catch_up` when it shows again.
+    """
 
     can_focus = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._behind = False
+        self._no_gpu_text: str | None = None  # what the message says, when there is no GPU
 
     def compose(self) -> ComposeResult:
         yield Static("Probing GPUs…", id="gpu-message")
 
     def on_mount(self) -> None:
         self.border_title = "GPUs"
-        self.app.inventory_changed.subscribe(self, self.show_inventory)
+        self.app.inventory_changed.subscribe(self, self._on_inventory)
         if self.app.inventory is not None:
+            self.show_inventory(self.app.inventory)
+
+    def _on_inventory(self, inv: Inventory) -> None:
+        if screen_visible(self.screen):
+            self.show_inventory(inv)
+        else:
+            self._behind = True
+
+    def catch_up(self) -> None:
+        """Show the latest inventory if one came while the screen was covered."""
+        if self._behind and self.app.inventory is not None:
             self.show_inventory(self.app.inventory)
 
     def _history(self, index: int) -> tuple[list[float], list[float]]:
@@ -85,16 +110,22 @@ class GpuPanel(VerticalScroll):
         return list(util), list(mem)
 
     def show_inventory(self, inv: Inventory) -> None:
+        self._behind = False
         message = self.query_one("#gpu-message", Static)
         rows = list(self.query(GpuRow))
         if not inv.gpus:
-            message.update(no_gpu_text(inv))
+            text = no_gpu_text(inv)
+            if text == self._no_gpu_text and not rows:
+                return  # the same words as two seconds ago: nothing to redraw
+            self._no_gpu_text = text
+            message.update(text)
             message.set_class(True, "no-gpu")
             message.display = True
             for row in rows:
                 row.remove()
             self.border_subtitle = "CPU only"
             return
+        self._no_gpu_text = None
         message.display = False
         if len(rows) != len(inv.gpus):
             for row in rows:
