@@ -293,6 +293,9 @@ def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]
         lines += ["", d["note"]]
     if d["met"] is False:
         lines += missed_note("demo", "demo time to mAP 0.75", notes)
+    tuning = BENCH / "demo_tuning.md"  # the measurements behind the preset's recipe
+    if tuning.is_file():
+        lines += ["", tuning.read_text().rstrip()]
     reached = fmt_summary(d["time_to_target_s"], ".0f", " s") if d.get("time_to_target_s") else \
         f"not reached (best {fmt_summary(d['best_bbox_mAP'])} in {fmt_summary(d['wall_s'], '.0f', ' s')})"
     return lines, [("Demo: time to bbox mAP ≥ 0.75", reached, "≤ 600 s", met_text(d["met"]))]

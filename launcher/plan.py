@@ -121,7 +121,10 @@ class Plan:
 
 
 def default_rule(preset: Preset) -> str:
-    """Linear for SGD (Goyal et al.); the square-root rule for Adam-family optimizers."""
+    """The preset's own rule if it names one; else linear for SGD (Goyal et al.) and the
+    square-root rule for Adam-family optimizers."""
+    if preset.lr_rule:
+        return preset.lr_rule
     return "sqrt" if preset.is_adam_family else "linear"
 
 

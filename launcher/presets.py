@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import paths
+from launcher.lr_scaling import RULES
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DATASETS = ("coco", "synthetic-shapes")
@@ -31,6 +32,7 @@ class Preset:
     epochs: int
     milestones: list[int]
     optimizer: str = "sgd"
+    lr_rule: str | None = None  # None: by optimizer (see plan.default_rule)
     warmup_iters: int = 0
     dataset: str = "coco"
     data_root: str = "data/coco/"
@@ -100,6 +102,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "epochs": ((int,), True),
     "milestones": ((list,), True),
     "optimizer": ((str,), False),
+    "lr_rule": ((str,), False),
     "warmup_iters": ((int,), False),
     "dataset": ((str,), False),
     "data_root": ((str,), False),
@@ -142,6 +145,8 @@ def parse_preset(data: dict[str, Any], source: str) -> Preset:
         raise PresetError(source, "milestones", f"expected a list of positive integers, got {data['milestones']!r}")
     if data.get("optimizer", "sgd") not in OPTIMIZERS:
         raise PresetError(source, "optimizer", f"expected one of {', '.join(OPTIMIZERS)}, got {data['optimizer']!r}")
+    if "lr_rule" in data and data["lr_rule"] not in RULES:
+        raise PresetError(source, "lr_rule", f"expected one of {', '.join(RULES)}, got {data['lr_rule']!r}")
     if data.get("dataset", "coco") not in DATASETS:
         raise PresetError(source, "dataset", f"expected one of {', '.join(DATASETS)}, got {data['dataset']!r}")
     if not data["name"] or any(c.isspace() for c in data["name"]):

@@ -31,7 +31,7 @@ def test_short_demo(cli):
     result, summary = _run_demo(cli, "--epochs", "1")
     assert result.returncode == 0, explain(Path(summary["run_dir"]))
     assert summary["status"] == "succeeded" and summary["final_bbox_mAP"] is not None
-    assert summary["formula"] == "0.02 × (1×2×4)/8 = 0.02"
+    assert summary["formula"] == "0.002 × (1×2×2)/4 = 0.002"
     _assert_learned(summary)
     assert "launched job" in result.stderr and "bbox mAP" in result.stderr
 

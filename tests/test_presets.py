@@ -40,6 +40,7 @@ def test_shipped_presets_load_without_errors():
     (GOOD.replace("faster-rcnn_r50_fpn_1x_coco.py", "nope.py"), "config", "config file not found"),
     (GOOD.replace("milestones = [8, 11]", "milestones = ['8']"), "milestones", "list of positive integers"),
     (GOOD.replace("imgs_per_gpu = 2", "imgs_per_gpu = true"), "imgs_per_gpu", "expected an integer"),
+    (GOOD + "lr_rule = 'cubic'\n", "lr_rule", "expected one of linear, sqrt"),
 ])
 def test_bad_preset_is_one_line_and_the_others_still_load(tmp_path, body, field, problem):
     (tmp_path / "good.toml").write_text(GOOD.format(name="mine"))
@@ -51,6 +52,18 @@ def test_bad_preset_is_one_line_and_the_others_still_load(tmp_path, body, field,
     assert "\n" not in text and str(tmp_path / "bad.toml") in text and problem in text
     if field:
         assert f"field '{field}'" in text
+
+
+def test_lr_rule_follows_the_optimizer_unless_the_preset_names_one(tmp_path):
+    from launcher.plan import default_rule
+
+    (tmp_path / "a.toml").write_text(GOOD.format(name="sgd"))
+    (tmp_path / "b.toml").write_text(GOOD.format(name="adamw") + 'optimizer = "adamw"\n')
+    (tmp_path / "c.toml").write_text(GOOD.format(name="adamw-linear") + 'optimizer = "adamw"\nlr_rule = "linear"\n')
+    catalog = load_presets([tmp_path])
+    assert catalog.errors == []
+    assert [default_rule(catalog.get(n)) for n in ("sgd", "adamw", "adamw-linear")] == ["linear", "sqrt", "linear"]
+    assert default_rule(load_presets().get("demo-cpu")) == "linear"
 
 
 def test_user_preset_overrides_shipped_by_name(frcnn_home):

@@ -156,7 +156,7 @@ def test_killed_run_leaves_no_complete_dataset(tmp_path: Path):
 
 
 def test_dataset_dir_is_canonical(tmp_path: Path):
-    assert sd.dataset_dir(tmp_path) == tmp_path / "datasets" / "synthetic-shapes-v1-seed0"
+    assert sd.dataset_dir(tmp_path) == tmp_path / "datasets" / f"synthetic-shapes-v{sd.VERSION}-seed0"
     assert sd.dataset_dir(tmp_path, seed=5).name.endswith("seed5")
 
 

@@ -59,9 +59,9 @@ def test_launch_runs_then_succeeds_and_records_everything(tiny_data):
     for name in ("config.py", "plan.json", "launch.sh", "stdout.log", "stderr.log", "exit_status"):
         assert (run_dir / name).exists(), name
     plan = json.loads((run_dir / "plan.json").read_text())
-    assert plan["lr"] == 0.01 and plan["formula"] == "0.02 × (1×2×2)/8 = 0.01"
+    assert plan["lr"] == 0.001 and plan["formula"] == "0.002 × (1×2×1)/4 = 0.001"
     assert "optim_wrapper" in (run_dir / "config.py").read_text()
-    assert "lr=0.01," in (run_dir / "config.py").read_text().replace(" ", "")
+    assert "lr=0.001," in (run_dir / "config.py").read_text().replace(" ", "")
     assert "torch.distributed.run" in (run_dir / "launch.sh").read_text()
     assert (run_dir / "exit_status").read_text().strip() == "0"
     rows = scalars_lines(run_dir)
@@ -149,4 +149,4 @@ def test_two_torchrun_agents_form_one_two_node_job(tiny_data):
     logs = "".join(p.read_text() for job in (node0, node1) for p in Path(job["run_dir"]).glob("*/*.log"))
     assert "GPU number: 2" in logs  # MMEngine's name for the world size
     plan = json.loads((Path(node0["run_dir"]) / "plan.json").read_text())
-    assert plan["world_size"] == 2 and plan["lr"] == 0.01
+    assert plan["world_size"] == 2 and plan["lr"] == 0.001

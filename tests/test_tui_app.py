@@ -133,10 +133,10 @@ async def test_no_gpu_preselects_the_cpu_demo_and_plans_gloo_workers(fake_gpus, 
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, PlanScreen) and screen.preset.name == "demo-cpu" and screen.cpu
-        assert "0.02 × (1×2×4)/8 = 0.02" in screen_text(app)
+        assert "0.002 × (1×2×2)/4 = 0.002" in screen_text(app)
         screen.query_one("#nproc").value = "1"
         await pilot.pause()
-        assert screen.proposal.lr == 0.01 and "0.02 × (1×1×4)/8 = 0.01" in screen_text(app)
+        assert screen.proposal.lr == 0.001 and "0.002 × (1×1×2)/4 = 0.001" in screen_text(app)
         await settle(app, pilot)
 
 

@@ -33,10 +33,10 @@ async def test_launch_the_cpu_demo_from_the_plan_and_watch_loss_then_map(fake_gp
         await settle(app, pilot)
         plan = app.screen
         assert isinstance(plan, PlanScreen) and plan.preset.name == "demo-cpu"
-        for widget_id, value in (("imgs", "2"), ("seed", "0"), ("data-root", str(data)), ("cfg", SHORT)):
+        for widget_id, value in (("imgs", "1"), ("seed", "0"), ("data-root", str(data)), ("cfg", SHORT)):
             plan.query_one(f"#{widget_id}").value = value
         await pilot.pause()
-        assert plan.proposal.lr == 0.01  # 0.02 × (1×2×2)/8
+        assert plan.proposal.lr == 0.001  # 0.002 × (1×2×1)/4
         await wait_for(pilot, lambda: plan.plan is not None or plan.plan_error, 300, "the checklist")
         assert plan.plan is not None, plan.plan_error
         assert {c.id for c in plan.plan.checks if c.status == "fail"} == {"schedule"}, plan.plan.checks

@@ -34,7 +34,7 @@ def make_tiny_dataset(root: Path) -> Path:
 def tiny_launch_args(data_root: Path, epochs: int = 1, nproc: int = 2) -> list[str]:
     # Shortened schedule on purpose: --force accepts the checklist's schedule failure.
     return ["--preset", "demo-cpu", "--cpu", "--nproc", str(nproc), "--seed", "0", "--data-root", str(data_root),
-            "--imgs-per-gpu", "2", "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
+            "--imgs-per-gpu", "1", "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
             "default_hooks.logger.interval=1", "param_scheduler.0.end=2", "param_scheduler.1.milestones=[100]"]
 
 
