@@ -76,6 +76,13 @@ def run_demo(env: dict[str, str], epochs: int | None, timeout: float) -> dict:
             "val_timeline": timeline}
 
 
+def preset_epochs() -> int:
+    sys.path.insert(0, str(ROOT))
+    from launcher.presets import load_presets
+
+    return load_presets().get("demo-cpu").epochs
+
+
 def measure(args: argparse.Namespace) -> dict:
     result: dict = {"figure": "demo", "goal": f"bbox mAP >= {TARGET_MAP} within {GOAL_S / 60:.0f} min",
                     "target_map": TARGET_MAP, "loadavg_start": loadavg()}
@@ -84,7 +91,7 @@ def measure(args: argparse.Namespace) -> dict:
                       time_to_target_s=None, wall_s=None, met=None, runs=[])
         return result
     repeats = args.repeats or 1
-    result.update(repeats=repeats, epochs=args.epochs or "preset (6)")
+    result.update(repeats=repeats, epochs=args.epochs or f"the preset's {preset_epochs()}")
     runs = []
     with BenchHome("bench_demo_") as home:
         for i in range(repeats):

@@ -88,7 +88,8 @@ def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | N
     else:
         say(f"\n{status}: final bbox mAP {_fmt(summary['final_bbox_mAP'], '.3f')}, best "
             f"{_fmt(summary['best_bbox_mAP'], '.3f')} at epoch {summary['best_epoch']} "
-            f"(reference {_fmt(record.reference_ap, '.1f')}), {summary['wall_s']:.0f} s, run dir {record.run_dir}")
+            f"(reference {_fmt(None if record.reference_ap is None else record.reference_ap / 100, '.3f')}), "
+            f"{summary['wall_s']:.0f} s, run dir {record.run_dir}")
         if status != registry.SUCCEEDED and summary["first_error_line"]:
             say(f"first error: {summary['first_error_line']}  (frcnn-tui logs {record.id} --stderr)")
     return 0 if status == registry.SUCCEEDED else 1

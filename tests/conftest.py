@@ -14,6 +14,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code` in the repo root:
+    start-up cost is about what gets imported, and only a new process shows it."""
+    import json
+
+    probe = code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
 DATA = Path(__file__).resolve().parent / "data"
 GPU_SCENARIOS = DATA / "gpus"
 

@@ -1,18 +1,11 @@
 """Start-up stays light: the CLI's --help and the core import no torch, mmcv, mmdet or textual."""
 
-import json
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, modules_after as _modules_after
 
 HEAVY = ("torch", "mmcv", "mmdet", "mmengine", "numpy", "cv2")
-
-
-def _modules_after(code: str) -> set[str]:
-    probe = code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def test_help_imports_no_training_stack():

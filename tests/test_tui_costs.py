@@ -15,6 +15,7 @@ import time
 import psutil
 import pytest
 
+from conftest import modules_after
 from launcher import registry
 from test_tui_support import NOW, TS, add_job, loss_at, screen_text, sync
 from tui.app import FrcnnApp
@@ -166,9 +167,6 @@ async def test_each_screens_styles_join_when_it_first_opens(fake_gpus, logging_j
 
 
 def test_startup_leaves_the_jobs_screen_the_registry_and_the_gpu_probe_for_later():
-    code = ("import sys, json, tui.app; print(json.dumps(sorted(m for m in sys.modules if m in ("
-            "'psutil', 'launcher.registry', 'launcher.gpu_probe', 'pynvml', 'tui.screens.jobs', "
-            "'tui.screens.monitor', 'tui.screens.plan', 'tui.watcher'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert out.stdout.strip() == "[]"
+    later = {"psutil", "launcher.registry", "launcher.gpu_probe", "pynvml", "tui.screens.jobs",
+             "tui.screens.monitor", "tui.screens.plan", "tui.watcher"}
+    assert not modules_after("import tui.app") & later
