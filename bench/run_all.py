@@ -272,13 +272,23 @@ def section_monitor(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tup
                     met_text(d["met_tui_cpu"]))]
 
 
+DEMO_PROMISE = 0.70  # the 0.75 was not reached in 10 min; bench/demo_tuning.md says why
+
+
 def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
     if d.get("skipped"):
         return [f"Skipped: {d['skipped']}."], [("Demo: time to bbox mAP ≥ 0.75", "skipped", "≤ 600 s", "n/a")]
+    # From each run's validation timeline: the first epoch at or over the lowered promise.
+    hits = [next((v["s"] for v in run.get("val_timeline") or []
+                  if v["bbox_mAP"] is not None and v["bbox_mAP"] >= DEMO_PROMISE), None) for run in d["runs"]]
+    promise_s = summary(hits) if hits and all(h is not None for h in hits) else None
     rows = [
         ("time from `frcnn-tui demo` to bbox mAP ≥ 0.75, s", fmt_summary(d["time_to_target_s"], ".0f")
          if d.get("time_to_target_s") else "not reached",
          "≤ 600 s" if d["met"] is not None else "", met_text(d["met"])),
+        (f"time to bbox mAP ≥ {DEMO_PROMISE:.2f} (what the demo-cpu preset promises after this investigation), s",
+         fmt_summary(promise_s, ".0f") if promise_s else "not reached", "≤ 600 s",
+         met_text(bool(promise_s) and promise_s["median"] <= 600) if d["runs"] else ""),
         ("demo wall time, s", fmt_summary(d["wall_s"], ".0f"), "", ""),
         ("best bbox mAP", fmt_summary(d["best_bbox_mAP"]), "≥ 0.75", ""),
     ]
@@ -298,7 +308,10 @@ def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]
         lines += ["", tuning.read_text().rstrip()]
     reached = fmt_summary(d["time_to_target_s"], ".0f", " s") if d.get("time_to_target_s") else \
         f"not reached (best {fmt_summary(d['best_bbox_mAP'])} in {fmt_summary(d['wall_s'], '.0f', ' s')})"
-    return lines, [("Demo: time to bbox mAP ≥ 0.75", reached, "≤ 600 s", met_text(d["met"]))]
+    promised = fmt_summary(promise_s, ".0f", " s") if promise_s else "not reached"
+    return lines, [("Demo: time to bbox mAP ≥ 0.75", reached, "≤ 600 s", met_text(d["met"])),
+                   (f"Demo: time to bbox mAP ≥ {DEMO_PROMISE:.2f} (lowered, see section 5)", promised, "≤ 600 s",
+                    met_text(bool(promise_s) and promise_s["median"] <= 600))]
 
 
 SECTIONS: dict[str, tuple[str, Callable]] = {
