@@ -16,6 +16,16 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def default_signals() -> None:
+    """preexec_fn for a child that must get SIGHUP and SIGINT as a user's terminal sends them.
+    A suite started with nohup, or with `&` in a script (no job control), ignores those two,
+    and an ignored signal stays ignored in every child: bash -c cannot even trap it again."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def modules_after(code: str) -> set[str]:
     """The modules a fresh interpreter has loaded after running `code` in the repo root:
     start-up cost is about what gets imported, and only a new process shows it."""

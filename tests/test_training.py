@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, default_signals, run_cli
 from launcher.plan import free_port
 from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, scalars_lines,
                               tiny_launch_args, wait_done, wait_for)
@@ -73,7 +73,8 @@ def test_job_survives_a_hangup_of_the_launching_session(tiny_data, tmp_path):
     # The launching shell stays alive (like an SSH session) until we hang it up.
     cmd = (f"{sys.executable} -m launcher.cli launch {' '.join(tiny_launch_args(tiny_data, epochs=2))} > {out}; "
            f"sleep 600")
-    shell = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, start_new_session=True, stdin=subprocess.DEVNULL)
+    shell = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, start_new_session=True, stdin=subprocess.DEVNULL,
+                             preexec_fn=default_signals)
     try:
         wait_for(lambda: out.exists() and out.stat().st_size > 0 and out.read_text().rstrip().endswith("}"),
                  120, "launch output")

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 
 from mmlog import Run, copy_fixture, train_record  # noqa: E402
 
+from conftest import default_signals  # noqa: E402
 from launcher.errors import UserError  # noqa: E402
 from launcher.watch_view import run_watch  # noqa: E402
 
@@ -134,7 +135,7 @@ def test_real_sigint_ends_a_live_watch_with_0(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=repo,
-                            env={**os.environ, "PYTHONPATH": str(repo)})
+                            env={**os.environ, "PYTHONPATH": str(repo)}, preexec_fn=default_signals)
     try:
         assert json.loads(proc.stdout.readline())["latest"]["step"] == 50  # it is live
         time.sleep(0.3)
