@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import psutil
 
@@ -254,3 +254,38 @@ def emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
         print(json.dumps(result, default=str))
     else:
         print("\n".join(lines))
+
+
+def run_figure(figure: str, measure: Callable[[Any], dict[str, Any]], args: Any,
+               describe: Callable[[dict[str, Any]], list[str]]) -> int:
+    """A benchmark script's main: measure, then print the result (JSON or `describe`'s lines).
+    A failure is one line (JSON with "error" under --json, which run_all reports) and exit 1;
+    so is a result that carries its own "error"."""
+    try:
+        result = measure(args)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        print(json.dumps({"figure": figure, "error": message}) if args.json else f"bench_{figure}: {message}")
+        return 1
+    emit(result, args.json, describe(result))
+    return 1 if result.get("error") else 0
+
+
+def add_training_run_args(parser: Any, epochs: int) -> None:
+    """The options of the benchmarks that time real training runs in A/B pairs."""
+    parser.add_argument("--quick", action="store_true", help="tiny dataset, one A/B pair (about 2 minutes)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--repeats", type=int, help="A/B pairs (default 5; quick 1)")
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"epochs per run (default {epochs})")
+    parser.add_argument("--train", type=int, help="training images (default 96 on CPU; quick 16)")
+    parser.add_argument("--size", type=int, help="image side in px (default 128 on CPU)")
+    parser.add_argument("--imgs-per-gpu", type=int, help="batch per process (default 2 on CPU)")
+    parser.add_argument("--skip", type=int, help="logged iterations treated as warmup (default 4; quick 1)")
+    parser.add_argument("--log-interval", type=int, default=1,
+                        help="MMEngine logging interval (= log window), the same in A and B (default 1: every "
+                             "iteration; the demo-cpu preset's own is 5)")
+    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    parser.add_argument("--gpus", type=int, help="GPUs for the GPU case (default: all visible)")
+    parser.add_argument("--nproc", type=int, default=2, help="gloo workers for the CPU case")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per training run")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (run dirs, logs)")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PY, ROOT, BenchHome, emit, fmt_summary, loadavg, summary  # noqa: E402
+from _common import PY, ROOT, BenchHome, fmt_summary, loadavg, run_figure, summary  # noqa: E402
 
 TARGET_MAP = 0.75
 GOAL_S = 600.0
@@ -125,23 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="demo runs (default 1; each takes minutes)")
     parser.add_argument("--epochs", type=int, help="shortened demo (time only)")
     parser.add_argument("--timeout", type=float, default=3600)
-    args = parser.parse_args(argv)
-    try:
-        result = measure(args)
-    except Exception as exc:
-        print(json.dumps({"figure": "demo", "error": f"{type(exc).__name__}: {exc}"})
-              if args.json else f"bench_demo: {type(exc).__name__}: {exc}")
-        return 1
-    r = result
+    return run_figure("demo", measure, parser.parse_args(argv), describe)
+
+
+def describe(r: dict) -> list[str]:
     if r.get("skipped"):
-        lines = [f"demo: skipped ({r['skipped']})"]
-    else:
-        lines = [f"demo ({r['repeats']} run(s), epochs {r['epochs']})",
-                 f"  wall: {fmt_summary(r['wall_s'], '.0f')} s; best bbox mAP {fmt_summary(r['best_bbox_mAP'])}",
-                 f"  time to bbox mAP >= {TARGET_MAP}: {fmt_summary(r['time_to_target_s'], '.0f')} s"
-                 + ("" if r["met"] is None else f"  goal {r['goal']}: {'met' if r['met'] else 'MISSED'}")]
-    emit(result, args.json, lines)
-    return 1 if r.get("error") else 0
+        return [f"demo: skipped ({r['skipped']})"]
+    return [f"demo ({r['repeats']} run(s), epochs {r['epochs']})",
+            f"  wall: {fmt_summary(r['wall_s'], '.0f')} s; best bbox mAP {fmt_summary(r['best_bbox_mAP'])}",
+            f"  time to bbox mAP >= {TARGET_MAP}: {fmt_summary(r['time_to_target_s'], '.0f')} s"
+            + ("" if r["met"] is None else f"  goal {r['goal']}: {'met' if r['met'] else 'MISSED'}")]
 
 
 if __name__ == "__main__":

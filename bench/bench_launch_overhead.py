@@ -24,7 +24,6 @@ and B is mmdet's own `tools/train.py` (mmdet/.mim/tools/train.py) under torchrun
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -33,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (ROOT, BenchHome, emit, explain, fmt_summary, free_port, launch_job,  # noqa: E402
-                     loadavg, make_dataset, pick_device, stop_job, summary, throughput, wait_job)
+from _common import (ROOT, BenchHome, add_training_run_args, explain, fmt_summary, free_port, launch_job,  # noqa: E402
+                     loadavg, make_dataset, pick_device, run_figure, stop_job, summary, throughput, wait_job)
 
 GOAL = 0.99
 
@@ -132,38 +131,14 @@ def measure(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny dataset, one A/B pair (about 2 minutes)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--repeats", type=int, help="A/B pairs (default 5; quick 1)")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--train", type=int, help="training images (default 96 on CPU; quick 16)")
-    parser.add_argument("--size", type=int, help="image side in px (default 128 on CPU)")
-    parser.add_argument("--imgs-per-gpu", type=int, help="batch per process (default 2 on CPU)")
-    parser.add_argument("--skip", type=int, help="logged iterations treated as warmup (default 4; quick 1)")
-    parser.add_argument("--log-interval", type=int, default=1,
-                        help="MMEngine logging interval (= log window), the same in A and B (default 1: every "
-                             "iteration; the demo-cpu preset's own is 5)")
-    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
-    parser.add_argument("--gpus", type=int, help="GPUs for the GPU case (default: all visible)")
-    parser.add_argument("--nproc", type=int, default=2, help="gloo workers for the CPU case")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per training run")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (run dirs, logs)")
-    args = parser.parse_args(argv)
-    try:
-        result = measure(args)
-    except Exception as exc:  # one line for run_all, and a non-zero exit
-        print(json.dumps({"figure": "launch_overhead", "error": f"{type(exc).__name__}: {exc}"})
-              if args.json else f"bench_launch_overhead: {type(exc).__name__}: {exc}")
-        return 1
-    r = result
-    emit(result, args.json, [
+    add_training_run_args(parser, epochs=1)
+    return run_figure("launch_overhead", measure, parser.parse_args(argv), lambda r: [
         f"launch overhead ({r['device']} x {r['world_size']}, {r['repeats']} pair(s), "
         f"{r['measured_iters_per_run']} iterations measured per run)",
         f"  frcnn-tui launch: {fmt_summary(r['launch_its_per_s'], '.4f')} it/s",
         f"  by hand:          {fmt_summary(r['manual_its_per_s'], '.4f')} it/s",
         f"  ratio:            {fmt_summary(r['ratio'])}  goal {r['goal']}: {'met' if r['met'] else 'MISSED'}",
     ])
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ end), and the same for `frcnn-tui watch`. Goal for the TUI: <= 0.6 CPU-s per min
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import shutil
 import subprocess
@@ -34,9 +33,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PY, ROOT, BenchHome, cpu_count, emit, explain, fmt_summary, launch_job,  # noqa: E402
+from _common import (PY, ROOT, BenchHome, add_training_run_args, cpu_count, explain, fmt_summary, launch_job,  # noqa: E402
                      loadavg, make_dataset, pick_device, process_cpu_s, stop_job, summary, throughput, train_rows,
-                     wait_job)
+                     run_figure, wait_job)
 
 GOAL_RATIO = 0.99
 GOAL_TUI_CPU_S_PER_MIN = 0.6
@@ -227,33 +226,10 @@ def measure(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny dataset, one A/B pair (about 2 minutes)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--repeats", type=int, help="A/B pairs (default 5; quick 1)")
     # Four epochs keep each watched run over a minute at the demo preset's ~4 it/s here, so the
     # per-minute CPU is steady-state monitoring, not the one-off cost of opening the monitor.
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--train", type=int, help="training images (default 96; quick 16)")
-    parser.add_argument("--size", type=int, help="image side in px (default 128)")
-    parser.add_argument("--imgs-per-gpu", type=int, help="batch per process (default 2)")
-    parser.add_argument("--skip", type=int, help="logged iterations treated as warmup (default 4; quick 1)")
-    parser.add_argument("--log-interval", type=int, default=1,
-                        help="MMEngine logging interval (= log window), the same in A and B (default 1: every "
-                             "iteration; the demo-cpu preset's own is 5)")
-    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
-    parser.add_argument("--gpus", type=int)
-    parser.add_argument("--nproc", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per training run")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (run dirs, logs)")
-    args = parser.parse_args(argv)
-    try:
-        result = measure(args)
-    except Exception as exc:
-        print(json.dumps({"figure": "monitor_cost", "error": f"{type(exc).__name__}: {exc}"})
-              if args.json else f"bench_monitor_cost: {type(exc).__name__}: {exc}")
-        return 1
-    r = result
-    emit(result, args.json, [
+    add_training_run_args(parser, epochs=4)
+    return run_figure("monitor_cost", measure, parser.parse_args(argv), lambda r: [
         f"monitor cost ({r['device']} x {r['world_size']}, {r['repeats']} pair(s), {r['terminal']})",
         f"  watched (TUI monitor + watch): {fmt_summary(r['watched_its_per_s'], '.4f')} it/s",
         f"  nothing watching:              {fmt_summary(r['plain_its_per_s'], '.4f')} it/s",
@@ -262,7 +238,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{'met' if r['met_tui_cpu'] else 'MISSED'}",
         f"  watch CPU: {fmt_summary(r['watch_cpu_s_per_min'])} s/min",
     ])
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PY, ROOT, BenchHome, emit, fmt_summary, loadavg, summary  # noqa: E402
+from _common import PY, ROOT, BenchHome, fmt_summary, loadavg, run_figure, summary  # noqa: E402
 
 GOAL = 1.5
 
@@ -139,15 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeats", type=int, help="rounds (default 20; quick 3)")
-    args = parser.parse_args(argv)
-    try:
-        result = measure(args)
-    except Exception as exc:
-        print(json.dumps({"figure": "startup", "error": f"{type(exc).__name__}: {exc}"})
-              if args.json else f"bench_startup: {type(exc).__name__}: {exc}")
-        return 1
-    r = result
-    emit(result, args.json, [
+    return run_figure("startup", measure, parser.parse_args(argv), lambda r: [
         f"startup ({r['repeats']} rounds, each against a Textual hello-world in the same round)",
         f"  {r['help_command']}: {fmt_summary(r['help_exit_s'])} s to exit; hello-world "
         f"{fmt_summary(r['hello_exit_s'])} s; ratio {fmt_summary(r['help_ratio'], '.2f')}x: "
@@ -157,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{'met' if r['met_first_frame'] else 'MISSED'}",
         f"  (bare `python -c pass`: {fmt_summary(r['python_exit_s'])} s)",
     ])
-    return 0
 
 
 if __name__ == "__main__":

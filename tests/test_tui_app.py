@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import psutil
@@ -17,8 +16,7 @@ from textual.widgets import DataTable, SelectionList
 from conftest import modules_after
 from launcher import registry
 from launcher.checklist import Check
-from test_tui_support import NOW, add_job, screen_text, sync
-from tui.app import FrcnnApp
+from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.home import HomeScreen
 from tui.screens.jobs import JobsScreen
@@ -28,23 +26,10 @@ from tui.screens.plan import PlanScreen
 SIZE = (100, 32)
 
 
-def make_app(**kw) -> FrcnnApp:
-    return FrcnnApp(probe_interval=None, jobs_interval=None, watch_interval=0.1, host="gpu-box",
-                    clock=lambda: NOW, **kw)
-
-
 async def settle(app, pilot) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
-        await pilot.pause(0.05)
 
 
 def notes(app) -> str:

@@ -10,34 +10,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
 
 from conftest import modules_after
 from launcher import registry
-from test_tui_support import NOW, TS, add_job, loss_at, screen_text, sync
-from tui.app import FrcnnApp
+from test_tui_support import TS, add_job, loss_at, make_app, screen_text, sync, wait_for
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.widgets.charts import LossChart
 from tui.widgets.gpu_panel import GpuPanel
 
 SIZE = (100, 32)
-
-
-def make_app(**kw) -> FrcnnApp:
-    kw = {"probe_interval": None, "jobs_interval": None, "watch_interval": 0.1, **kw}
-    return FrcnnApp(host="gpu-box", clock=lambda: NOW, **kw)
-
-
-async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
-        await pilot.pause(0.05)
 
 
 def counting(monkeypatch, cls, name: str) -> list:

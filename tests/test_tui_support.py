@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -106,6 +107,23 @@ def sync(test):
         return asyncio.run(test(*args, **kwargs))
 
     return run
+
+
+def make_app(**kw):
+    """The TUI as the Pilot tests drive it: no background probe or jobs timers (tests step them),
+    a fast job watcher, a fixed host name and clock; any of these can be overridden."""
+    from tui.app import FrcnnApp
+
+    kw = {"probe_interval": None, "jobs_interval": None, "watch_interval": 0.1, **kw}
+    return FrcnnApp(host="gpu-box", clock=lambda: NOW, **kw)
+
+
+async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
+        await pilot.pause(0.05)
 
 
 def screen_text(app) -> str:
