@@ -112,13 +112,13 @@ class BenchHome:
 
 
 def frcnn(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    """`frcnn-tui ARGS` as a user runs it (`python -m launcher.cli`)."""
+    """`frcnn-tui ARGS` as a user runs it (`python -m launcher.cli.main`)."""
     return subprocess.run([PY, "-m", "launcher.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def make_dataset(out: Path, *, train: int, val: int, size: int, seed: int = 3, python: str = PY) -> Path:
-    proc = subprocess.run([python, str(ROOT / "launcher" / "synthetic_data.py"), "--out", str(out), "--seed",
+    proc = subprocess.run([python, str(ROOT / "launcher" / "stack" / "synthetic_data.py"), "--out", str(out), "--seed",
                            str(seed), "--train", str(train), "--val", str(val), "--size", str(size)],
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:

@@ -78,7 +78,7 @@ def run_demo(env: dict[str, str], epochs: int | None, timeout: float) -> dict:
 
 def preset_epochs() -> int:
     sys.path.insert(0, str(ROOT))
-    from launcher.presets import load_presets
+    from launcher.planning.presets import load_presets
 
     return load_presets().get("demo-cpu").epochs
 

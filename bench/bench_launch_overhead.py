@@ -3,7 +3,7 @@
 A: `frcnn-tui launch --preset demo-cpu --cpu --nproc 2 ...` (detached `bash launch.sh`
    running torchrun), waited for, then its training throughput.
 B: the same resolved config (A's run-dir `config.py`) run by hand:
-   `python -m torch.distributed.run --nproc-per-node=2 launcher/train_entry.py config.py
+   `python -m torch.distributed.run --nproc-per-node=2 launcher/stack/train_entry.py config.py
    --launcher pytorch --work-dir X`, with the environment launch.sh exports
    (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES, ...).
 
@@ -103,7 +103,7 @@ def measure(args: argparse.Namespace) -> dict:
             drop_checkpoints(run_dir)
             if config is None:
                 config, job_env, python = run_dir / "config.py", job["plan"]["env"], job["command"][0]
-                entry = mmdet_train_py(python) if gpu else str(ROOT / "launcher" / "train_entry.py")
+                entry = mmdet_train_py(python) if gpu else str(ROOT / "launcher" / "stack" / "train_entry.py")
                 result["launch_command"] = job["command"]
                 result["launch_env"] = job_env
             manual_dir = home.root / f"manual-{i}"
@@ -116,7 +116,7 @@ def measure(args: argparse.Namespace) -> dict:
             if not args.json:
                 print(f"pair {i + 1}/{repeats}: launch {a['its_per_s']:.4f} it/s, by hand {b['its_per_s']:.4f} "
                       f"it/s, ratio {pairs[-1]['ratio']:.3f}", file=sys.stderr)
-        result["baseline"] = ("mmdet tools/train.py" if gpu else "launcher/train_entry.py") + \
+        result["baseline"] = ("mmdet tools/train.py" if gpu else "launcher/stack/train_entry.py") + \
             f" under torchrun --nproc-per-node={device['count']} --launcher pytorch, same config.py and env"
         result["baseline_entry"] = entry
     result["ratio"] = summary(p["ratio"] for p in pairs)

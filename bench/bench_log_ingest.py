@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from launcher.log_tail import WorkDirTailer  # noqa: E402
-from launcher.metrics import JobMetrics, catch_up  # noqa: E402
+from launcher.monitor.log_tail import WorkDirTailer  # noqa: E402
+from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
 
 STAMP = "20261128_231000"
 LINES_PER_EPOCH = 146  # COCO 1x: 7,330 iterations per epoch / LoggerHook interval 50

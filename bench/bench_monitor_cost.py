@@ -129,13 +129,13 @@ def monitored_run(home: BenchHome, job: dict, *, timeout: float, skip: int) -> d
     tmux = Tmux(home.root / "tmux.sock", home.env)
     term = {"FRCNN_TUI_HOME": home.env["FRCNN_TUI_HOME"], "TERM": "xterm-256color", "COLUMNS": str(COLS),
             "LINES": str(ROWS)}
-    cli = f"{shlex.quote(PY)} -m launcher.cli"
+    cli = f"{shlex.quote(PY)} -m tui"
     try:
         started = time.monotonic()
         tui_shell = tmux.window("tui", f"sh -c '{cli}; echo TUI-EXITED $?; sleep 3600'", term)
         watch_shell = tmux.window("watch", f"sh -c '{cli} watch {job['id']}; echo WATCH-EXITED $?; sleep 3600'",
                                   term)
-        tui = _child_named(tui_shell, "launcher.cli")
+        tui = _child_named(tui_shell, "-m tui")
         server = psutil.Process(int(tmux("display-message", "-p", "#{pid}").strip()))
         tmux.wait_for("tui", "Presets", 120)
         tmux.keys("tui", "j")

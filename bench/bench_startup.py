@@ -67,7 +67,7 @@ print(json.dumps(dict(_FIRST, start=T_START, imported=T_IMPORTED)))
 
 FRCNN = _HOOK + """
 sys.path.insert(0, sys.argv[1])
-from launcher.cli import build_parser
+from launcher.cli.main import build_parser
 
 build_parser().parse_args([])  # what `frcnn-tui` does before opening the TUI
 from tui.app import FrcnnApp
@@ -80,7 +80,7 @@ print(json.dumps(dict(_FIRST, start=T_START, imported=T_IMPORTED)))
 
 def frcnn_cli() -> list[str]:
     script = Path(PY).parent / "frcnn-tui"  # the console script a user types
-    return [str(script)] if script.is_file() else [PY, "-m", "launcher.cli"]
+    return [str(script)] if script.is_file() else [PY, "-m", "tui"]
 
 
 def run_child(cmd: list[str], env: dict[str, str], *, frame: bool) -> dict:

@@ -161,7 +161,7 @@ def section_startup(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tup
         ("`frcnn-tui --help`, s to exit", fmt_summary(d["help_exit_s"]), "", ""),
         ("hello-world, s to exit", fmt_summary(d["hello_exit_s"]), "", ""),
         ("frcnn-tui first frame, s from spawn", fmt_summary(d["frcnn_first_frame_s"]), "", ""),
-        ("… of which imports (launcher.cli, tui.app), s", fmt_summary(d["frcnn_frame_imports_s"]), "", ""),
+        ("… of which imports (launcher.cli.main, tui.app), s", fmt_summary(d["frcnn_frame_imports_s"]), "", ""),
         ("… of which App start to first frame, s", fmt_summary(d["frcnn_frame_mount_to_frame_s"]), "", ""),
         ("hello-world first frame, s from spawn", fmt_summary(d["hello_first_frame_s"]), "", ""),
         ("… of which `import textual`, s", fmt_summary(d["hello_imports_s"]), "", ""),

@@ -2,8 +2,8 @@
 
 import json
 
-from launcher.fake_nvml import FakeNVML
-from launcher.gpu_probe import inventory_from_json, probe, probe_with
+from launcher.hardware.fake_nvml import FakeNVML
+from launcher.hardware.gpu_probe import inventory_from_json, probe, probe_with
 
 
 def test_real_nvml_without_driver_is_an_empty_inventory_with_a_reason():

@@ -1,6 +1,6 @@
 import pytest
 
-from launcher.lr_scaling import propose
+from launcher.planning.lr_scaling import propose
 
 
 @pytest.mark.parametrize("gpus,lr", [(8, 0.02), (4, 0.01), (2, 0.005), (1, 0.0025)])

@@ -7,8 +7,8 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 
 from mmlog import Run, copy_fixture, train_record, train_text_line, val_record  # noqa: E402
 
-from launcher.log_tail import WorkDirTailer  # noqa: E402
-from launcher.metrics import (  # noqa: E402
+from launcher.monitor.log_tail import WorkDirTailer  # noqa: E402
+from launcher.monitor.metrics import (  # noqa: E402
     DivergenceRule,
     DownsampledSeries,
     JobMetrics,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.presets import load_presets
+from launcher.planning.presets import load_presets
 
 SHIPPED = {"r50-fpn-1x", "r50-fpn-2x", "r50-fpn-ms-3x", "r101-fpn-1x", "r101-fpn-2x", "r101-fpn-ms-3x", "demo-cpu"}
 
@@ -55,7 +55,7 @@ def test_bad_preset_is_one_line_and_the_others_still_load(tmp_path, body, field,
 
 
 def test_lr_rule_follows_the_optimizer_unless_the_preset_names_one(tmp_path):
-    from launcher.plan import default_rule
+    from launcher.planning.plan import default_rule
 
     (tmp_path / "a.toml").write_text(GOOD.format(name="sgd"))
     (tmp_path / "b.toml").write_text(GOOD.format(name="adamw") + 'optimizer = "adamw"\n')

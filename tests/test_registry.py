@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from launcher import paths, registry
+from launcher import paths
+from launcher.jobs.local import registry
 from launcher.errors import UserError
-from launcher.registry import JobRecord
+from launcher.jobs.registry import JobRecord
 
 
 def record(run_dir, pid, create_time, job_id="20260101-000000-abcd", name="r50"):

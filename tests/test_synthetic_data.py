@@ -1,4 +1,4 @@
-"""The synthetic-shapes dataset writer (launcher/synthetic_data.py): fast, no training."""
+"""The synthetic-shapes dataset writer (launcher/stack/synthetic_data.py): fast, no training."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_module_imports_without_numpy():
-    code = ("import sys; import launcher.synthetic_data as m; "
+    code = ("import sys; import launcher.stack.synthetic_data as m; "
             "assert 'numpy' not in sys.modules and 'cv2' not in sys.modules; "
             "print(m.dataset_dir.__name__)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

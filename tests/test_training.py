@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from conftest import REPO, default_signals, run_cli
-from launcher.plan import free_port
+from launcher.planning.plan import free_port
 from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, scalars_lines,
                               tiny_launch_args, wait_done, wait_for)
 
@@ -38,7 +38,7 @@ def test_train_entry_under_torchrun_trains_and_checkpoints(tiny_data, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
                            "--master-addr=127.0.0.1", f"--master-port={free_port()}",
-                           str(REPO / "launcher" / "train_entry.py"), str(config), "--launcher", "pytorch",
+                           str(REPO / "launcher" / "stack" / "train_entry.py"), str(config), "--launcher", "pytorch",
                            "--work-dir", str(work), "--cfg-options", *opts],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -91,7 +91,7 @@ def test_job_survives_a_hangup_of_the_launching_session(tiny_data, tmp_path):
 
 
 def _job_pids(job: dict) -> list[psutil.Process]:
-    from launcher import registry
+    from launcher.jobs.local import registry
 
     return registry.job_processes(registry.find(job["id"]))
 

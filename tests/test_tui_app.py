@@ -14,8 +14,8 @@ import pytest
 from textual.widgets import DataTable, SelectionList
 
 from conftest import modules_after
-from launcher import registry
-from launcher.checklist import Check
+from launcher.jobs.local import registry
+from launcher.planning.checklist import Check
 from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.home import HomeScreen
@@ -370,7 +370,7 @@ async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, quick_plan
         release.wait(10)
         raise CheckFailed("launch refused: stand-in for this test")
 
-    monkeypatch.setattr("launcher.jobs.launch", slow_launch)
+    monkeypatch.setattr("launcher.jobs.local.launch", slow_launch)
     fake_gpus("eight")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

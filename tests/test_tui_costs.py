@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from conftest import modules_after
-from launcher import registry
+from launcher.jobs.local import registry
 from test_tui_support import TS, add_job, loss_at, make_app, screen_text, sync, wait_for
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
@@ -152,6 +152,6 @@ async def test_each_screens_styles_join_when_it_first_opens(fake_gpus, logging_j
 
 
 def test_startup_leaves_the_jobs_screen_the_registry_and_the_gpu_probe_for_later():
-    later = {"psutil", "launcher.registry", "launcher.gpu_probe", "pynvml", "tui.screens.jobs",
+    later = {"psutil", "launcher.jobs.registry", "launcher.hardware.gpu_probe", "pynvml", "tui.screens.jobs",
              "tui.screens.monitor", "tui.screens.plan", "tui.watcher"}
     assert not modules_after("import tui.app") & later

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 from textual.widgets import Input
 
-from launcher import registry
-from launcher.checklist import Check
+from launcher.jobs.local import registry
+from launcher.planning.checklist import Check
 from test_tui_support import NOW, add_job, fake_gpus_env
 from tui.app import FrcnnApp
 from tui.screens.monitor import MonitorScreen

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import psutil
 
-from launcher import paths, registry
-from launcher.registry import JobRecord
+from launcher import paths
+from launcher.jobs.local import registry
+from launcher.jobs.registry import JobRecord
 
 TS = "20261128_231000"
 T0 = 1_795_000_000.0  # a fixed "started at" (2026-11-18), so relative times are stable

@@ -62,12 +62,12 @@ def test_tui_in_tmux_shows_gpus_and_the_lr_formula_then_quits(tmux, frcnn_home):
          "-e", "COLUMNS=100", "-e", "LINES=30", "sh")
     assert tmux("display-message", "-p", "-t", tmux.name, "#{pane_width}x#{pane_height}").strip() == "100x30"
     shell_pid = int(tmux("display-message", "-p", "-t", tmux.name, "#{pane_pid}").strip())
-    tmux("send-keys", "-t", tmux.name, f"{sys.executable} -m launcher.cli; echo \"frcnn-tui exited with $?\"",
+    tmux("send-keys", "-t", tmux.name, f"{sys.executable} -m tui; echo \"frcnn-tui exited with $?\"",
          "Enter")
 
     screen = tmux.wait_for("7 A100-SXM4-80GB")  # the last GPU row
     assert screen.count("A100-SXM4-80GB") == 8 and "8/8 free" in screen and "r50-fpn-1x" in screen
-    tui = [p for p in psutil.Process(shell_pid).children() if "launcher.cli" in " ".join(p.cmdline())]
+    tui = [p for p in psutil.Process(shell_pid).children() if "-m tui" in " ".join(p.cmdline())]
     assert len(tui) == 1
 
     tmux.keys("Enter")  # r50-fpn-1x is highlighted: open its plan

@@ -10,7 +10,7 @@ from mmlog import Run, copy_fixture, train_record  # noqa: E402
 
 from conftest import default_signals  # noqa: E402
 from launcher.errors import UserError  # noqa: E402
-from launcher.watch_view import run_watch  # noqa: E402
+from launcher.cli.watch_view import run_watch  # noqa: E402
 
 
 def test_once_json_prints_one_strict_json_object(tmp_path, capsys):
@@ -130,7 +130,7 @@ def test_real_sigint_ends_a_live_watch_with_0(tmp_path):
     import time
 
     Run(tmp_path).records(train_record(50))
-    code = ("import sys; from pathlib import Path; from launcher.watch_view import run_watch; "
+    code = ("import sys; from pathlib import Path; from launcher.cli.watch_view import run_watch; "
             "sys.exit(run_watch(Path(sys.argv[1]), once=False, as_json=True, interval=0.1))")
     repo = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,

@@ -25,7 +25,7 @@ needs_stack = pytest.mark.skipif(not stack_available(), reason="training stack (
 
 def make_tiny_dataset(root: Path) -> Path:
     out = root / "tiny-shapes"
-    subprocess.run([sys.executable, str(REPO / "launcher" / "synthetic_data.py"), "--out", str(out), "--seed", "3",
+    subprocess.run([sys.executable, str(REPO / "launcher" / "stack" / "synthetic_data.py"), "--out", str(out), "--seed", "3",
                     "--train", str(TINY["train"]), "--val", str(TINY["val"]), "--size", str(TINY["size"])],
                    check=True, capture_output=True)
     return out

@@ -3,7 +3,7 @@
 Two modes, each with its own screen stack: "home" (Home, Plan pushed on top) and
 "jobs" (Jobs, Monitor pushed on top). The app owns the one GPU probe worker and
 publishes each inventory on `inventory_changed`; screens subscribe and render.
-Nothing here starts or stops a job except through launcher.jobs, and quitting
+Nothing here starts or stops a job except through launcher.jobs.local, and quitting
 never touches running jobs (they are detached process groups).
 """
 
@@ -20,13 +20,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
 
-from launcher.presets import PresetCatalog, load_presets
+from launcher.planning.presets import PresetCatalog, load_presets
 from tui.messages import InventoryProbed
 from tui.threads import run_detached
 from tui.screens.home import HomeScreen
 
 if TYPE_CHECKING:
-    from launcher.gpu_probe import Inventory
+    from launcher.hardware.gpu_probe import Inventory
 
 HISTORY = 120  # samples of utilisation/memory kept per GPU (4 minutes at 2 s)
 NO_GPU_PROBE_S = 30.0  # no GPU seen (no NVML, no driver): re-probe this often instead of every probe_interval
@@ -65,7 +65,7 @@ def _jobs_screen() -> Screen:
 
 
 def _probe() -> "Inventory":
-    from launcher.gpu_probe import probe
+    from launcher.hardware.gpu_probe import probe
 
     return probe()
 
@@ -178,7 +178,7 @@ class FrcnnApp(App[int]):
         yield from super().get_system_commands(screen)
 
     def _monitor_by_id(self, job_id: str) -> None:
-        from launcher import registry
+        from launcher.jobs.local import registry
         from launcher.errors import UserError
 
         try:

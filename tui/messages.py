@@ -12,7 +12,7 @@ from textual.message import Message
 
 
 class InventoryProbed(Message):
-    """A fresh GPU inventory (launcher.gpu_probe.Inventory)."""
+    """A fresh GPU inventory (launcher.hardware.gpu_probe.Inventory)."""
 
     def __init__(self, inventory: Any) -> None:
         super().__init__()

@@ -1,5 +1,5 @@
 """One watcher thread per monitored job (the toolong pattern): it polls the job's work dir
-through launcher.log_tail + launcher.metrics and posts messages; widgets only render them.
+through launcher.monitor.log_tail + launcher.monitor.metrics and posts messages; widgets only render them.
 
 Started when the monitor mounts, stopped when it unmounts. It only reads files, so
 closing the monitor (or the TUI) never touches the job.
@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 from textual.message_pump import MessagePump
 
-from launcher import registry
+from launcher.jobs.local import registry
 from launcher.errors import UserError
-from launcher.log_tail import WorkDirTailer
-from launcher.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
+from launcher.monitor.log_tail import WorkDirTailer
+from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
 from tui.messages import LogLines, MetricsUpdated
 
 LOG_STREAMS = ("stdout.log", "stderr.log")

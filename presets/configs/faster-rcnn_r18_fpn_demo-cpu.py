@@ -1,5 +1,5 @@
 # Faster R-CNN R-18 FPN, scaled down for the CPU demo on the synthetic-shapes set
-# (launcher/synthetic_data.py): 160 px images, 3 classes, ResNet-18 at half width
+# (launcher/stack/synthetic_data.py): 160 px images, 3 classes, ResNet-18 at half width
 # (32..256 channels) from scratch.
 #
 # Self-contained (no _base_): the real mmdet FasterRCNN (RPN + RoIAlign via

@@ -16,7 +16,7 @@ from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.tables import fill_width
 
 if TYPE_CHECKING:
-    from launcher.gpu_probe import Inventory
+    from launcher.hardware.gpu_probe import Inventory
 
 
 def plain(text: str) -> Text:

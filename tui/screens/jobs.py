@@ -1,6 +1,6 @@
 """Jobs: every job in the registry (running and finished); monitor, stop, resume, compare.
 
-Rows come from launcher.job_summary (status derived by the registry, progress and
+Rows come from launcher.jobs.summary (status derived by the registry, progress and
 best mAP from the metrics module), loaded in a worker so a slow disk never blocks.
 """
 
@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from launcher import registry
+from launcher.jobs.local import registry
 from tui.format import ago, ap, styled
 from tui.job_actions import ask_stop, start_resume
 from tui.messages import JobActionDone, JobsLoaded
@@ -29,7 +29,7 @@ MARK = "●"
 
 def load_job_rows() -> tuple[list[tuple[Any, dict]], list[str]]:
     """(record, summary row) for every job, newest first, and the registry's warnings."""
-    from launcher import job_summary
+    from launcher.jobs.local import summary as job_summary
 
     warnings: list[str] = []
     jobs = []

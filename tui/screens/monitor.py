@@ -27,8 +27,8 @@ from textual.widgets import (DataTable, Footer, Header, ProgressBar, RichLog, St
                              TabPane)
 from rich.text import Text
 
-from launcher import registry
-from launcher.gpu_probe import Inventory
+from launcher.jobs.local import registry
+from launcher.hardware.gpu_probe import Inventory
 from tui.format import ago, ap, duration, number, status_markup, styled
 from tui.job_actions import ask_stop
 from tui.messages import JobActionDone, LogLines, MetricsUpdated

@@ -18,12 +18,12 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from launcher.checklist import FAIL
+from launcher.planning.checklist import FAIL
 from launcher.errors import UserError
-from launcher.gpu_probe import Inventory
-from launcher.lr_scaling import LrProposal, propose
-from launcher.plan import Plan, PlanRequest, default_rule, make_plan
-from launcher.presets import Preset
+from launcher.hardware.gpu_probe import Inventory
+from launcher.planning.lr_scaling import LrProposal, propose
+from launcher.planning.plan import Plan, PlanRequest, default_rule, make_plan
+from launcher.planning.presets import Preset
 from tui.format import gib, styled
 from tui.job_actions import STARTING
 from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
@@ -395,7 +395,7 @@ class PlanScreen(Screen):
     # cut between starting the job and registering it.
     @work(thread=True, exclusive=True, group=STARTING, exit_on_error=False)
     def _launch_worker(self, req: PlanRequest, force: bool) -> None:
-        from launcher import jobs
+        from launcher.jobs.local import local as jobs
 
         try:
             record, _plan = jobs.launch(req, force=force)

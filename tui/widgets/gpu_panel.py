@@ -14,7 +14,7 @@ from tui.format import gib, spark
 from tui.visibility import screen_visible
 
 if TYPE_CHECKING:
-    from launcher.gpu_probe import GPUInfo, Inventory
+    from launcher.hardware.gpu_probe import GPUInfo, Inventory
 
 FIXED = 66  # columns used by everything but the two sparklines
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import psutil
 
-from launcher import registry
-from launcher.checklist import FAIL
+from launcher.jobs.local import registry
+from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
-from launcher.plan import Plan, PlanRequest, build_command, free_port, make_plan
-from launcher.registry import JobRecord
+from launcher.planning.plan import Plan, PlanRequest, build_command, free_port, make_plan
+from launcher.jobs.registry import JobRecord
 
 LAUNCH_SCRIPT = "launch.sh"
 

@@ -6,12 +6,12 @@ import sys
 import time
 from typing import Any
 
-from launcher import registry
-from launcher.registry import JobRecord
+from launcher.jobs.local import registry
+from launcher.jobs.registry import JobRecord
 
 
 def _metrics_snapshot(record: JobRecord) -> dict[str, Any] | None:
-    from launcher.metrics import snapshot_of_work_dir
+    from launcher.monitor.metrics import snapshot_of_work_dir
 
     try:
         # One skimmed poll: progress and best mAP stay exact, and a long history costs no more.

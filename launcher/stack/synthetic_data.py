@@ -20,7 +20,7 @@ scratch, 2 gloo workers, bbox mAP on the val split; BENCHMARKS.md has the table)
 
 The file is run as a standalone script by the training interpreter::
 
-    python launcher/synthetic_data.py --out DIR --seed 0 [--train N --val N --size PX]
+    python launcher/stack/synthetic_data.py --out DIR --seed 0 [--train N --val N --size PX]
 
 so it only imports the stdlib at module level; numpy and cv2 are imported inside
 the functions that need them (the launcher package itself must import without

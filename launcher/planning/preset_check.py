@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from launcher import training_env
-from launcher.presets import Preset
+from launcher.stack import training_env
+from launcher.planning.presets import Preset
 
 
 def cross_check(preset: Preset, python: str | None = None) -> list[str]:

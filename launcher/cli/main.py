@@ -68,7 +68,7 @@ def _add_plan_args(p: argparse.ArgumentParser) -> None:
 
 
 def _request(args: argparse.Namespace) -> Any:
-    from launcher.plan import PlanRequest
+    from launcher.planning.plan import PlanRequest
 
     return PlanRequest(
         preset=args.preset, gpus=args.gpus, gpu_ids=args.gpu_ids, cpu=args.cpu, nproc=args.nproc, nodes=args.nodes,
@@ -81,8 +81,8 @@ def _request(args: argparse.Namespace) -> Any:
 # -- commands --------------------------------------------------------------------
 
 def cmd_gpus(args: argparse.Namespace) -> int:
-    from launcher import render
-    from launcher.gpu_probe import probe
+    from launcher.cli import render
+    from launcher.hardware.gpu_probe import probe
 
     inv = probe()
     if args.json:
@@ -93,15 +93,15 @@ def cmd_gpus(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from launcher import render
-    from launcher.presets import load_presets
+    from launcher.cli import render
+    from launcher.planning.presets import load_presets
 
     catalog = load_presets()
     for err in catalog.errors:
         print(f"frcnn-tui: warning: {err}", file=sys.stderr)
     disagreements: dict[str, list[str]] = {}
     if args.check:
-        from launcher.preset_check import cross_check
+        from launcher.planning.preset_check import cross_check
 
         disagreements = {name: cross_check(p, args.python) for name, p in catalog.presets.items()}
     if args.json:
@@ -114,8 +114,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from launcher import render
-    from launcher.plan import make_plan
+    from launcher.cli import render
+    from launcher.planning.plan import make_plan
 
     plan = make_plan(_request(args))
     if args.json:
@@ -126,7 +126,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from launcher import jobs, render
+    from launcher.jobs.local import local as jobs
+    from launcher.cli import render
 
     record, plan = jobs.launch(_request(args), force=args.force)
     if args.json:
@@ -139,7 +140,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from launcher import job_summary, render
+    from launcher.jobs.local import summary as job_summary
+    from launcher.cli import render
 
     rows = job_summary.summarize_all()
     if args.json:
@@ -150,7 +152,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from launcher import jobs, registry
+    from launcher.jobs.local import local as jobs
+    from launcher.jobs.local import registry
 
     record = registry.find(args.job)
     if registry.status(record) != registry.RUNNING and not registry.job_processes(record):
@@ -167,7 +170,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from launcher import jobs, registry
+    from launcher.jobs.local import local as jobs
+    from launcher.jobs.local import registry
 
     record = jobs.resume(registry.find(args.job), nproc=args.nproc)
     if args.json:
@@ -178,7 +182,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from launcher import job_summary, registry
+    from launcher.jobs.local import summary as job_summary
+    from launcher.jobs.local import registry
 
     record = registry.find(args.job)
     return job_summary.print_logs(record, follow=args.follow, stream="stderr" if args.stderr else "stdout")
@@ -187,8 +192,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from launcher import registry
-    from launcher.watch_view import run_watch
+    from launcher.jobs.local import registry
+    from launcher.cli.watch_view import run_watch
 
     if bool(args.job) == bool(args.work_dir):
         raise UserError("watch takes a JOB or --work-dir DIR (one of them)")
@@ -204,7 +209,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from launcher import doctor, render
+    from launcher.stack import doctor
+    from launcher.cli import render
 
     lines, report = doctor.run_doctor(args.python)
     if args.json:
@@ -215,23 +221,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from launcher import demo
+    from launcher.cli import demo
 
     return demo.run_demo(as_json=args.json, nproc=args.nproc, epochs=args.epochs, python=args.python)
 
 
 def cmd_slurm(args: argparse.Namespace) -> int:
-    from launcher import slurm
+    from launcher.jobs import slurm_script as slurm
 
     return slurm.run_slurm(args, _request(args))
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
-    try:
-        from tui.app import run_app
-    except ImportError as exc:
-        raise UserError(f"the TUI cannot start: {exc}") from None
-    return run_app()
+def _no_tui(args: argparse.Namespace) -> int:
+    # The core never imports the UI: the program entry (tui/entry.py) passes the TUI in.
+    raise UserError("no command given and no TUI here (run `frcnn-tui`, or see frcnn-tui --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -317,10 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, open_tui: Callable[[], int] | None = None) -> int:
+    """Run one command; with none, OPEN_TUI (given by the program entry, which may see both packages)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_tui)
+    default = (lambda _args: open_tui()) if open_tui is not None else _no_tui
+    func: Callable[[argparse.Namespace], int] = getattr(args, "func", default)
     try:
         return func(args)
     except UserError as exc:

@@ -45,7 +45,7 @@ def training_python(explicit: str | None = None) -> str:
 
 def inspect(python: str, args: list[str], timeout: float = 300) -> dict[str, Any]:
     """Run env_inspect.py with ARGS under PYTHON; failures come back as {'error': ...}."""
-    cmd = [python, str(paths.package_file("env_inspect.py")), *args]
+    cmd = [python, str(paths.package_file("stack/env_inspect.py")), *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)

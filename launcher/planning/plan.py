@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher import checklist, lr_scaling, paths, training_env
-from launcher.checklist import FAIL, Check
+from launcher.planning import checklist
+from launcher.planning import lr_scaling
+from launcher import paths
+from launcher.stack import training_env
+from launcher.planning.checklist import FAIL, Check
 from launcher.errors import UserError
-from launcher.gpu_probe import Inventory, probe
-from launcher.presets import Preset, PresetCatalog, load_presets
+from launcher.hardware.gpu_probe import Inventory, probe
+from launcher.planning.presets import Preset, PresetCatalog, load_presets
 
 
 @dataclass
@@ -193,7 +196,7 @@ def _data_root(req: PlanRequest, preset: Preset, python: str) -> str:
     if req.data_root:
         return str(Path(req.data_root).expanduser().absolute())
     if preset.dataset == "synthetic-shapes":
-        from launcher import synthetic_data
+        from launcher.stack import synthetic_data
 
         try:
             return str(synthetic_data.ensure_dataset(python, paths.cache_dir()))
@@ -212,7 +215,7 @@ def build_command(python: str, *, cpu: bool, gpu_ids: list[int], nproc: int, nod
         # c10d rendezvous: every node runs the same line; the id must match across nodes.
         cmd += [f"--nnodes={nodes}", f"--node-rank={node_rank}", f"--nproc-per-node={nproc}",
                 "--rdzv-backend=c10d", f"--rdzv-endpoint={master_addr}:{port}", f"--rdzv-id=frcnn-{port}"]
-    cmd += [str(paths.package_file("train_entry.py")), str(config_file), "--launcher", "pytorch",
+    cmd += [str(paths.package_file("stack/train_entry.py")), str(config_file), "--launcher", "pytorch",
             "--work-dir", str(run_dir)]
     if amp:
         cmd.append("--amp")

@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import Sequence
 
-from launcher.log_tail import ScalarBatch, TailUpdate, TrainProgress, WorkDirTailer, parse_train_line
+from launcher.monitor.log_tail import ScalarBatch, TailUpdate, TrainProgress, WorkDirTailer, parse_train_line
 
 __all__ = ["CATCH_UP_BYTES", "RUNNING_STATES", "DivergenceRule", "DownsampledSeries", "JobMetrics",
            "catch_up", "snapshot_of_work_dir"]

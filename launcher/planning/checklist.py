@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher.gpu_probe import Inventory
-from launcher.lr_scaling import LrProposal, fmt
-from launcher.presets import Preset
+from launcher.hardware.gpu_probe import Inventory
+from launcher.planning.lr_scaling import LrProposal, fmt
+from launcher.planning.presets import Preset
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 

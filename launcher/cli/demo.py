@@ -13,10 +13,12 @@ import sys
 import time
 from typing import Any, Callable
 
-from launcher import jobs, registry, render
-from launcher.log_tail import WorkDirTailer
-from launcher.metrics import JobMetrics
-from launcher.plan import PlanRequest
+from launcher.jobs.local import local as jobs
+from launcher.jobs.local import registry
+from launcher.cli import render
+from launcher.monitor.log_tail import WorkDirTailer
+from launcher.monitor.metrics import JobMetrics
+from launcher.planning.plan import PlanRequest
 
 DEMO_PRESET = "demo-cpu"
 

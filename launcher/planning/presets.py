@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import paths
-from launcher.lr_scaling import RULES
+from launcher.planning.lr_scaling import RULES
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DATASETS = ("coco", "synthetic-shapes")

@@ -161,7 +161,7 @@ def probe() -> Inventory:
     """The current inventory: simulated when FRCNN_TUI_FAKE_GPUS is set, else NVML."""
     fake = os.environ.get(FAKE_ENV)
     if fake:
-        from launcher.fake_nvml import FakeNVML
+        from launcher.hardware.fake_nvml import FakeNVML
 
         try:
             lib = FakeNVML.from_file(Path(fake))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from launcher import training_env
-from launcher.gpu_probe import probe
+from launcher.stack import training_env
+from launcher.hardware.gpu_probe import probe
 
 
 @dataclass

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from launcher.errors import UserError
-from launcher.log_tail import WorkDirTailer
-from launcher.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up
+from launcher.monitor.log_tail import WorkDirTailer
+from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up
 
 __all__ = ["render", "run_watch", "snapshot_json"]
 
@@ -27,7 +27,7 @@ _GPU_FIELDS = ("index", "name", "uuid", "pci_bus_id", "memory_total_mib", "memor
 
 
 class _GpuPoller:
-    """The job's GPUs from launcher.gpu_probe, at most every GPU_PERIOD_S; nothing when
+    """The job's GPUs from launcher.hardware.gpu_probe, at most every GPU_PERIOD_S; nothing when
     that module is missing or fails, since GPU rows are a nicety here."""
 
     def __init__(self, indices: list[int] | None) -> None:

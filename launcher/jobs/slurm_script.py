@@ -16,16 +16,16 @@ import subprocess
 import sys
 
 from launcher import paths
-from launcher.checklist import FAIL
+from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
-from launcher.gpu_probe import GPUInfo, Inventory
-from launcher.plan import Plan, PlanRequest, make_plan
+from launcher.hardware.gpu_probe import GPUInfo, Inventory
+from launcher.planning.plan import Plan, PlanRequest, make_plan
 
 
 def render_sbatch(plan: Plan, *, partition: str, gpus_per_node: int, nodes: int, cpus_per_task: int,
                   time_limit: str) -> str:
     run_dir = plan.run_dir
-    train = [plan.python, "-u", str(paths.package_file("train_entry.py")), str(plan.config_file),
+    train = [plan.python, "-u", str(paths.package_file("stack/train_entry.py")), str(plan.config_file),
              "--launcher", "slurm", "--work-dir", str(run_dir)]
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(plan.env.items())
                         if k != "CUDA_VISIBLE_DEVICES")  # SLURM sets it per allocation

@@ -1,0 +1,1 @@
+"""Where and how a job runs: spawning, the job registry, job summaries."""

@@ -1,0 +1,1 @@
+"""What to run: presets, the lr rule, the reproduction checklist, the plan that launch runs."""

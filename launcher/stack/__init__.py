@@ -1,0 +1,1 @@
+"""What runs inside the training interpreter (torch, mmcv, mmdet): the train entry, environment inspection, synthetic data, doctor."""

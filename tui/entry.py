@@ -1,0 +1,29 @@
+"""The program entry (`frcnn-tui`): the TUI with no command, else the CLI.
+
+It lives here, not in launcher/, because it is the one place that may see both
+packages: the core must never import the UI.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _open_tui() -> int:
+    from launcher.errors import UserError
+
+    try:
+        from tui.app import run_app
+    except ImportError as exc:
+        raise UserError(f"the TUI cannot start: {exc}") from None
+    return run_app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from launcher.cli.main import main as cli_main
+
+    return cli_main(argv, open_tui=_open_tui)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
