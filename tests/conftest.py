@@ -48,8 +48,8 @@ def frcnn_home(tmp_path, monkeypatch):
     # Jobs are detached on purpose, so a failed or interrupted test would leave its
     # training running; stop whatever this test's registry still has alive.
     if (home / "state" / "jobs").is_dir():
-        from launcher.jobs.local import local as jobs
-        from launcher.jobs.local import registry
+        from launcher.jobs import local as jobs
+        from launcher.jobs import registry
 
         for record in registry.load_all(warn=lambda msg: None):
             if registry.job_processes(record):

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from launcher import paths
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.errors import UserError
 from launcher.jobs.registry import JobRecord
 

@@ -91,7 +91,7 @@ def test_job_survives_a_hangup_of_the_launching_session(tiny_data, tmp_path):
 
 
 def _job_pids(job: dict) -> list[psutil.Process]:
-    from launcher.jobs.local import registry
+    from launcher.jobs import registry
 
     return registry.job_processes(registry.find(job["id"]))
 

@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable, SelectionList
 
 from conftest import modules_after
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.planning.checklist import Check
 from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog

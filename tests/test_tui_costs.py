@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from conftest import modules_after
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from test_tui_support import TS, add_job, loss_at, make_app, screen_text, sync, wait_for
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen

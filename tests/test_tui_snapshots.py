@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from textual.widgets import Input
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.planning.checklist import Check
 from test_tui_support import NOW, add_job, fake_gpus_env
 from tui.app import FrcnnApp

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from launcher import paths
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
 
 TS = "20261128_231000"

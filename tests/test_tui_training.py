@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from launcher.jobs.local import local as jobs
-from launcher.jobs.local import registry
+from launcher.jobs import local as jobs
+from launcher.jobs import registry
 from test_tui_app import make_app, notes, settle, wait_for
 from test_tui_support import screen_text, sync
 from training_helpers import make_tiny_dataset, needs_stack

@@ -178,7 +178,7 @@ class FrcnnApp(App[int]):
         yield from super().get_system_commands(screen)
 
     def _monitor_by_id(self, job_id: str) -> None:
-        from launcher.jobs.local import registry
+        from launcher.jobs import registry
         from launcher.errors import UserError
 
         try:

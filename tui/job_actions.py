@@ -9,7 +9,7 @@ from typing import Any
 from textual.content import Content
 from textual.screen import Screen
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.errors import UserError
 from tui.messages import JobActionDone
 from tui.screens.dialogs import ConfirmDialog
@@ -38,7 +38,7 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
 
 
 def _stop(screen: Screen, record: Any) -> None:
-    from launcher.jobs.local import local as jobs
+    from launcher.jobs import local as jobs
 
     try:
         found = jobs.stop(record, grace=STOP_GRACE_S)
@@ -59,7 +59,7 @@ def start_resume(screen: Screen, record: Any, status: str | None) -> None:
 
 
 def _resume(screen: Screen, record: Any) -> None:
-    from launcher.jobs.local import local as jobs
+    from launcher.jobs import local as jobs
 
     try:
         record = jobs.resume(record)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from textual.message_pump import MessagePump
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.errors import UserError
 from launcher.monitor.log_tail import WorkDirTailer
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir

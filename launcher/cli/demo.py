@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any, Callable
 
-from launcher.jobs.local import local as jobs
-from launcher.jobs.local import registry
+from launcher.jobs import local as jobs
+from launcher.jobs import registry
 from launcher.cli import render
 from launcher.monitor.log_tail import WorkDirTailer
 from launcher.monitor.metrics import JobMetrics

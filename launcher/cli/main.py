@@ -126,7 +126,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from launcher.jobs.local import local as jobs
+    from launcher.jobs import local as jobs
     from launcher.cli import render
 
     record, plan = jobs.launch(_request(args), force=args.force)
@@ -140,7 +140,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from launcher.jobs.local import summary as job_summary
+    from launcher.jobs import summary as job_summary
     from launcher.cli import render
 
     rows = job_summary.summarize_all()
@@ -152,8 +152,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from launcher.jobs.local import local as jobs
-    from launcher.jobs.local import registry
+    from launcher.jobs import local as jobs
+    from launcher.jobs import registry
 
     record = registry.find(args.job)
     if registry.status(record) != registry.RUNNING and not registry.job_processes(record):
@@ -170,8 +170,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from launcher.jobs.local import local as jobs
-    from launcher.jobs.local import registry
+    from launcher.jobs import local as jobs
+    from launcher.jobs import registry
 
     record = jobs.resume(registry.find(args.job), nproc=args.nproc)
     if args.json:
@@ -182,8 +182,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from launcher.jobs.local import summary as job_summary
-    from launcher.jobs.local import registry
+    from launcher.jobs import summary as job_summary
+    from launcher.jobs import registry
 
     record = registry.find(args.job)
     return job_summary.print_logs(record, follow=args.follow, stream="stderr" if args.stderr else "stdout")
@@ -192,7 +192,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from launcher.jobs.local import registry
+    from launcher.jobs import registry
     from launcher.cli.watch_view import run_watch
 
     if bool(args.job) == bool(args.work_dir):

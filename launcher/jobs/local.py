@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
 from launcher.planning.plan import Plan, PlanRequest, build_command, free_port, make_plan

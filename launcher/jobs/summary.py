@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
 
 

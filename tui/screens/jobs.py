@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from tui.format import ago, ap, styled
 from tui.job_actions import ask_stop, start_resume
 from tui.messages import JobActionDone, JobsLoaded
@@ -29,7 +29,7 @@ MARK = "●"
 
 def load_job_rows() -> tuple[list[tuple[Any, dict]], list[str]]:
     """(record, summary row) for every job, newest first, and the registry's warnings."""
-    from launcher.jobs.local import summary as job_summary
+    from launcher.jobs import summary as job_summary
 
     warnings: list[str] = []
     jobs = []

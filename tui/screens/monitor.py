@@ -27,7 +27,7 @@ from textual.widgets import (DataTable, Footer, Header, ProgressBar, RichLog, St
                              TabPane)
 from rich.text import Text
 
-from launcher.jobs.local import registry
+from launcher.jobs import registry
 from launcher.hardware.gpu_probe import Inventory
 from tui.format import ago, ap, duration, number, status_markup, styled
 from tui.job_actions import ask_stop

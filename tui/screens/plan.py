@@ -395,7 +395,7 @@ class PlanScreen(Screen):
     # cut between starting the job and registering it.
     @work(thread=True, exclusive=True, group=STARTING, exit_on_error=False)
     def _launch_worker(self, req: PlanRequest, force: bool) -> None:
-        from launcher.jobs.local import local as jobs
+        from launcher.jobs import local as jobs
 
         try:
             record, _plan = jobs.launch(req, force=force)
