@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from launcher.monitor.log_tail import WorkDirTailer  # noqa: E402
+from launcher.monitor.workdir import WorkDirTailer  # noqa: E402
 from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
 
 STAMP = "20261128_231000"

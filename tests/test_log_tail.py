@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 import mmlog  # noqa: E402
 from mmlog import Run, copy_fixture, line, train_record, val_record  # noqa: E402
 
-from launcher.monitor.log_tail import WorkDirTailer  # noqa: E402
+from launcher.monitor.workdir import WorkDirTailer  # noqa: E402
 
 
 def rows(update, *, peeks=False):
@@ -194,7 +194,7 @@ def test_checkpoints_config_and_missing_dir(tmp_path):
 
 
 def test_overlong_line_is_dropped_not_buffered(tmp_path, monkeypatch):
-    monkeypatch.setattr("launcher.monitor.log_tail.MAX_LINE", 1000)
+    monkeypatch.setattr("launcher.monitor.follow.MAX_LINE", 1000)
     run = Run(tmp_path)
     run.append(run.scalars, "x" * 5000)
     tailer = WorkDirTailer(tmp_path)
@@ -206,8 +206,20 @@ def test_overlong_line_is_dropped_not_buffered(tmp_path, monkeypatch):
 def test_rich_is_imported_only_when_rendering():
     # test_boundaries covers textual and the training stack; rich must stay lazy too,
     # so polling from the TUI's worker or a script costs no rich import.
-    code = ("import sys, launcher.monitor.log_tail, launcher.monitor.metrics, launcher.cli.watch_view; "
+    code = ("import sys, launcher.monitor.workdir, launcher.monitor.metrics, launcher.cli.watch_view; "
             "print('rich' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONPATH": "."})
     assert out.stdout.strip() == "False"
+
+
+def test_file_that_stats_but_cannot_be_read_is_no_backlog(tmp_path):
+    # A scalars.json that stat() sees but open() refuses (here a directory, since tests may
+    # run as root and ignore permissions): catching up must end, not retry it forever.
+    from launcher.monitor.metrics import JobMetrics, catch_up
+
+    run = Run(tmp_path, create=False)
+    run.scalars.mkdir(parents=True)
+    tailer = WorkDirTailer(tmp_path)
+    assert tailer.poll().backlog_bytes == 0
+    assert catch_up(tailer, JobMetrics()) is False

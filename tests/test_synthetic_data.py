@@ -14,7 +14,7 @@ import pytest
 np = pytest.importorskip("numpy")
 cv2 = pytest.importorskip("cv2")
 
-from launcher import synthetic_data as sd  # noqa: E402
+from launcher.stack import synthetic_data as sd  # noqa: E402
 
 SCRIPT = Path(sd.__file__).resolve()
 REPO = SCRIPT.parent.parent

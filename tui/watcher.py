@@ -1,5 +1,5 @@
 """One watcher thread per monitored job (the toolong pattern): it polls the job's work dir
-through launcher.monitor.log_tail + launcher.monitor.metrics and posts messages; widgets only render them.
+through launcher.monitor (workdir + metrics) and posts messages; widgets only render them.
 
 Started when the monitor mounts, stopped when it unmounts. It only reads files, so
 closing the monitor (or the TUI) never touches the job.
@@ -17,7 +17,7 @@ from textual.message_pump import MessagePump
 
 from launcher.jobs import registry
 from launcher.errors import UserError
-from launcher.monitor.log_tail import WorkDirTailer
+from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
 from tui.messages import LogLines, MetricsUpdated
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from launcher.jobs import local as jobs
 from launcher.jobs import registry
 from launcher.cli import render
-from launcher.monitor.log_tail import WorkDirTailer
+from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.metrics import JobMetrics
 from launcher.planning.plan import PlanRequest
 

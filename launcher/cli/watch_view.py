@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from launcher.errors import UserError
-from launcher.monitor.log_tail import WorkDirTailer
+from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up
 
 __all__ = ["render", "run_watch", "snapshot_json"]
@@ -40,11 +40,8 @@ class _GpuPoller:
         if not self._enabled or now < self._next:
             return False
         self._next = now + GPU_PERIOD_S
-        try:
-            from launcher import gpu_probe  # the lead's module; may not exist yet
-        except ImportError:
-            self._enabled = False
-            return False
+        from launcher.hardware import gpu_probe  # lazy: a watch without GPUs never pays for NVML
+
         try:
             inventory = gpu_probe.probe()
             gpus = [] if getattr(inventory, "error", None) else list(inventory.gpus)

@@ -10,17 +10,18 @@ is per epoch or capped.
 
 from __future__ import annotations
 
-import math
 import os
 import time
-from bisect import bisect_left, bisect_right
-from collections import deque
-from typing import Sequence
 
-from launcher.monitor.log_tail import ScalarBatch, TailUpdate, TrainProgress, WorkDirTailer, parse_train_line
+from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule
+from launcher.monitor.checkpoints import checkpoint_for_epoch
+from launcher.monitor.scalars import ScalarBatch
+from launcher.monitor.series import DownsampledSeries
+from launcher.monitor.text_events import TrainProgress, parse_train_line
+from launcher.monitor.values import finite, json_value
+from launcher.monitor.workdir import TailUpdate, WorkDirTailer
 
-__all__ = ["CATCH_UP_BYTES", "RUNNING_STATES", "DivergenceRule", "DownsampledSeries", "JobMetrics",
-           "catch_up", "snapshot_of_work_dir"]
+__all__ = ["CATCH_UP_BYTES", "RUNNING_STATES", "JobMetrics", "catch_up", "snapshot_of_work_dir"]
 
 # Job states (from the launcher's registry) that mean the job is still alive.
 RUNNING_STATES = frozenset({"running", "starting", "launching", "queued", "pending", "waiting"})
@@ -36,162 +37,6 @@ _MAX_COCO_LINES = 24
 # pycocotools prints this line first in every summary; it starts a new table.
 _COCO_TABLE_START = "(AP) @[ IoU=0.50:0.95 | area=   all"
 _NEVER = (-1, -1)
-
-
-def _finite(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v - v == 0
-
-
-def _json_value(v: object) -> object:
-    """JSON has no NaN or Infinity; they become strings so the reader still sees them."""
-    if isinstance(v, float) and v - v != 0:
-        return "nan" if v != v else ("inf" if v > 0 else "-inf")
-    return v
-
-
-def _is_loss_key(k: str) -> bool:
-    return k == "loss" or k.startswith("loss_")
-
-
-class DownsampledSeries:
-    """At most ``max_buckets`` (step, min, max) buckets over all points ever added.
-
-    Bucket j always covers points [j*w, (j+1)*w) for a width w that doubles (and
-    neighbours merge pairwise) whenever the buckets would overflow, so a spike
-    survives as some bucket's max however long the run. Non-finite points are left
-    out of the buckets (the NaN alert reports them) but still become ``last``.
-    """
-
-    def __init__(self, max_buckets: int = 512) -> None:
-        self._k = max(2, max_buckets)
-        self._width = 1
-        self._count = 0
-        self._steps: list[int] = []
-        self._mins: list[float] = []
-        self._maxs: list[float] = []
-        self._last_step = 0
-        self.last: tuple[int, float] | None = None
-
-    def __len__(self) -> int:
-        return len(self._steps)
-
-    @property
-    def count(self) -> int:
-        return self._count
-
-    def append(self, step: int, value: float) -> None:
-        self.extend([step], [value])
-
-    def extend(self, steps: Sequence[int], values: Sequence[float]) -> None:
-        """Adds points in step order; a step at or before the last one (a resume from
-        an earlier checkpoint) first drops the buckets it supersedes."""
-        if not values:
-            return
-        self.last = (steps[-1], values[-1])
-        total = sum(values)
-        if total - total != 0:  # a NaN/inf inside; cheaper than testing every point
-            kept = [(s, v) for s, v in zip(steps, values) if v - v == 0]
-            if not kept:
-                return
-            steps, values = [s for s, _ in kept], [v for _, v in kept]
-        if self._steps and steps[0] <= self._last_step:
-            self._rewind(steps[0])
-        n = len(values)
-        count = self._count + n
-        while -(-count // self._width) > self._k:
-            self._halve()
-        w = self._width
-        i = 0
-        if self._steps:
-            room = w - (self._count - (len(self._steps) - 1) * w)
-            if room > 0:
-                seg = values[:room]
-                self._mins[-1] = min(self._mins[-1], min(seg))
-                self._maxs[-1] = max(self._maxs[-1], max(seg))
-                i = len(seg)
-        while i < n:
-            seg = values[i:i + w]
-            self._steps.append(steps[i])
-            self._mins.append(min(seg))
-            self._maxs.append(max(seg))
-            i += w
-        self._count = count
-        self._last_step = steps[-1]
-
-    def buckets(self) -> list[list]:
-        return [[s, lo, hi] for s, lo, hi in zip(self._steps, self._mins, self._maxs)]
-
-    def _halve(self) -> None:
-        mins, maxs = self._mins, self._maxs
-        self._steps = self._steps[0::2]
-        self._mins = [min(mins[j:j + 2]) for j in range(0, len(mins), 2)]
-        self._maxs = [max(maxs[j:j + 2]) for j in range(0, len(maxs), 2)]
-        self._width *= 2
-
-    def _rewind(self, step: int) -> None:
-        keep = bisect_left(self._steps, step)
-        del self._steps[keep:], self._mins[keep:], self._maxs[keep:]
-        # The kept buckets are treated as full, which keeps bucket j at [j*w, (j+1)*w).
-        self._count = keep * self._width
-
-
-class DivergenceRule:
-    """Flags a loss that keeps rising, not one noisy line.
-
-    The rule: after ``warmup_iters`` (the lr warmup, when loss still falls fast),
-    the smoothed loss is the median of the last ``window`` logged values (each is
-    already MMEngine's mean over its 50-iteration window, so 10 lines = 500
-    iterations). It fires when the smoothed loss exceeds ``ratio`` times the
-    lowest smoothed loss seen so far *and* is at least ``min_rise`` above it (so a
-    loss near zero cannot trip it on noise). It fires once per episode and re-arms
-    when the smoothed loss comes back under the midpoint of 1 and ``ratio``. A
-    median ignores single spikes; non-finite values are the NaN alert's business.
-    """
-
-    def __init__(self, window: int = 10, ratio: float = 2.0, min_rise: float = 0.05,
-                 warmup_iters: int = 500) -> None:
-        self.window, self.ratio, self.min_rise, self.warmup_iters = window, ratio, min_rise, warmup_iters
-        self._recent: deque[float] = deque(maxlen=window)
-        self._best = math.inf
-        self._best_step: int | None = None
-        self._firing = False
-
-    def feed(self, steps: Sequence[int], losses: Sequence[float]) -> list[dict]:
-        alerts = []
-        i = bisect_right(steps, self.warmup_iters)
-        n = len(losses)
-        while i < n:
-            j = min(n, i + self.window)
-            block = losses[i:j]
-            total = sum(block)
-            if total - total != 0:
-                block = [v for v in block if v - v == 0]
-            self._recent.extend(block)
-            i = j
-            if len(self._recent) == self.window:
-                alert = self._judge(steps[j - 1])
-                if alert:
-                    alerts.append(alert)
-        return alerts
-
-    def _judge(self, step: int) -> dict | None:
-        smoothed = sorted(self._recent)[self.window // 2]
-        if smoothed < self._best:
-            self._best, self._best_step = smoothed, step
-        if self._firing:
-            if smoothed < self._best * (1 + self.ratio) / 2:
-                self._firing = False
-            return None
-        if smoothed > self.ratio * self._best and smoothed - self._best >= self.min_rise:
-            self._firing = True
-            return {
-                "kind": "divergence",
-                "step": step,
-                "message": (f"loss {smoothed:.4g} (median of last {self.window} logged) is "
-                            f"{smoothed / self._best:.1f}x its minimum {self._best:.4g} "
-                            f"(step {self._best_step})"),
-            }
-        return None
 
 
 class JobMetrics:
@@ -217,8 +62,7 @@ class JobMetrics:
         self._latest_pos = _NEVER
         self._recent_times: dict[tuple[int, int], float] = {}
         self._map: dict[int, tuple[tuple[int, int], dict]] = {}
-        self._nonfinite: tuple[tuple[int, int], dict] | None = None
-        self._text_nonfinite: dict | None = None
+        self._nonfinite = NonFiniteLossRule()
         self._alerts: list[dict] = []
         self._progress: TrainProgress | None = None
         self._checkpoints: list[str] = []
@@ -290,7 +134,7 @@ class JobMetrics:
             if len(self._recent_times) > 4 * _RECENT_TIMES:
                 keep = sorted(self._recent_times)[-_RECENT_TIMES:]
                 self._recent_times = {p: self._recent_times[p] for p in keep}
-        self._check_nonfinite(b, columns, steps)
+        self._nonfinite.feed(b, columns, steps)
         if not in_order:
             return  # a skim peek: the in-order parse will deliver it again
         for k, col in columns.items():
@@ -302,29 +146,6 @@ class JobMetrics:
         if "loss" in columns:
             for alert in self._divergence.feed(steps, columns["loss"]):
                 self._add_alert(alert)
-
-    def _check_nonfinite(self, b: ScalarBatch, columns: dict, steps: list) -> None:
-        first = None
-        for k, col in columns.items():
-            if not _is_loss_key(k):
-                continue
-            total = sum(col)
-            if total - total == 0:
-                continue
-            i = next((i for i, v in enumerate(col) if v - v != 0), None)
-            if i is not None and (first is None or i < first):
-                first = i
-        if first is None:
-            return
-        pos = b.pos(first)
-        if self._nonfinite is not None and self._nonfinite[0] <= pos:
-            return
-        bad = ", ".join(f"{k}={_json_value(col[first])}" for k, col in columns.items()
-                        if _is_loss_key(k) and col[first] - col[first] != 0)
-        epoch = columns["epoch"][first] if "epoch" in columns else None
-        where = f"step {steps[first]}" + (f" (epoch {epoch})" if epoch is not None else "")
-        self._nonfinite = (pos, {"kind": "nonfinite_loss", "step": steps[first],
-                                 "message": f"non-finite loss at {where}: {bad}"})
 
     def _validation(self, b: ScalarBatch) -> None:
         epochs = b.columns.get("step")
@@ -362,11 +183,9 @@ class JobMetrics:
                 self._coco_table = []
             if len(self._coco_table) < _MAX_COCO_LINES:
                 self._coco_table.append(text)
-        elif kind == "nonfinite" and self._text_nonfinite is None:
+        elif kind == "nonfinite":
             progress = parse_train_line(text)
-            step = self._global_iter_of(progress) if progress else None
-            self._text_nonfinite = {"kind": "nonfinite_loss", "step": step,
-                                    "message": f"non-finite loss in {source}: {text.strip()}"}
+            self._nonfinite.feed_text(text, source, self._global_iter_of(progress) if progress else None)
 
     def _add_alert(self, alert: dict) -> None:
         if len(self._alerts) < _MAX_ALERTS:
@@ -418,7 +237,7 @@ class JobMetrics:
             return 0, "finished"
         total, done = progress["total_iters"], progress["global_iter"]
         recent = sorted(self._recent_times)[-_RECENT_TIMES:]
-        times = sorted(t for p in recent if _finite(t := self._recent_times[p]) and t > 0)
+        times = sorted(t for p in recent if finite(t := self._recent_times[p]) and t > 0)
         if total and isinstance(done, int) and times:
             return round(max(0, total - done) * times[len(times) // 2]), "iteration time"
         if self._progress is not None and self._progress.eta_s is not None:
@@ -431,26 +250,19 @@ class JobMetrics:
             return "bbox_mAP"
         return min((k for k in keys if k.endswith("mAP")), default=None)
 
-    def _checkpoint_for(self, epoch: int) -> str | None:
-        names = {os.path.basename(c): c for c in self._checkpoints}
-        if f"epoch_{epoch}.pth" in names:
-            return names[f"epoch_{epoch}.pth"]
-        return next((c for n, c in sorted(names.items())
-                     if n.startswith("best_") and n.endswith(f"_epoch_{epoch}.pth")), None)
-
     def _best(self) -> dict | None:
         key = self._primary_key()
         if key is None:
             return None
         scored = [(m[key], e) for e, (_, m) in self._map.items()
-                  if _finite(m.get(key)) and m[key] >= 0]
+                  if finite(m.get(key)) and m[key] >= 0]
         if not scored:
             return None
         value, epoch = max(scored, key=lambda s: (s[0], -s[1]))
         percent = round(value * 100, 2)
         ref = self.reference_ap
         return {"epoch": epoch, "metric": key, key: value, "value": value, "percent": percent,
-                "checkpoint": self._checkpoint_for(epoch), "reference_ap": ref,
+                "checkpoint": checkpoint_for_epoch(self._checkpoints, epoch), "reference_ap": ref,
                 "gap_to_reference": round(percent - ref, 2) if ref is not None else None}
 
     def _status(self, finished: bool) -> str:
@@ -472,17 +284,16 @@ class JobMetrics:
         eta_s, eta_source = self._eta(progress, finished)
         if not finished and status.lower() not in RUNNING_STATES:
             eta_s, eta_source = None, None  # a dead job has no time left to estimate
-        alerts = [a for a in (self._nonfinite[1] if self._nonfinite else self._text_nonfinite,)
-                  if a is not None]
+        alerts = [a for a in (self._nonfinite.alert(),) if a is not None]
         now = time.time() if now is None else now
         snap = {
             "status": status,
             "progress": progress,
             "eta_s": eta_s,
             "eta_source": eta_source,
-            "latest": {k: _json_value(v) for k, v in self._latest.items()},
+            "latest": {k: json_value(v) for k, v in self._latest.items()},
             "map_by_epoch": [
-                {"epoch": e, **{k: (v if _finite(v) and v != -1 else None) for k, v in m.items()}}
+                {"epoch": e, **{k: (v if finite(v) and v != -1 else None) for k, v in m.items()}}
                 for e, (_, m) in sorted(self._map.items())
             ],
             "best": self._best(),
@@ -499,7 +310,7 @@ class JobMetrics:
             "idle_s": round(max(0.0, now - self._newest_mtime), 1) if self._newest_mtime else None,
         }
         if series:
-            snap["series"] = {k: [[s, _json_value(lo), _json_value(hi)] for s, lo, hi in v.buckets()]
+            snap["series"] = {k: [[s, json_value(lo), json_value(hi)] for s, lo, hi in v.buckets()]
                               for k, v in sorted(self._series.items())}
         return snap
 

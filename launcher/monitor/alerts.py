@@ -1,0 +1,122 @@
+"""Alert rules over a job's metrics: each rule is fed records and says what to flag.
+
+An alert is a plain dict ``{"kind", "step", "message"}`` (JSON-safe), shown by the
+watch view, ``--json`` and the TUI. A new rule is a class here that ``JobMetrics``
+feeds and whose alerts it lists.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from typing import Sequence
+
+from launcher.monitor.scalars import ScalarBatch
+from launcher.monitor.values import is_loss_key, json_value
+
+__all__ = ["DivergenceRule", "NonFiniteLossRule"]
+
+
+class DivergenceRule:
+    """Flags a loss that keeps rising, not one noisy line.
+
+    The rule: after ``warmup_iters`` (the lr warmup, when loss still falls fast),
+    the smoothed loss is the median of the last ``window`` logged values (each is
+    already MMEngine's mean over its 50-iteration window, so 10 lines = 500
+    iterations). It fires when the smoothed loss exceeds ``ratio`` times the
+    lowest smoothed loss seen so far *and* is at least ``min_rise`` above it (so a
+    loss near zero cannot trip it on noise). It fires once per episode and re-arms
+    when the smoothed loss comes back under the midpoint of 1 and ``ratio``. A
+    median ignores single spikes; non-finite values are the NaN alert's business.
+    """
+
+    def __init__(self, window: int = 10, ratio: float = 2.0, min_rise: float = 0.05,
+                 warmup_iters: int = 500) -> None:
+        self.window, self.ratio, self.min_rise, self.warmup_iters = window, ratio, min_rise, warmup_iters
+        self._recent: deque[float] = deque(maxlen=window)
+        self._best = math.inf
+        self._best_step: int | None = None
+        self._firing = False
+
+    def feed(self, steps: Sequence[int], losses: Sequence[float]) -> list[dict]:
+        alerts = []
+        i = bisect_right(steps, self.warmup_iters)
+        n = len(losses)
+        while i < n:
+            j = min(n, i + self.window)
+            block = losses[i:j]
+            total = sum(block)
+            if total - total != 0:
+                block = [v for v in block if v - v == 0]
+            self._recent.extend(block)
+            i = j
+            if len(self._recent) == self.window:
+                alert = self._judge(steps[j - 1])
+                if alert:
+                    alerts.append(alert)
+        return alerts
+
+    def _judge(self, step: int) -> dict | None:
+        smoothed = sorted(self._recent)[self.window // 2]
+        if smoothed < self._best:
+            self._best, self._best_step = smoothed, step
+        if self._firing:
+            if smoothed < self._best * (1 + self.ratio) / 2:
+                self._firing = False
+            return None
+        if smoothed > self.ratio * self._best and smoothed - self._best >= self.min_rise:
+            self._firing = True
+            return {
+                "kind": "divergence",
+                "step": step,
+                "message": (f"loss {smoothed:.4g} (median of last {self.window} logged) is "
+                            f"{smoothed / self._best:.1f}x its minimum {self._best:.4g} "
+                            f"(step {self._best_step})"),
+            }
+        return None
+
+
+class NonFiniteLossRule:
+    """The first non-finite loss of the run.
+
+    From scalars.json it is the earliest such line by stream position (a skim peek may
+    arrive before earlier lines do); the text log's first such line stands in when
+    the scalars have none (a run killed before its scalars were flushed).
+    """
+
+    def __init__(self) -> None:
+        self._scalar: tuple[tuple[int, int], dict] | None = None
+        self._text: dict | None = None
+
+    def feed(self, b: ScalarBatch, columns: dict, steps: list) -> None:
+        """``columns``: the batch's numeric columns; ``steps``: its step column as ints."""
+        first = None
+        for k, col in columns.items():
+            if not is_loss_key(k):
+                continue
+            total = sum(col)
+            if total - total == 0:
+                continue
+            i = next((i for i, v in enumerate(col) if v - v != 0), None)
+            if i is not None and (first is None or i < first):
+                first = i
+        if first is None:
+            return
+        pos = b.pos(first)
+        if self._scalar is not None and self._scalar[0] <= pos:
+            return
+        bad = ", ".join(f"{k}={json_value(col[first])}" for k, col in columns.items()
+                        if is_loss_key(k) and col[first] - col[first] != 0)
+        epoch = columns["epoch"][first] if "epoch" in columns else None
+        where = f"step {steps[first]}" + (f" (epoch {epoch})" if epoch is not None else "")
+        self._scalar = (pos, {"kind": "nonfinite_loss", "step": steps[first],
+                              "message": f"non-finite loss at {where}: {bad}"})
+
+    def feed_text(self, line: str, source: str, step: int | None) -> None:
+        if self._text is None:
+            self._text = {"kind": "nonfinite_loss", "step": step,
+                          "message": f"non-finite loss in {source}: {line.strip()}"}
+
+    def alert(self) -> dict | None:
+        return self._scalar[1] if self._scalar else self._text
