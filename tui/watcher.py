@@ -7,7 +7,6 @@ closing the monitor (or the TUI) never touches the job.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from textual.message_pump import MessagePump
 from launcher.jobs import registry
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
+from launcher.monitor.follow import FollowedFile
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
 from tui.messages import LogLines, MetricsUpdated
 
@@ -26,39 +26,31 @@ LOG_BACKLOG = 64 << 10  # on open, show the last 64 KiB of each stream, not the 
 LOG_READ_MAX = 256 << 10  # per poll, so a flood never stalls the UI
 
 
-class _Follower:
-    """New complete lines of one log file (display only: parsing is log_tail's job)."""
+class _LogPaneSource:
+    """New complete lines of one log file for the log pane (display only: parsing is the
+    monitor's job). Opens at the file's last LOG_BACKLOG bytes, and again there when the
+    file is rewritten."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset: int | None = None
-        self.pending = b""
+        self.file = FollowedFile(path, keep_overlong=True)
+        self.opened = False
 
     def read(self) -> list[str]:
-        try:
-            size = os.stat(self.path).st_size
-        except OSError:
-            return []
-        if self.offset is None or size < self.offset:  # first read, or the file was rewritten
-            self.offset, self.pending = max(0, size - LOG_BACKLOG), b""
-            skip_partial = self.offset > 0
-        else:
-            skip_partial = False
-        if size <= self.offset:
-            return []
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read(min(LOG_READ_MAX, size - self.offset))
-        except OSError:
-            return []
-        self.offset += len(data)
-        data = self.pending + data
-        cut = data.rfind(b"\n") + 1
-        self.pending = data[cut:]
-        lines = data[:cut].decode("utf-8", "replace").splitlines()
-        if skip_partial and lines:
-            lines = lines[1:]
+        f = self.file
+        if not f.stat():
+            f.restart()
+            f.stat()
+            self.opened = False
+        if not self.opened:
+            if not f.seen:
+                return []
+            f.start_near_end(LOG_BACKLOG)
+            self.opened = True
+        lines: list[str] = []
+        for data, _first in f.read_lines(LOG_READ_MAX):
+            lines.extend(data.decode("utf-8", "replace").split("\n"))
+            if data.endswith(b"\n"):
+                lines.pop()
         return [line.rstrip("\r").split("\r")[-1] for line in lines]  # keep a progress bar's last state
 
 
@@ -86,7 +78,7 @@ class JobWatcher(threading.Thread):
         tailer = WorkDirTailer(record.run_path)
         metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
                              warmup_iters=self.warmup_iters)
-        followers = [(name.split(".")[0], _Follower(record.run_path / name)) for name in LOG_STREAMS]
+        followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
         first = True
         while not self._stop_event.is_set():

@@ -186,7 +186,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from launcher.jobs import registry
 
     record = registry.find(args.job)
-    return job_summary.print_logs(record, follow=args.follow, stream="stderr" if args.stderr else "stdout")
+    return job_summary.print_logs(record, follow=args.follow, stream="stderr" if args.stderr else "stdout",
+                                  as_json=args.json)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("-f", "--follow", action="store_true")
     p.add_argument("--stderr", action="store_true", help="stderr instead of stdout")
+    p.add_argument("--json", action="store_true", help="one JSON object per line: {job, stream, line}")
     p.set_defaults(func=cmd_logs)
 
     p = sub.add_parser("doctor", help="check that Faster R-CNN can train here")

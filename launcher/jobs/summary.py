@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
@@ -45,22 +46,46 @@ def summarize_all() -> list[dict[str, Any]]:
     return [summarize(r) for r in registry.load_all()]
 
 
-def print_logs(record: JobRecord, *, follow: bool, stream: str = "stdout") -> int:
+def print_logs(record: JobRecord, *, follow: bool, stream: str = "stdout", as_json: bool = False) -> int:
+    """The job's launcher output as written; with ``as_json``, one JSON object a line
+    (``{"job", "stream", "line"}``), the same with or without ``follow``, so a script
+    reads both alike."""
+    from launcher.monitor.follow import FollowedFile
+
     path = record.run_path / f"{stream}.log"
     if not path.exists():
         print(f"frcnn-tui: error: {path} does not exist", file=sys.stderr)
         return 1
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(1 << 16)
-            if chunk:
-                sys.stdout.buffer.write(chunk)
-                sys.stdout.flush()
-                continue
-            if not follow or registry.status(record) != registry.RUNNING:
-                # One last read: the job may have written its final lines as it ended.
-                rest = fh.read()
-                sys.stdout.buffer.write(rest)
-                sys.stdout.flush()
-                return 0
-            time.sleep(0.5)
+    log = FollowedFile(path, keep_overlong=True)
+    write = _json_lines_writer(record.id, stream) if as_json else _write_raw
+    while True:
+        # Status before the read: the lines a job writes as it ends are still read.
+        ended = not follow or registry.status(record) != registry.RUNNING
+        if not log.stat():  # rewritten from the start
+            log.restart()
+            log.stat()
+        for data, _first in log.read_lines():
+            write(data)
+        if ended:
+            rest = log.take_partial()  # a last line without its newline
+            if rest:
+                write(rest)
+            return 0
+        time.sleep(0.5)
+
+
+def _write_raw(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+def _json_lines_writer(job_id: str, stream: str) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        text = data.decode("utf-8", "replace")
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()
+        for line in lines:
+            print(json.dumps({"job": job_id, "stream": stream, "line": line.removesuffix("\r")}))
+        sys.stdout.flush()
+    return write

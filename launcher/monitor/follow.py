@@ -27,8 +27,12 @@ class FollowedFile:
     replaced); ``read_lines()`` then yields the complete lines written since.
     """
 
-    def __init__(self, path: str | os.PathLike, name: str = "", index: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike, name: str = "", index: int = 0, *,
+                 keep_overlong: bool = False) -> None:
         self.path = Path(path)
+        # An overlong line is dropped (and counted as bad) by parsers; a display keeps
+        # it, cut into pieces without their newline, since losing text is worse there.
+        self.keep_overlong = keep_overlong
         self.name = name or self.path.name
         self.index = index
         self.offset = 0  # bytes read, the partial line included
@@ -89,7 +93,8 @@ class FollowedFile:
 
     def read_lines(self, limit: float = float("inf")) -> Iterator[tuple[bytes, int]]:
         """Yields ``(complete lines, number of the first)`` from the current offset,
-        in CHUNK pieces, reading at most ``limit`` bytes."""
+        in CHUNK pieces, reading at most ``limit`` bytes (with ``keep_overlong``, a
+        piece of an overlong line also comes out alone, without a newline)."""
         if self.offset >= self.size or limit <= 0:
             return
         try:
@@ -121,11 +126,15 @@ class FollowedFile:
                 buf = self.pending + data if self.pending else data
                 cut = buf.rfind(b"\n") + 1
                 self.pending = buf[cut:]
-                if len(self.pending) > MAX_LINE:
-                    self.pending, self.dropping = b"", True
-                    self.bad += 1
                 if cut:
                     first = self.lines
                     complete = buf[:cut]
                     self.lines += complete.count(b"\n")
                     yield complete, first
+                if len(self.pending) > MAX_LINE:
+                    if self.keep_overlong:
+                        piece, self.pending = self.pending, b""
+                        yield piece, self.lines
+                    else:
+                        self.pending, self.dropping = b"", True
+                        self.bad += 1
