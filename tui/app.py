@@ -99,9 +99,13 @@ class FrcnnApp(App[int]):
         self.catalog: PresetCatalog = load_presets()
         self.inventory_changed: Signal[Inventory] = Signal(self, "inventory-changed")
         self.job_names: dict[str, str] = {}  # id -> name, for the command palette
+        self.hung_up: str | None = None  # why the terminal was found gone (tui.hangup), if it was
 
     def on_mount(self) -> None:
+        from tui import hangup
+
         self.sub_title = self.host
+        hangup.watch(self)  # a dropped SSH session or closed pane ends the TUI, never spins it
         for err in self.catalog.errors:
             self.notify(str(err), title="Preset skipped", severity="warning", timeout=10)
         # The probe may be slow (NVML, or a hung driver): a worker, so the first frame never waits;
