@@ -13,6 +13,7 @@ import sys
 from typing import Any, Callable
 
 from launcher import __version__
+from launcher.cli import reproduction
 from launcher.errors import UserError
 
 
@@ -128,10 +129,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_launch(args: argparse.Namespace) -> int:
     from launcher.jobs import local as jobs
     from launcher.cli import render
+    from launcher.references import store as references
 
+    reference = references.load(args.reference) if args.reference else None  # a wrong name fails before launch
     record, plan = jobs.launch(_request(args), force=args.force)
+    if reference is not None:
+        references.record_for_job(record.run_path, reference.name)
     if args.json:
-        _print_json(dict(record.to_dict(), status="running", plan=plan.to_dict()))
+        _print_json(dict(record.to_dict(), status="running", plan=dict(plan.to_dict(), reference=args.reference)))
     else:
         render.print_plan(plan, brief=True)
         print(f"launched job {record.id} ({record.name}), pid {record.pid}, run dir {record.run_dir}")
@@ -195,6 +200,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     from launcher.jobs import registry
     from launcher.cli.watch_view import run_watch
+    from launcher.monitor.reference_compare import tracker_for
 
     if bool(args.job) == bool(args.work_dir):
         raise UserError("watch takes a JOB or --work-dir DIR (one of them)")
@@ -202,11 +208,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
         work_dir = Path(args.work_dir).expanduser()
         if not work_dir.is_dir():
             raise UserError(f"no such work dir: {work_dir}")
-        return run_watch(work_dir, once=args.once, as_json=args.json, interval=args.interval)
+        return run_watch(work_dir, once=args.once, as_json=args.json, interval=args.interval,
+                         reference=tracker_for(work_dir.absolute(), args.reference, None))
     record = registry.find(args.job)
     return run_watch(record.run_path, once=args.once, as_json=args.json, reference_ap=record.reference_ap,
                      max_epochs=record.max_epochs, gpu_indices=None if record.cpu else record.gpu_ids,
-                     job_status=lambda: registry.status(record), interval=args.interval)
+                     job_status=lambda: registry.status(record), interval=args.interval,
+                     reference=tracker_for(record.run_path, args.reference, record.preset))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -262,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_args(p)
     p.add_argument("--name", help="job name (default: the preset's)")
     p.add_argument("--work-dir", help="run directory (default: under the state dir)")
+    p.add_argument("--reference", help="reference run to compare with (default: the preset's; frcnn-tui reference list)")
     p.add_argument("--force", action="store_true", help="launch even if a check fails or the GPUs are busy")
     p.add_argument("--yes", action="store_true", help="no confirmation (the CLI never asks; kept for scripts)")
     p.set_defaults(func=cmd_launch)
@@ -274,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", nargs="?")
     p.add_argument("--work-dir", help="an MMEngine work dir (also runs not started by frcnn-tui)")
     p.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    p.add_argument("--reference", help="compare with this reference run (default: the job's, else its preset's)")
     p.add_argument("--interval", type=_positive_float, default=1.0, help="seconds between polls")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_watch)
@@ -319,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submit", action="store_true", help="run sbatch on the script")
     p.add_argument("--force", action="store_true", help="write the script even if a check fails")
     p.set_defaults(func=cmd_slurm)
+    reproduction.register(sub)  # reference add|list|show|rm, report, compare
     return parser
 
 

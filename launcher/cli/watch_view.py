@@ -91,13 +91,14 @@ def _job_status(job_status: Callable[[], str] | None) -> str | None:
 def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float | None = None,
               max_epochs: int | None = None, gpu_indices: list[int] | None = None,
               job_status: Callable[[], str] | None = None, interval: float = 1.0,
-              series: bool = False) -> int:
+              series: bool = False, reference=None) -> int:
     """Shows the job's metrics; returns the exit code (0, also on Ctrl-C).
 
     ``once``: one snapshot of everything on disk, then exit. ``as_json``: the
     snapshot as one JSON object (live: one object per line, at each change).
     ``job_status``: returns "running" (or one of RUNNING_STATES) while the job is
-    alive; any other value prints the final view and returns 0.
+    alive; any other value prints the final view and returns 0. ``reference``: a
+    ``ReferenceTracker`` (launcher.monitor.reference_compare) that adds the comparison.
     """
     work_dir = Path(work_dir).expanduser()
     if not work_dir.is_dir():
@@ -111,7 +112,7 @@ def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float 
         s = metrics.snapshot(series=series, job_status=status)
         s["work_dir"] = str(work_dir)
         s["gpus"] = gpus.rows
-        return s
+        return reference.apply(s) if reference is not None else s
 
     try:
         if once:
@@ -314,4 +315,12 @@ def _render_map(snapshot: dict) -> list:
         if best.get("checkpoint"):
             line += f"  {best['checkpoint']}"
         out.append(Text(line, "green"))
+    ref = snapshot.get("reference")
+    if ref and ref.get("epoch") is not None:
+        line = f"epoch {ref['epoch']}: {_num(ref.get('run'), '.3f')} vs reference {ref['name']} "
+        if ref.get("reference") is None:
+            line += "(no value at this epoch)"
+        else:
+            line += f"{_num(ref['reference'], '.3f')} ({ref['delta']:+.3f}, noise {ref['noise']:g})"
+        out.append(Text(line, "bold red" if ref.get("behind") else "green"))
     return out

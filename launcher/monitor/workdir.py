@@ -24,6 +24,7 @@ from pathlib import Path
 from launcher.monitor.backlog_skim import BacklogSkim
 from launcher.monitor.checkpoints import is_checkpoint
 from launcher.monitor.follow import FollowedFile
+from launcher.monitor.mmdet2_log import Mmdet2TextLog, is_mmdet2_log_name
 from launcher.monitor.scalars import ScalarBatch, ScalarFile
 from launcher.monitor.text_events import LogEvent, TextLog, TrainProgress
 
@@ -71,6 +72,8 @@ class WorkDirTailer:
     def _reset_state(self) -> None:
         self._scalars: dict[str, ScalarFile] = {}
         self._texts: dict[str, TextLog] = {}
+        # An MMDetection 2.x work dir: <timestamp>.log at the top, no timestamp folders.
+        self._mmdet2: dict[str, Mmdet2TextLog] = {}
         self._checkpoints: list[str] = []
         self._config_mtime: dict[str, float] = {}
         self._max_epochs: int | None = None
@@ -122,6 +125,13 @@ class WorkDirTailer:
                 if progress is not None:
                     upd.progress = progress
                 self._max_epochs_from_text(data, upd)
+        for t in self._mmdet2.values():
+            for data, first in t.read_lines():
+                batches, progress = t.records(data, first)
+                upd.batches.extend(batches)
+                upd.progress = progress or upd.progress
+                t.scan(data, upd.events)
+                self._max_epochs_from_text(data, upd)
         mtimes = []
         for t in self._tracked():
             upd.bad_lines += t.bad
@@ -133,7 +143,7 @@ class WorkDirTailer:
         return upd
 
     def _tracked(self) -> list[FollowedFile]:
-        return [*self._scalars.values(), *self._texts.values()]
+        return [*self._scalars.values(), *self._texts.values(), *self._mmdet2.values()]
 
     def _scan_dir(self, upd: TailUpdate) -> bool:
         try:
@@ -142,7 +152,7 @@ class WorkDirTailer:
             return False
         except OSError:
             return True  # transient (NFS): keep what is known
-        stamps, checkpoints, configs = [], [], []
+        stamps, checkpoints, configs, mmdet2 = [], [], [], []
         for e in entries:
             name = e.name
             if TIMESTAMP_DIR.match(name):
@@ -153,12 +163,18 @@ class WorkDirTailer:
                 configs.append(e)
             elif name in TEXT_SIDE_FILES and name not in self._texts:
                 self._texts[name] = TextLog(Path(e.path), name, len(self._texts))
+            elif is_mmdet2_log_name(name, TEXT_SIDE_FILES):
+                mmdet2.append(name)
         for ts in sorted(stamps):
             if ts not in self._scalars:
                 rel = f"{ts}/vis_data/scalars.json"
                 self._scalars[ts] = ScalarFile(self.work_dir / rel, rel, len(self._scalars))
                 log_rel = f"{ts}/{ts}.log"
                 self._texts[log_rel] = TextLog(self.work_dir / log_rel, log_rel, len(self._texts))
+        if not stamps:
+            for name in sorted(mmdet2):  # a resumed 2.x run adds a newer <timestamp>.log
+                if name not in self._mmdet2:
+                    self._mmdet2[name] = Mmdet2TextLog(self.work_dir / name, name, len(self._mmdet2))
         checkpoints.sort()
         if checkpoints != self._checkpoints:
             self._checkpoints = checkpoints

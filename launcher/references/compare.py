@@ -105,8 +105,8 @@ def likely_causes(run: dict[str, Any], ref: Reference) -> list[str]:
                           f"(lr {ref_lr:g} / batch {ref_batch}): {_ratio(mine, theirs):.2g}x; the linear rule "
                           f"would give lr {theirs * batch:.3g}")
     if batch and ref_batch and batch != ref_batch:
-        causes.append(f"total batch {batch} vs the reference's {ref_batch} (fewer images per step changes "
-                      f"BatchNorm-free detectors less than the lr does, but warmup and steps per epoch differ)")
+        causes.append(f"total batch {batch} vs the reference's {ref_batch}: the iterations per epoch and the "
+                      f"warmup's share of the schedule differ")
     env, renv = run.get("env") or {}, ref.env
     for key, label in (("opencv", "OpenCV"), ("torch", "PyTorch")):
         a, b = _major_minor(env.get(key)), _major_minor(renv.get(key))

@@ -85,3 +85,15 @@ def default_for(preset: str | None) -> Reference | None:
 
 def resolve(name: str | None, preset: str | None) -> Reference | None:
     return load(name) if name else default_for(preset)
+
+
+def record_for_job(run_dir: Path, name: str) -> None:
+    """``launch --reference NAME``: kept in the job's plan.json, where watch, the Monitor and
+    report look for it (a job without one follows its preset's default)."""
+    path = run_dir / "plan.json"
+    try:
+        plan = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot record the reference in {path}: {exc}") from None
+    plan["reference"] = validate_name(name)
+    write_atomic(path, json.dumps(plan, indent=2, default=str))

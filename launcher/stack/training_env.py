@@ -43,9 +43,10 @@ def training_python(explicit: str | None = None) -> str:
     return str(Path(resolved).absolute())
 
 
-def inspect(python: str, args: list[str], timeout: float = 300) -> dict[str, Any]:
-    """Run env_inspect.py with ARGS under PYTHON; failures come back as {'error': ...}."""
-    cmd = [python, str(paths.package_file("stack/env_inspect.py")), *args]
+def run_script(python: str, script: str, args: list[str], *, what: str, timeout: float = 300) -> dict[str, Any]:
+    """Run launcher/SCRIPT as a file under PYTHON; it prints one JSON object as its last
+    stdout line. Failures come back as {'error': ...} saying WHAT failed."""
+    cmd = [python, str(paths.package_file(script)), *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
@@ -56,7 +57,12 @@ def inspect(python: str, args: list[str], timeout: float = 300) -> dict[str, Any
         return json.loads(last)
     except json.JSONDecodeError:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"{python} failed to inspect the environment (exit {proc.returncode}): {tail}"}
+        return {"error": f"{python} failed to {what} (exit {proc.returncode}): {tail}"}
+
+
+def inspect(python: str, args: list[str], timeout: float = 300) -> dict[str, Any]:
+    """Run env_inspect.py with ARGS under PYTHON; failures come back as {'error': ...}."""
+    return run_script(python, "stack/env_inspect.py", args, what="inspect the environment", timeout=timeout)
 
 
 def cpu_count() -> int:

@@ -1,0 +1,86 @@
+"""The live comparison with a reference run, applied to a metrics snapshot.
+
+``ReferenceTracker.apply(snapshot)`` adds, at the latest evaluated epoch, the object
+``reference`` {name, epoch, run, reference, delta, noise, behind, ...} and, once the run
+trails by more than the noise for two evaluations in a row, a ``behind-reference``
+alert naming the likely causes (see launcher.references.compare). With ``series`` in the
+snapshot it also adds what the charts draw: the reference mAP per epoch and its loss
+curve placed on this run's iteration axis (by fraction of the schedule, so a run with
+another total batch still lines up).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from launcher.references import compare, store
+from launcher.references.model import Reference
+
+__all__ = ["ReferenceTracker", "tracker_for", "job_reference_name"]
+
+
+class ReferenceTracker:
+    def __init__(self, ref: Reference, noise: float, noise_source: str,
+                 run_facts: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.ref, self.noise, self.noise_source = ref, noise, noise_source
+        self._run_facts = run_facts
+        self._facts: dict[str, Any] | None = None
+        self._alert: dict[str, Any] | None = None
+
+    def run_facts(self) -> dict[str, Any]:
+        """The run's lr, batch, seed and versions, read once and only when an alert needs them."""
+        if self._facts is None:
+            try:
+                self._facts = self._run_facts() if self._run_facts else {}
+            except Exception:  # the run's own logs may be mid-write; causes are then unknown
+                self._facts = {}
+        return self._facts
+
+    def apply(self, snap: dict[str, Any]) -> dict[str, Any]:
+        maps = snap.get("map_by_epoch") or []
+        obj = compare.comparison(maps, self.ref, self.noise)
+        obj["noise_source"] = self.noise_source
+        obj["preset"] = self.ref.preset
+        obj["final"] = (self.ref.final or {}).get("bbox_mAP")
+        obj["map_by_epoch"] = [[r["epoch"], r.get("bbox_mAP")] for r in self.ref.map_by_epoch]
+        if "series" in snap:
+            obj["loss_curve"] = self.loss_on_run_axis((snap.get("progress") or {}).get("total_iters"))
+        snap["reference"] = obj
+        if self._alert is None:
+            self._alert = compare.behind_alert(maps, self.ref, self.noise, self.run_facts)
+        if self._alert is not None:
+            snap["alerts"] = list(snap.get("alerts") or []) + [self._alert]
+        return snap
+
+    def loss_on_run_axis(self, total_iters: int | None) -> list[list[float]]:
+        """[[this run's iteration, reference loss], ...]; [] until the run's length is known."""
+        if not total_iters:
+            return []
+        return [[round(f * total_iters), v] for f, v in self.ref.loss_curve]
+
+
+def job_reference_name(run_dir: Path) -> str | None:
+    """The reference a job was launched with (``launch --reference``), from its plan.json."""
+    from launcher.references.mmengine_workdir import read_plan
+
+    name = read_plan(run_dir).get("reference")
+    return name if isinstance(name, str) and name else None
+
+
+def tracker_for(work_dir: Path, name: str | None, preset: str | None) -> ReferenceTracker | None:
+    """The tracker for a run: reference NAME, else the one recorded at launch, else the
+    preset's newest; None when there is none (the flat reference AP line stays)."""
+    name = name or job_reference_name(work_dir)
+    ref = store.resolve(name, preset)
+    if ref is None:
+        return None
+    noise, how = compare.noise_threshold(ref, store.load_all())
+
+    def run_facts() -> dict[str, Any]:
+        from launcher.references.sources import read_path
+
+        run = read_path(work_dir, "run")
+        return {"train": run.train, "env": run.env}
+
+    return ReferenceTracker(ref, noise, how, run_facts)
