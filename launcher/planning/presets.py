@@ -41,6 +41,8 @@ class Preset:
     dataset_repeat: int = 1  # ms-3x: 12 epochs x RepeatDataset(3)
     reference_ap: float | None = None  # box AP in percent, as the model zoo writes it
     reference_env: dict[str, Any] = field(default_factory=dict)
+    # Where the model zoo's official training log is (shown by reference commands; never downloaded).
+    reference_log_url: str | None = None
     default_cpu_workers: int = 2
     min_gpu_memory_mib: int = 0
     cfg_options: dict[str, Any] = field(default_factory=dict)
@@ -111,6 +113,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "dataset_repeat": ((int,), False),
     "reference_ap": ((float, int), False),
     "reference_env": ((dict,), False),
+    "reference_log_url": ((str,), False),
     "default_cpu_workers": ((int,), False),
     "min_gpu_memory_mib": ((int,), False),
     "cfg_options": ((dict,), False),
