@@ -1,5 +1,6 @@
-"""Stop and resume, shared by the Jobs and Monitor screens: a confirmation, then a thread
-worker around launcher.jobs.local that reports back with a JobActionDone message."""
+"""Stop, resume and the reproduction report, shared by the Jobs and Monitor screens: a
+confirmation where it matters, then a thread worker around launcher that reports back
+with a JobActionDone message."""
 
 from __future__ import annotations
 
@@ -69,3 +70,26 @@ def _resume(screen: Screen, record: Any) -> None:
         screen.post_message(JobActionDone(f"resume {record.id}: {type(exc).__name__}: {exc}", error=True))
     else:
         screen.post_message(JobActionDone(f"resumed job {record.id} from its last checkpoint, pid {record.pid}"))
+
+
+def start_report(screen: Screen, record: Any) -> None:
+    """Writes <run dir>/report/ (report.md + PNG charts; a running job gets a partial one)."""
+    screen.notify(f"writing the report of job {record.id}…")
+    # Detached: the charts run in the training interpreter (seconds); quitting need not wait.
+    screen.run_worker(run_detached(_report, screen, record), group="job-report", exit_on_error=False)
+
+
+def _report(screen: Screen, record: Any) -> None:
+    from launcher.references.report import write_report
+
+    try:
+        result = write_report(record)
+    except UserError as exc:
+        screen.post_message(JobActionDone(f"report {record.id}: {exc}", error=True))
+    except Exception as exc:
+        screen.post_message(JobActionDone(f"report {record.id}: {type(exc).__name__}: {exc}", error=True))
+    else:
+        missing = f" (charts not drawn: {result['chart_error']})" if result["chart_error"] else ""
+        partial_note = " (job still running: partial report)" if result["running"] else ""
+        screen.post_message(JobActionDone(f"wrote {result['report']}{partial_note}{missing}",
+                                          error=bool(result["chart_error"])))

@@ -19,6 +19,7 @@ from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
+from launcher.monitor.reference_compare import tracker_for
 from tui.messages import LogLines, MetricsUpdated
 
 LOG_STREAMS = ("stdout.log", "stderr.log")
@@ -78,6 +79,10 @@ class JobWatcher(threading.Thread):
         tailer = WorkDirTailer(record.run_path)
         metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
                              warmup_iters=self.warmup_iters)
+        try:
+            reference = tracker_for(record.run_path, None, record.preset)
+        except Exception:  # an unreadable reference must not stop the monitor; the flat AP line stays
+            reference = None
         followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
         first = True
@@ -87,6 +92,8 @@ class JobWatcher(threading.Thread):
             status = self._status()
             if changed or status != last_status or first:
                 snap = metrics.snapshot(series=True, job_status=status, now=self.clock())
+                if reference is not None:
+                    reference.apply(snap)
                 self.target.post_message(MetricsUpdated(snap))
             lines = [(stream, line) for stream, f in followers for line in f.read()]
             if lines:

@@ -69,9 +69,12 @@ def job_reference_name(run_dir: Path) -> str | None:
 
 
 def tracker_for(work_dir: Path, name: str | None, preset: str | None) -> ReferenceTracker | None:
-    """The tracker for a run: reference NAME, else the one recorded at launch, else the
-    preset's newest; None when there is none (the flat reference AP line stays)."""
-    name = name or job_reference_name(work_dir)
+    """The tracker for a run: reference NAME (an unknown one is a UserError), else the one
+    recorded at launch, else the preset's newest; None when there is none (the flat
+    reference AP line stays)."""
+    recorded = job_reference_name(work_dir)
+    if not name and recorded and store.exists(recorded):
+        name = recorded  # one removed since the launch falls back to the preset's
     ref = store.resolve(name, preset)
     if ref is None:
         return None

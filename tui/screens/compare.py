@@ -27,6 +27,13 @@ class ComparisonReady(Message):
     rows: list[dict]
 
 
+@dataclass
+class EpochsReady(Message):
+    """launcher.jobs.comparison.compare_runs: every run's mAP per epoch, lr and total batch."""
+
+    result: dict
+
+
 def comparison_row(record: Any, row: dict) -> dict:
     snap = read_snapshot(record)
     maps = [m for m in snap.get("map_by_epoch") or [] if m.get("bbox_mAP") is not None]
@@ -62,6 +69,7 @@ class CompareScreen(Screen):
         yield Header()
         with Vertical(id="compare-box"):
             yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="compare-epochs", cursor_type="row", zebra_stripes=True)
             yield Static("Reading the runs…", id="compare-note")
         yield Footer()
 
@@ -72,6 +80,7 @@ class CompareScreen(Screen):
                     "status"):
             table.add_column(col, key=col)
         self._load()
+        self._load_epochs()
 
     @work(exclusive=True, exit_on_error=False)
     async def _load(self) -> None:
@@ -104,6 +113,29 @@ class CompareScreen(Screen):
         note = (f"within {-GOOD_GAP:g} AP of the reference counts as reproduced (green)"
                 + ("\n" + "; ".join(errors) if errors else ""))
         self.query_one("#compare-note", Static).update(note)
+
+    @work(exclusive=True, group="epochs", exit_on_error=False)
+    async def _load_epochs(self) -> None:
+        from launcher.jobs.comparison import compare_runs
+
+        self.post_message(EpochsReady(await run_detached(compare_runs, [record for record, _ in self.jobs])))
+
+    def on_epochs_ready(self, message: EpochsReady) -> None:
+        """mAP per epoch side by side (one column a run), then final AP, lr and total batch:
+        the article's experiment (one preset on 8, 4 and 2 GPUs) in one table."""
+        from launcher.jobs.comparison import map_at
+
+        runs = message.result["runs"]
+        table = self.query_one("#compare-epochs", DataTable)
+        table.clear(columns=True)
+        table.add_column("", key="what")
+        for r in runs:
+            table.add_column(f"{r['id']} ({r['devices']})", key=r["id"])
+        for epoch in message.result["epochs"]:
+            table.add_row(f"epoch {epoch}", *[ap(map_at(r, epoch)) for r in runs], key=f"epoch:{epoch}")
+        table.add_row("final AP", *[ap((r.get("final") or {}).get("bbox_mAP")) for r in runs], key="final")
+        table.add_row("lr", *["-" if r.get("lr") is None else f"{r['lr']:g}" for r in runs], key="lr")
+        table.add_row("total batch", *[str(r.get("total_batch") or "-") for r in runs], key="batch")
 
     def action_back(self) -> None:
         self.dismiss()

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from launcher.jobs import registry
 from tui.format import ago, ap, styled
-from tui.job_actions import ask_stop, start_resume
+from tui.job_actions import ask_stop, start_report, start_resume
 from tui.messages import JobActionDone, JobsLoaded
 from tui.styles import use_styles
 from tui.threads import run_detached
@@ -59,6 +59,7 @@ class JobsScreen(Screen):
         Binding("r", "resume", "Resume"),
         Binding("space", "mark", "Mark", tooltip="Mark runs to compare"),
         Binding("c", "compare", "Compare"),
+        Binding("w", "report", "Report", tooltip="Write the highlighted job's reproduction report (report.md + charts)"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
     ]
 
@@ -200,6 +201,11 @@ class JobsScreen(Screen):
         if job:
             start_resume(self, job[0], job[1]["status"])
 
+    def action_report(self) -> None:
+        job = self._highlighted()
+        if job:
+            start_report(self, job[0])
+
     def on_job_action_done(self, message: JobActionDone) -> None:
         self.notify(message.text, severity="error" if message.error else "information",
                     timeout=10 if message.error else 5)
@@ -210,3 +216,5 @@ class JobsScreen(Screen):
         yield SystemCommand("Resume job", "Resume the highlighted job from its checkpoint", self.action_resume)
         yield SystemCommand("Compare runs", "Marked runs (or all finished ones) against the reference",
                             self.action_compare)
+        yield SystemCommand("Write report", "The highlighted job's reproduction report (report.md + PNG charts)",
+                            self.action_report)

@@ -183,22 +183,25 @@ class MonitorScreen(Screen):
         """What the chart on `tab` plots from the current snapshot (compared, never hashed)."""
         snap = self.snapshot or {}
         series = snap.get("series") or {}
+        ref = snap.get("reference") or {}
         if tab == "loss":
-            return self.smoothing, [(key, series[key]) for key in loss_keys(series)]
+            return self.smoothing, [(key, series[key]) for key in loss_keys(series)], ref.get("loss_curve")
         if tab == "lr":
             return series.get("lr") or []
         best = snap.get("best") or {}
-        return snap.get("map_by_epoch") or [], best.get("metric") or "bbox_mAP"
+        return snap.get("map_by_epoch") or [], best.get("metric") or "bbox_mAP", ref.get("map_by_epoch")
 
     def _draw_chart(self, tab: str) -> None:
         data = self._charted[tab] = self._chart_input(tab)
+        name = ((self.snapshot or {}).get("reference") or {}).get("name")
         if tab == "loss":
-            self.query_one(LossChart).show((self.snapshot or {}).get("series") or {}, self.smoothing)
+            self.query_one(LossChart).show((self.snapshot or {}).get("series") or {}, self.smoothing,
+                                           (name, data[2]) if data[2] else None)
         elif tab == "lr":
             self.query_one(LrChart).show((self.snapshot or {}).get("series") or {})
         else:
-            rows, metric = data
-            self.query_one(MapChart).show(rows, self.record.reference_ap, metric)
+            rows, metric, ref_rows = data
+            self.query_one(MapChart).show(rows, self.record.reference_ap, metric, (name, ref_rows) if ref_rows else None)
 
     def _update_charts(self, now: bool = False) -> None:
         """Redraw the visible tab's chart if what it plots changed: at once when `now`, else
@@ -251,7 +254,12 @@ class MonitorScreen(Screen):
         if "lr" in latest:
             bits.append(f"lr {number(latest['lr'])}")
         best = snap.get("best")
-        if best:
+        rc = snap.get("reference") or {}
+        if rc.get("reference") is not None:
+            # The run against its reference at the same epoch: on track or not, from epoch 1.
+            bits.append(f"ep {rc['epoch']} mAP {100 * rc['run']:.1f} vs {rc['name']} {100 * rc['reference']:.1f} "
+                        f"({100 * rc['delta']:+.1f}{', behind' if rc.get('behind') else ''})")
+        elif best:
             ref = best.get("reference_ap")
             gap = best.get("gap_to_reference")
             bits.append(f"best mAP {best['percent']:.1f} (ep {best['epoch']})"
@@ -297,13 +305,15 @@ class MonitorScreen(Screen):
 
     def _render_banner(self, snap: dict) -> None:
         banner = self.query_one("#banner", Static)
-        alerts = [a for a in snap.get("alerts") or [] if a.get("kind") in ("nonfinite_loss", "divergence")]
+        alerts = [a for a in snap.get("alerts") or []
+                  if a.get("kind") in ("nonfinite_loss", "divergence", "behind-reference")]
         if not alerts:
             banner.display = False
             return
         nonfinite = [a for a in alerts if a["kind"] == "nonfinite_loss"]
         alert = nonfinite[0] if nonfinite else alerts[-1]
-        title = "NaN / inf loss" if alert["kind"] == "nonfinite_loss" else "Loss diverging"
+        title = {"nonfinite_loss": "NaN / inf loss", "behind-reference": "Behind the reference"}.get(
+            alert["kind"], "Loss diverging")
         more = f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
         banner.update(Content.from_markup("[b]⚠ $t:[/] $m$more", t=title, m=alert["message"], more=more))
         banner.display = True

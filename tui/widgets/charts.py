@@ -78,12 +78,21 @@ class Chart(PlotextPlot):
 
 
 class LossChart(Chart):
-    def show(self, series: dict, smoothing: bool) -> None:
+    def show(self, series: dict, smoothing: bool, reference: tuple[str, list[list[float]]] | None = None) -> None:
+        """REFERENCE: (name, [[iteration on this run's axis, loss], ...]), drawn behind the run's total loss."""
         keys = loss_keys(series)
         if not keys:
             self._empty("loss: no train line logged yet")
             return
         self._begin("loss" + (" (smoothed)" if smoothing else ""), "iteration")
+        if reference and reference[1]:
+            last = max((mids(series[k])[0][-1:] or [0])[0] for k in keys)
+            # Only the part of the reference's schedule this run has reached, so the y range
+            # stays the run's; the reference's loss is already a mean per bin, not smoothed again.
+            points = [p for p in reference[1] if p[0] <= max(last, reference[1][0][0])]
+            if points:
+                self.plt.plot([p[0] for p in points], [p[1] for p in points], label=f"ref {reference[0]}",
+                              marker="braille", color="yellow")
         for i, key in enumerate(keys):
             xs, ys = mids(series[key])
             if not xs:
@@ -115,14 +124,23 @@ class MapChart(Chart):
             self.plt.xticks(self.epochs[::step])
         return super().render()
 
-    def show(self, rows: list[dict], reference_ap: float | None, metric: str = "bbox_mAP") -> None:
+    def show(self, rows: list[dict], reference_ap: float | None, metric: str = "bbox_mAP",
+             reference: tuple[str, list[list]] | None = None) -> None:
+        """REFERENCE: (name, [[epoch, mAP], ...]) of a reference run, drawn per epoch; without
+        one, the preset's final reference AP is a flat line."""
         points = [(r["epoch"], 100 * r[metric]) for r in rows if isinstance(r.get(metric), (int, float))]
         if not points:
             self._empty("mAP: no evaluation yet")
             return
         self._begin("box mAP per epoch (%)", "epoch")
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        if reference_ap:
+        ref_points = [(e, 100 * v) for e, v in (reference[1] if reference else []) if isinstance(v, (int, float))]
+        if ref_points:
+            shown = [p for p in ref_points if p[0] <= max(xs) + 1] or ref_points[:1]
+            self.plt.plot([p[0] for p in shown], [p[1] for p in shown], label=f"ref {reference[0]}",
+                          color="yellow", marker="hd")
+            self.plt.scatter([p[0] for p in shown], [p[1] for p in shown], color="yellow", marker="x")
+        elif reference_ap:
             lo, hi = min(xs), max(max(xs), min(xs) + 1)
             self.plt.plot([lo, hi], [reference_ap, reference_ap], label=f"reference {reference_ap:g}",
                           color="yellow", marker="hd")
