@@ -3,10 +3,17 @@
 # before it acts, and .venv/.frcnn-tui-ready is written last, so an interrupted or
 # failed set-up never looks complete (make reruns it).
 #
-#   torch   torch==2.13.0 (CPU build) unless a torch is already in the venv (keep a CUDA one)
+#   torch   torch==2.13.0 unless a torch is already in the venv (a CUDA one is kept); with no GPU
+#           that is the index's build (CPU here), on a GPU box the registry's CUDA 13.0 build
 #   mmcv    2.1.0 compiled from the PyPI sdist with ops, cached as a wheel under
-#           ~/.cache/frcnn-tui/wheels/<python>-<torch>-mmcv2.1.0/, built through ccache when present
+#           ~/.cache/frcnn-tui/wheels/<key>/, built through ccache when present. With NVIDIA GPUs and a
+#           CUDA torch: CUDA ops for those GPUs' architectures only, compiled by the system's nvcc when
+#           it matches torch's CUDA, else by the registry's (installed into the venv); the key then
+#           names the CUDA version and the architectures
 #   rest    pip install -e '.[train,dev]' (mmengine 0.10.7, mmdet 3.3.0, pycocotools, OpenCV, pytest)
+#
+# The decisions come from launcher/stack/mmcv_build.py; `scripts/bootstrap.sh --plan-only` (or
+# --plan-json) prints them and changes nothing.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +32,25 @@ die() { printf 'bootstrap: error: %s (full log: %s)\n' "$1" "$LOG" >&2; exit 1; 
 # Run a step with its output in the log only; on failure, one line naming the log.
 step() { local what="$1"; shift; say "$what"; "$@" >>"$LOG" 2>&1 || die "$what failed"; }
 pip_() { "$PY" -m pip --disable-pip-version-check "$@"; }
+# The build decisions, run by the venv's interpreter from the source tree (frcnn-tui may not be installed yet).
+mmcv_build() { PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$1" -m launcher.stack.mmcv_build "${@:2}"; }
+# Sets PLAN_* (see shell_lines in mmcv_build.py); stops here, before any long step, when it cannot work.
+plan() {
+  local out
+  out="$(mmcv_build "$PY" plan --shell 2>>"$LOG")" || die "could not work out the mmcv build"
+  eval "$out"
+  [ -z "$PLAN_STOP" ] || die "$PLAN_STOP"
+  [ -z "$PLAN_NOTES" ] || say "note: $PLAN_NOTES"
+}
+
+case "${1:-}" in
+  --plan-only|--plan-json)
+    py="$PY"; "$py" -c 'import sys' >/dev/null 2>&1 || py="$PYTHON"
+    mmcv_build "$py" plan $([ "$1" = --plan-json ] && echo --json)
+    exit $? ;;
+  "") ;;
+  *) printf 'usage: %s [--plan-only | --plan-json]\n' "$0" >&2; exit 2 ;;
+esac
 
 [ -f "$READY" ] && [ "$READY" -nt "$ROOT/pyproject.toml" ] && [ "$READY" -nt "$0" ] && exit 0
 
@@ -37,33 +63,48 @@ rm -f "$READY"
 
 # setuptools >= 82 dropped pkg_resources, which the mmcv build and mmengine's
 # mmdet:: config lookups need.
-step "installing build tools (setuptools<81, numpy, ninja)" pip_ install 'setuptools>=77,<81' wheel numpy ninja
+# nvidia-ml-py: the plan reads the driver and the GPUs through NVML before torch is chosen.
+step "installing build tools (setuptools<81, numpy, ninja)" pip_ install 'setuptools>=77,<81' wheel numpy ninja \
+  nvidia-ml-py
 
-if "$PY" -c 'import torch' >/dev/null 2>&1; then
+plan
+if [ -z "$PLAN_TORCH_INSTALL" ]; then
   say "keeping torch $("$PY" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)')"
 else
-  step "installing torch==2.13.0 (CPU build)" pip_ install torch==2.13.0
+  step "installing torch==2.13.0 (${PLAN_TORCH_CUDA:+CUDA $PLAN_TORCH_CUDA build}${PLAN_TORCH_CUDA:-CPU build})" \
+    eval "$PLAN_TORCH_INSTALL"
 fi
 
 step "installing frcnn-tui and its dependencies" pip_ install --no-build-isolation -e "$ROOT[train,dev]"
 
-mmcv_ok() { "$PY" - <<'PYEOF' >/dev/null 2>&1
+plan  # again, with the torch that is now there
+# With CUDA ops planned, an mmcv with CPU ops only (or another CUDA's) does not count.
+mmcv_ok() { PLAN_TORCH_CUDA="$PLAN_TORCH_CUDA" PLAN_CUDA_OPS="$PLAN_CUDA_OPS" "$PY" - <<'PYEOF' >/dev/null 2>&1
+import os
 import mmcv, mmcv.ops
 assert mmcv.__version__ == "2.1.0"
+if os.environ["PLAN_CUDA_OPS"]:
+    assert mmcv.ops.get_compiling_cuda_version() == os.environ["PLAN_TORCH_CUDA"]
 PYEOF
 }
 if mmcv_ok; then
   say "mmcv $MMCV_VERSION with ops already installed"
 else
-  KEY="$("$PY" -c 'import sys, torch; print(f"py{sys.version_info.major}.{sys.version_info.minor}-torch{torch.__version__}-mmcv")')$MMCV_VERSION"
+  KEY="$PLAN_CACHE_KEY"
   WHEELS="$CACHE/wheels/$KEY"
   mkdir -p "$WHEELS"
   WHEEL="$(ls "$WHEELS"/mmcv-*.whl 2>/dev/null | head -n1)"
   if [ -z "$WHEEL" ]; then
     command -v g++ >/dev/null || command -v c++ >/dev/null \
       || die "no C++ compiler to build mmcv's ops: install g++ (Debian: apt-get install g++)"
+    if [ "$PLAN_COMPILER" = registry ]; then
+      step "installing the CUDA $PLAN_TORCH_CUDA compiler from the registry into the venv" \
+        mmcv_build "$PY" install-compiler --cuda "$PLAN_TORCH_CUDA"
+    fi
     BUILD="$(mktemp -d)"
-    export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+    # MMCV_WITH_OPS, MAX_JOBS (all cores), and for CUDA ops FORCE_CUDA, CUDA_HOME, TORCH_CUDA_ARCH_LIST.
+    eval "export $PLAN_BUILD_ENV"
+    [ -z "$PLAN_CUDA_HOME" ] || export PATH="$PLAN_CUDA_HOME/bin:$PATH"
     # ccache makes a rebuild (new venv, same sources) take seconds.
     # pip builds in a fresh temp dir each time: rewrite paths under it (base dir) and
     # leave the cwd out of the hash, or ccache would never hit.
@@ -71,12 +112,16 @@ else
       export PATH="/usr/lib/ccache:$PATH" CCACHE_BASEDIR="${TMPDIR:-/tmp}" CCACHE_NOHASHDIR=true
       say "using ccache"
     fi
-    say "building mmcv $MMCV_VERSION with ops from source: about 20 minutes on 2 cores (log: $LOG)"
-    pip_ wheel --no-deps --no-build-isolation -v -w "$BUILD" "mmcv==$MMCV_VERSION" >>"$LOG" 2>&1 &
+    say "building mmcv $MMCV_VERSION with ${PLAN_CUDA_OPS:+CUDA (${TORCH_CUDA_ARCH_LIST:-default archs}, nvcc ${PLAN_CUDA_HOME}) and }CPU ops from source: about 20 minutes on 2 cores (log: $LOG)"
+    # pip wheel --no-cache-dir ...: without it pip would reuse an earlier wheel of the same version (CPU ops only).
+    eval "$PLAN_WHEEL -w \"\$BUILD\"" >>"$LOG" 2>&1 &
     pid=$!
-    start=$SECONDS
+    start=$SECONDS reported=0
+    # Poll each second (a cached or failing build ends at once), report every 30.
     while kill -0 "$pid" 2>/dev/null; do
-      sleep 30
+      sleep 1
+      (( SECONDS >= start + reported + 30 )) || continue
+      reported=$(( SECONDS - start ))
       progress="$(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$LOG" | tail -n1 | tr -d ' ')"
       say "  still compiling mmcv ops: $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s elapsed ${progress:+, step $progress}"
     done

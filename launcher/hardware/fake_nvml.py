@@ -11,7 +11,7 @@ JSON format (documented in README.md, "Simulated GPUs"):
   "gpus": [
     {"name": "NVIDIA A100-SXM4-80GB", "uuid": "GPU-...", "pci_bus_id": "00000000:07:00.0",
      "memory_total_mib": 81920, "memory_used_mib": 0, "utilization_pct": 0,
-     "temperature_c": 34,
+     "temperature_c": 34, "compute_capability": "8.0",   # optional: unknown when absent
      "processes": [{"pid": 4242, "used_memory_mib": 20000}],
      "not_supported": ["temperature"],    # optional: fields that raise NotSupported
      "lost": false}                       # optional: the GPU fell off the bus
@@ -108,6 +108,13 @@ class FakeNVML:
 
     def nvmlDeviceGetTemperature(self, gpu: dict[str, Any], sensor: int) -> int:
         return int(self._field(gpu, "temperature_c") or 0)
+
+    def nvmlDeviceGetCudaComputeCapability(self, gpu: dict[str, Any]) -> tuple[int, int]:
+        raw = self._field(gpu, "compute_capability")
+        if raw is None:  # older inventories name none: unknown, as NotSupported would make it
+            raise _error("NotSupported")
+        major, _, minor = str(raw).partition(".")
+        return int(major), int(minor or 0)
 
     def nvmlDeviceGetComputeRunningProcesses(self, gpu: dict[str, Any]) -> list[SimpleNamespace]:
         procs = self._field(gpu, "processes") or []

@@ -41,6 +41,7 @@ class GPUInfo:
     utilization_pct: int | None = None
     temperature_c: int | None = None
     processes: list[GPUProcess] | None = None
+    compute_capability: str | None = None  # "9.0": what mmcv's CUDA ops are compiled for
     error: str | None = None  # set when the whole GPU is lost / unreadable
 
     @property
@@ -106,6 +107,9 @@ def _read_gpu(nvml: Any, index: int, query: Callable[..., Any]) -> GPUInfo:
     temp = query(nvml.nvmlDeviceGetTemperature, handle, 0)  # 0 = NVML_TEMPERATURE_GPU
     if temp is not None:
         info.temperature_c = int(temp)
+    capability = query(nvml.nvmlDeviceGetCudaComputeCapability, handle)
+    if capability is not None:
+        info.compute_capability = f"{int(capability[0])}.{int(capability[1])}"
     procs = query(nvml.nvmlDeviceGetComputeRunningProcesses, handle)
     if procs is not None:
         info.processes = []
