@@ -7,6 +7,7 @@ XDG dirs from platformdirs are used.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
@@ -19,20 +20,28 @@ def _home() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _ensure(path: Path) -> Path:
-    # 0700: the registry holds command lines and paths of the user's jobs.
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+def ensure_private_dir(path: Path) -> Path:
+    """PATH as a folder only its owner can enter (0700), also when it existed before with
+    another mode: the registry and run dirs hold the command lines and paths of the user's jobs."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        from launcher.errors import UserError
+
+        raise UserError(f"cannot make {path} a private folder (mode 0700): {exc.strerror or exc}") from None
     return path
 
 
 def state_dir() -> Path:
     home = _home()
-    return _ensure(home / "state" if home else Path(platformdirs.user_state_dir(APP)))
+    return ensure_private_dir(home / "state" if home else Path(platformdirs.user_state_dir(APP)))
 
 
 def cache_dir() -> Path:
     home = _home()
-    return _ensure(home / "cache" if home else Path(platformdirs.user_cache_dir(APP)))
+    return ensure_private_dir(home / "cache" if home else Path(platformdirs.user_cache_dir(APP)))
 
 
 def config_dir() -> Path:
@@ -41,11 +50,11 @@ def config_dir() -> Path:
 
 
 def jobs_dir() -> Path:
-    return _ensure(state_dir() / "jobs")
+    return ensure_private_dir(state_dir() / "jobs")
 
 
 def runs_dir() -> Path:
-    return _ensure(state_dir() / "runs")
+    return ensure_private_dir(state_dir() / "runs")
 
 
 def user_presets_dir() -> Path:

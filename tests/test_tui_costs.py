@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from conftest import modules_after
-from launcher.jobs import registry
+from launcher.jobs import identity, registry
 from test_tui_support import TS, add_job, loss_at, make_app, screen_text, sync, wait_for
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
@@ -42,7 +42,8 @@ def counting(monkeypatch, cls, name: str) -> list:
 def logging_job():
     """A 'running' job (a detached sleeper is its process) and a function that appends train lines."""
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **identity.marker_env("20261130-120000-ffff")})
     record = add_job("20261130-120000-ffff", status="succeeded", epochs=1)
     (record.run_path / registry.EXIT_FILE).unlink()
     record.pid = record.pgid = proc.pid

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import psutil
 
 from launcher import paths
-from launcher.jobs import registry
+from launcher.jobs import identity, registry
 from launcher.jobs.registry import JobRecord
 
 TS = "20261128_231000"
@@ -80,11 +81,13 @@ def add_job(job_id: str, *, status: str = "succeeded", preset: str = "r50-fpn-1x
             cpu: bool = False, reference_ap: float | None = 37.4, max_epochs: int = 12,
             started_at: float = T0, **run) -> JobRecord:
     """A registry entry (and its run dir under the test's FRCNN_TUI_HOME) in the given state:
-    running = this test process's pid (alive); succeeded/failed = a dead pid plus exit_status."""
+    running = a detached sleeper carrying the job's marker (the fixture's teardown stops it);
+    succeeded/failed = a dead pid plus exit_status."""
     run_dir = write_run(paths.runs_dir() / job_id, max_epochs=max_epochs, **run)
     if status == "running":
-        me = psutil.Process()
-        pid, create_time = me.pid, me.create_time()
+        sleeper = subprocess.Popen(["sleep", "300"], start_new_session=True, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **identity.marker_env(job_id)})
+        pid, create_time = sleeper.pid, psutil.Process(sleeper.pid).create_time()
     else:
         pid, create_time = 999_999, 1.0  # no process has this create time: never alive
         (run_dir / registry.EXIT_FILE).write_text("0\n" if status == "succeeded" else "1\n")

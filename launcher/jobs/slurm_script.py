@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import shutil
 import subprocess
 import sys
 
 from launcher import paths
+from launcher.jobs import shell
 from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
 from launcher.hardware.gpu_probe import GPUInfo, Inventory
@@ -27,22 +27,24 @@ def render_sbatch(plan: Plan, *, partition: str, gpus_per_node: int, nodes: int,
     run_dir = plan.run_dir
     train = [plan.python, "-u", str(paths.package_file("stack/train_entry.py")), str(plan.config_file),
              "--launcher", "slurm", "--work-dir", str(run_dir)]
-    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(plan.env.items())
-                        if k != "CUDA_VISIBLE_DEVICES")  # SLURM sets it per allocation
-    return f"""#!/usr/bin/env bash
-#SBATCH --job-name=frcnn-{plan.preset.name}
-#SBATCH --partition={partition}
-#SBATCH --nodes={nodes}
-#SBATCH --ntasks-per-node={gpus_per_node}
-#SBATCH --gres=gpu:{gpus_per_node}
-#SBATCH --cpus-per-task={cpus_per_task}
-#SBATCH --time={time_limit}
-#SBATCH --output={run_dir}/slurm-%j.out
-# frcnn-tui plan {plan.job_id}: lr {plan.proposal.lr:g} = {plan.proposal.formula}
-cd {shlex.quote(str(run_dir))} || exit 1
-{exports}
-srun --kill-on-bad-exit=1 {shlex.join(train)} "$@"
-"""
+    env = {k: v for k, v in plan.env.items() if k != "CUDA_VISIBLE_DEVICES"}  # SLURM sets it per allocation
+    # Every value is user input: launcher.jobs.shell keeps each one data (quoted words,
+    # one-line comments, #SBATCH values in sbatch's own quoting).
+    return "\n".join([
+        "#!/usr/bin/env bash",
+        shell.directive("job-name", f"frcnn-{plan.preset.name}"),
+        shell.directive("partition", partition),
+        shell.directive("nodes", nodes),
+        shell.directive("ntasks-per-node", gpus_per_node),
+        shell.directive("gres", f"gpu:{gpus_per_node}"),
+        shell.directive("cpus-per-task", cpus_per_task),
+        shell.directive("time", time_limit),
+        shell.directive("output", f"{run_dir}/slurm-%j.out"),
+        shell.comment(f"frcnn-tui plan {plan.job_id}: lr {plan.proposal.lr:g} = {plan.proposal.formula}"),
+        f"cd {shell.word(run_dir)} || exit 1",
+        shell.exports(env),
+        f'srun --kill-on-bad-exit=1 {shell.words(train)} "$@"',
+    ]) + "\n"
 
 
 def run_slurm(args: argparse.Namespace, req: PlanRequest) -> int:

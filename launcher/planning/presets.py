@@ -9,6 +9,7 @@ still load.
 from __future__ import annotations
 
 import importlib.util
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,6 +139,10 @@ def parse_preset(data: dict[str, Any], source: str) -> Preset:
         # bool is an int subclass in Python; a preset saying base_batch_size = true is a typo.
         if isinstance(value, bool) or not isinstance(value, types):
             raise PresetError(source, key, f"expected {_type_name(types)}, got {value!r}")
+    for key in ("base_lr", "reference_ap"):
+        # TOML spells inf and nan; neither is a learning rate or an AP.
+        if key in data and not math.isfinite(data[key]):
+            raise PresetError(source, key, f"must be a finite number, got {data[key]!r}")
     for key in _POSITIVE:
         if key in data and data[key] <= 0:
             raise PresetError(source, key, f"must be > 0, got {data[key]!r}")
@@ -146,6 +151,11 @@ def parse_preset(data: dict[str, Any], source: str) -> Preset:
             raise PresetError(source, key, f"must be >= 0, got {data[key]!r}")
     if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in data["milestones"]):
         raise PresetError(source, "milestones", f"expected a list of positive integers, got {data['milestones']!r}")
+    if any(m > data["epochs"] for m in data["milestones"]):
+        raise PresetError(source, "milestones", f"{data['milestones']!r} goes beyond the {data['epochs']} epochs "
+                                                f"(a milestone there never decays the lr)")
+    if "reference_ap" in data and not 0 <= data["reference_ap"] <= 100:
+        raise PresetError(source, "reference_ap", f"is a box AP in percent (0-100), got {data['reference_ap']!r}")
     if data.get("optimizer", "sgd") not in OPTIMIZERS:
         raise PresetError(source, "optimizer", f"expected one of {', '.join(OPTIMIZERS)}, got {data['optimizer']!r}")
     if "lr_rule" in data and data["lr_rule"] not in RULES:
@@ -186,7 +196,8 @@ class PresetCatalog:
 
         if name not in self.presets:
             known = ", ".join(sorted(self.presets)) or "none"
-            raise UserError(f"unknown preset '{name}' (known: {known})")
+            broken = f"; {len(self.errors)} preset file(s) not loaded, first: {self.errors[0]}" if self.errors else ""
+            raise UserError(f"unknown preset '{name}' (known: {known}{broken})")
         return self.presets[name]
 
 

@@ -22,14 +22,23 @@ from launcher.errors import UserError
 PYTHON_ENV = "FRCNN_TUI_PYTHON"
 
 
+# config.toml's settings -> (type, what a wrong value should have been)
+SETTINGS = {"python": (str, "a string (the training interpreter's path or command)")}
+
+
 def settings() -> dict[str, Any]:
+    """config.toml, checked: a wrong type (`python = 5`) is one line naming the file and the key."""
     path = paths.config_dir() / "config.toml"
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise UserError(f"{path}: {exc}") from None
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    for key, (kind, expected) in SETTINGS.items():
+        if key in data and (not isinstance(data[key], kind) or not data[key] or "\0" in data[key]):
+            raise UserError(f"{path}: '{key}' must be {expected}, got {data[key]!r}"[:200])
+    return data
 
 
 def training_python(explicit: str | None = None) -> str:

@@ -103,7 +103,10 @@ class JobsScreen(Screen):
 
     @work(exclusive=True, group="jobs", exit_on_error=False)
     async def _load(self) -> None:
-        jobs, warnings = await run_detached(load_job_rows)
+        try:
+            jobs, warnings = await run_detached(load_job_rows)
+        except Exception as exc:  # never stay on "Loading jobs…": say what failed
+            jobs, warnings = [], [f"could not read the job registry: {type(exc).__name__}: {exc}"]
         self.post_message(JobsLoaded(jobs, warnings))
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
@@ -129,6 +132,7 @@ class JobsScreen(Screen):
             f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running")
         if not self.jobs:
             self.query_one("#job-detail", Static).update(
+                "\n".join(message.warnings) if message.warnings else
                 "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
         else:
             self._show_detail()
