@@ -108,11 +108,11 @@ def likely_causes(run: dict[str, Any], ref: Reference) -> list[str]:
         causes.append(f"total batch {batch} vs the reference's {ref_batch}: the iterations per epoch and the "
                       f"warmup's share of the schedule differ")
     env, renv = run.get("env") or {}, ref.env
-    for key, label in (("opencv", "OpenCV"), ("torch", "PyTorch")):
+    for key, label, why in (("opencv", "OpenCV", "image resize and JPEG decode differ slightly"),
+                            ("torch", "PyTorch", "kernels and numerics differ slightly")):
         a, b = _major_minor(env.get(key)), _major_minor(renv.get(key))
         if a and b and a != b:
-            causes.append(f"{label} {env.get(key)} vs the reference's {renv.get(key)} (resize/decode and "
-                          f"kernels differ slightly)")
+            causes.append(f"{label} {env.get(key)} vs the reference's {renv.get(key)} ({why})")
     if t.get("seed") is None:
         causes.append("no seed: every run draws its own, so runs differ by a few 0.1 AP (--seed 0)")
     return causes

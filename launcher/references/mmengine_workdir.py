@@ -78,7 +78,13 @@ def read_plan(run_dir: Path) -> dict[str, Any]:
 def parse_job_dir(run_dir: Path, name: str, preset: str | None = None) -> Reference:
     """A frcnn-tui run dir: the logs, then what plan.json recorded at launch (exact lr, batch,
     world size, seed and versions, which the logs may only imply)."""
-    ref = parse_work_dir(run_dir, name, fmt="frcnn-job")
+    if timestamp_dirs(run_dir):
+        ref = parse_work_dir(run_dir, name, fmt="frcnn-job")
+    else:  # a run dir holding an MMDetection 2.x log instead (an older stack under --python)
+        from launcher.references.sources import read_path
+
+        ref = read_path(run_dir, name, use_plan=False)
+        ref.format = "frcnn-job"
     plan = read_plan(run_dir)
     if not plan:
         return ref

@@ -27,14 +27,14 @@ def legacy_logs(work_dir: Path) -> tuple[list[Path], list[Path]]:
     return jsons, texts
 
 
-def read_path(path: Path, name: str) -> Reference:
+def read_path(path: Path, name: str, *, use_plan: bool = True) -> Reference:
     if path.is_file():
         if path.name.endswith(".json"):
             return parse_json_log(path, name)
         return parse_text_log(path, name)
     if not path.is_dir():
         raise UserError(f"no such file, directory or job: {path}")
-    if (path / "plan.json").is_file():
+    if use_plan and (path / "plan.json").is_file():
         return parse_job_dir(path, name)
     if timestamp_dirs(path):
         return parse_work_dir(path, name)
