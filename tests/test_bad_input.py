@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import psutil
 import pytest
 
 from launcher import paths
 from launcher.cli.main import main
-from launcher.jobs import registry
+from launcher.jobs import identity, registry
 from launcher.jobs.registry import JobRecord
 from launcher.planning.presets import PresetError, load_preset_file
 
@@ -351,3 +354,54 @@ def test_the_jobs_screen_loads_past_a_wrong_typed_entry_and_compare_shows_a_bad_
 
     asyncio.run(drive())
     assert list((paths.jobs_dir() / "corrupt").iterdir())[0].name.startswith("20261129-000000-bad1.json")
+
+
+# -- launch refusals leave nothing behind -------------------------------------------
+
+def test_a_work_dir_holding_another_jobs_files_is_refused(capsys, frcnn_home, tmp_path):
+    finished = paths.runs_dir() / "20261130-000004-done"
+    finished.mkdir()
+    for name, text in (("config.py", "cfg"), ("plan.json", "{}"), ("launch.sh", "x"), (registry.EXIT_FILE, "0\n")):
+        (finished / name).write_text(text)
+    (paths.jobs_dir() / "20261130-000004-done.json").write_text(json.dumps(entry("20261130-000004-done", finished)))
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "plan.json").write_text('{"lr": 0.02}')
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    live_id = "20261130-000004-live"
+    sleeper = subprocess.Popen(["sleep", "300"], start_new_session=True, env={**os.environ,
+                                                                             **identity.marker_env(live_id)})
+    try:
+        live = paths.runs_dir() / live_id
+        live.mkdir()
+        (paths.jobs_dir() / f"{live_id}.json").write_text(json.dumps(entry(
+            live_id, live, pid=sleeper.pid, pgid=sleeper.pid, create_time=psutil.Process(sleeper.pid).create_time())))
+        for work_dir, extra, expected in ((finished, [], "holds job 20261130-000004-done's run dir"),
+                                          (loose, [], "another job's files (plan.json)"),
+                                          (live, ["--force"], f"run dir of running job {live_id}"),
+                                          (a_file, [], "is not a folder")):
+            before = files(tmp_path)
+            code, _, err = run(capsys, "launch", "--preset", "demo-cpu", "--cpu", "--work-dir", str(work_dir), *extra)
+            assert_one_line_refusal(work_dir, code, err, before, tmp_path, codes=(2,))
+            assert expected in err, err
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_refused_launch_leaves_no_run_dir(cli, frcnn_home, tmp_path):
+    """The checklist refuses r50-fpn-1x here (no COCO): neither the default run dir nor the files
+    written into an existing --work-dir remain; that folder is made private (0700) all the same."""
+    refused = cli("launch", "--preset", "r50-fpn-1x", "--cpu")
+    assert refused.returncode == 1 and "launch refused, checklist fails" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not paths.runs_dir().exists() or list(paths.runs_dir().iterdir()) == []
+    assert registry.load_all() == []
+    existing = tmp_path / "mine"
+    existing.mkdir(mode=0o755)
+    (existing / "notes.txt").write_text("the user's own file")
+    refused = cli("launch", "--preset", "r50-fpn-1x", "--cpu", "--work-dir", str(existing))
+    assert refused.returncode == 1 and "launch refused" in refused.stderr
+    assert [p.name for p in existing.iterdir()] == ["notes.txt"]
+    assert existing.stat().st_mode & 0o777 == 0o700
