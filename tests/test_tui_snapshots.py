@@ -171,8 +171,10 @@ def test_compare(snap_compare, gpus):
         await settle(pilot)
         await pilot.press("c")
         await settle(pilot)
+        await pilot.app.workers.wait_for_complete()  # both tables are read in workers
+        await settle(pilot)
 
-    assert snap_compare(app(), terminal_size=(120, 20), run_before=run_before)
+    assert snap_compare(app(), terminal_size=(120, 24), run_before=run_before)
 
 
 def test_home_no_color(snap_compare, gpus, monkeypatch):

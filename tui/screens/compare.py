@@ -130,12 +130,14 @@ class CompareScreen(Screen):
         table.clear(columns=True)
         table.add_column("", key="what")
         for r in runs:
-            table.add_column(f"{r['id']} ({r['devices']})", key=r["id"])
-        for epoch in message.result["epochs"]:
-            table.add_row(f"epoch {epoch}", *[ap(map_at(r, epoch)) for r in runs], key=f"epoch:{epoch}")
-        table.add_row("final AP", *[ap((r.get("final") or {}).get("bbox_mAP")) for r in runs], key="final")
+            table.add_column(r["id"], key=r["id"])
+        # The recipe and the final AP first: they stay in view however many epochs follow.
+        table.add_row("devices", *[r["devices"] for r in runs], key="devices")
         table.add_row("lr", *["-" if r.get("lr") is None else f"{r['lr']:g}" for r in runs], key="lr")
         table.add_row("total batch", *[str(r.get("total_batch") or "-") for r in runs], key="batch")
+        table.add_row("final AP", *[ap((r.get("final") or {}).get("bbox_mAP")) for r in runs], key="final")
+        for epoch in message.result["epochs"]:
+            table.add_row(f"epoch {epoch}", *[ap(map_at(r, epoch)) for r in runs], key=f"epoch:{epoch}")
 
     def action_back(self) -> None:
         self.dismiss()
