@@ -18,6 +18,7 @@ from launcher.jobs import registry
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
+from launcher.monitor import run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
 from launcher.monitor.reference_compare import tracker_for
 from tui.messages import LogLines, MetricsUpdated
@@ -85,13 +86,16 @@ class JobWatcher(threading.Thread):
             reference = None
         followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
-        first = True
+        first, stalled = True, False
         while not self._stop_event.is_set():
             upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
             changed = metrics.update(upd)
             status = self._status()
-            if changed or status != last_status or first:
+            # Silence changes nothing on disk: a stall (or its end) is a change of its own.
+            was_stalled, stalled = stalled, metrics.stall_alert(status, self.clock()) is not None
+            if changed or status != last_status or first or stalled != was_stalled:
                 snap = metrics.snapshot(series=True, job_status=status, now=self.clock())
+                run_checks.annotate(snap, record.run_path, status)
                 if reference is not None:
                     reference.apply(snap)
                 self.target.post_message(MetricsUpdated(snap))

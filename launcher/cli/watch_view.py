@@ -17,6 +17,7 @@ from typing import Callable
 
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
+from launcher.monitor import run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up
 
 __all__ = ["render", "run_watch", "snapshot_json"]
@@ -109,7 +110,7 @@ def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float 
     interval = max(0.05, float(interval))
 
     def snap(status: str | None) -> dict:
-        s = metrics.snapshot(series=series, job_status=status)
+        s = run_checks.annotate(metrics.snapshot(series=series, job_status=status), work_dir, status)
         s["work_dir"] = str(work_dir)
         s["gpus"] = gpus.rows
         return reference.apply(s) if reference is not None else s
@@ -148,12 +149,15 @@ def _live(tailer, metrics, gpus, snap, job_status, interval, as_json) -> int:
                     redirect_stderr=False)
         live.start()
     try:
-        first = True
+        first, stalled = True, False
         while True:
             upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
             changed = metrics.update(upd)
             changed |= gpus.refresh(time.monotonic())
             status = _job_status(job_status)
+            # Silence changes nothing on disk: a stall (or its end) is a change of its own.
+            was_stalled, stalled = stalled, metrics.stall_alert(status) is not None
+            changed |= stalled != was_stalled
             ended = status is not None and status.lower() not in RUNNING_STATES
             if ended:
                 catch_up(tailer, metrics)  # the last lines may land just before exit
@@ -261,6 +265,11 @@ def render(snapshot: dict):
     parts.extend(_render_map(snapshot))
     for alert in snapshot.get("alerts") or []:
         parts.append(Text(f"! {alert.get('kind')}: {alert.get('message')}", "bold red"))
+    failed = snapshot.get("rank_failure")
+    if failed and failed.get("traceback"):
+        lines = failed["traceback"].splitlines()
+        parts.append(Panel(Text("\n".join(lines[-15:])), title=f"rank {failed.get('rank')} failed first",
+                           border_style="red", title_align="left"))
     errors = snapshot.get("errors") or {}
     if errors.get("first_error_line"):
         parts.append(Text(f"first error: {errors['first_error_line']}", "red"))

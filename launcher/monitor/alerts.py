@@ -15,7 +15,7 @@ from typing import Sequence
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.values import is_loss_key, json_value
 
-__all__ = ["DivergenceRule", "NonFiniteLossRule"]
+__all__ = ["DivergenceRule", "NonFiniteLossRule", "StallRule"]
 
 
 class DivergenceRule:
@@ -120,3 +120,51 @@ class NonFiniteLossRule:
 
     def alert(self) -> dict | None:
         return self._scalar[1] if self._scalar else self._text
+
+
+class StallRule:
+    """No new log line for several of the job's usual intervals while its processes live: a
+    hung rank (a stuck collective, a stopped process) blocks every other rank, and nothing
+    says so but the silence.
+
+    The usual interval is learned from the job itself: the median step gap between logged
+    training lines times the median iteration time. Silence counts any log file of the work
+    dir (scalars, the text log, stdout/stderr: validation and checkpointing print there).
+    The limit is ``factor`` intervals plus ``slack_s`` (validation, a checkpoint save, a
+    slow disk), so a stall shows within ``factor`` intervals + ``slack_s`` + one poll. It
+    clears as soon as a line comes again. Not judged before the first training line (no
+    interval yet) nor once the job's processes are gone (that is a failure, not a stall).
+    """
+
+    def __init__(self, factor: float = 3.0, slack_s: float = 30.0, window: int = 16) -> None:
+        self.factor, self.slack_s = factor, slack_s
+        self._gaps: deque[int] = deque(maxlen=window)
+        self._times: deque[float] = deque(maxlen=window)
+        self._last_step: int | None = None
+
+    def feed(self, steps: Sequence[int], times: Sequence[float] | None) -> None:
+        for s in steps[-self._gaps.maxlen - 1:]:
+            if self._last_step is not None and s > self._last_step:
+                self._gaps.append(s - self._last_step)
+            self._last_step = s if self._last_step is None else max(s, self._last_step)
+        for t in (times or [])[-self._times.maxlen:]:
+            if isinstance(t, (int, float)) and t - t == 0 and t > 0:
+                self._times.append(float(t))
+
+    def interval_s(self) -> float | None:
+        if not self._times:
+            return None
+        gap = sorted(self._gaps)[len(self._gaps) // 2] if self._gaps else 1
+        return gap * sorted(self._times)[len(self._times) // 2]
+
+    def judge(self, idle_s: float | None, processes_live: bool) -> dict | None:
+        interval = self.interval_s()
+        if not processes_live or idle_s is None or interval is None:
+            return None
+        limit = self.factor * interval + self.slack_s
+        if idle_s < limit:
+            return None
+        return {"kind": "stalled", "step": self._last_step,
+                "message": (f"no log line for {idle_s:.0f} s while the job's processes live (usual interval "
+                            f"{interval:.1f} s, limit {limit:.0f} s): a rank may be hung (stuck collective, "
+                            f"stopped process)")}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule
+from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.series import DownsampledSeries
@@ -63,6 +63,7 @@ class JobMetrics:
         self._recent_times: dict[tuple[int, int], float] = {}
         self._map: dict[int, tuple[tuple[int, int], dict]] = {}
         self._nonfinite = NonFiniteLossRule()
+        self._stall = StallRule()
         self._alerts: list[dict] = []
         self._progress: TrainProgress | None = None
         self._checkpoints: list[str] = []
@@ -143,6 +144,7 @@ class JobMetrics:
                 if series is None:
                     series = self._series[k] = DownsampledSeries(self.max_buckets)
                 series.extend(steps, col)
+        self._stall.feed(steps, columns.get("time"))
         if "loss" in columns:
             for alert in self._divergence.feed(steps, columns["loss"]):
                 self._add_alert(alert)
@@ -274,6 +276,14 @@ class JobMetrics:
             return "waiting"
         return "running"
 
+    def stall_alert(self, job_status: str | None, now: float | None = None) -> dict | None:
+        """A ``stalled`` alert while the job's processes live (JOB_STATUS running) and its logs
+        have been silent for several usual intervals; None otherwise (see StallRule)."""
+        if job_status is None or job_status.lower() != "running" or self._newest_mtime is None:
+            return None
+        now = time.time() if now is None else now
+        return self._stall.judge(now - self._newest_mtime, processes_live=True)
+
     def snapshot(self, *, series: bool = False, job_status: str | None = None,
                  now: float | None = None) -> dict:
         """Plain dict, safe for ``json.dumps(..., allow_nan=False)``."""
@@ -284,8 +294,8 @@ class JobMetrics:
         eta_s, eta_source = self._eta(progress, finished)
         if not finished and status.lower() not in RUNNING_STATES:
             eta_s, eta_source = None, None  # a dead job has no time left to estimate
-        alerts = [a for a in (self._nonfinite.alert(),) if a is not None]
         now = time.time() if now is None else now
+        alerts = [a for a in (self._nonfinite.alert(), self.stall_alert(job_status, now)) if a is not None]
         snap = {
             "status": status,
             "progress": progress,

@@ -41,6 +41,11 @@ from tui.widgets.gpu_panel import GpuRow
 MAP_COLUMNS = (("mAP", "bbox_mAP"), ("AP50", "bbox_mAP_50"), ("AP75", "bbox_mAP_75"), ("APs", "bbox_mAP_s"),
                ("APm", "bbox_mAP_m"), ("APl", "bbox_mAP_l"))
 TABS = ("loss", "lr", "map", "log", "gpus")
+BANNER_TITLES = {"rank_failed": "Rank failed", "stalled": "Stalled", "nonfinite_loss": "NaN / inf loss",
+                 "divergence": "Loss diverging", "behind-reference": "Behind the reference",
+                 "lr-after-resume": "lr after resume"}
+URGENT = ("nonfinite_loss", "rank_failed", "stalled")
+RANK_TRACEBACK_LINES = 8
 CHARTS = ("loss", "lr", "map")
 # While a job logs, its visible chart is redrawn at most every (CPU time of its last redraw
 # / CHART_CPU_SHARE) seconds, within CHART_PERIOD_S: ~20 s for a 120x40 terminal on a slow,
@@ -167,7 +172,7 @@ class MonitorScreen(Screen):
         self._render_summary()
         self._render_banner(snap)
         self._render_map(snap)
-        self._render_errors(snap.get("errors") or {})
+        self._render_errors(snap.get("errors") or {}, snap.get("rank_failure"))
         self._update_charts(now=charts_now)
 
     def on_screen_resume(self) -> None:
@@ -306,14 +311,14 @@ class MonitorScreen(Screen):
     def _render_banner(self, snap: dict) -> None:
         banner = self.query_one("#banner", Static)
         alerts = [a for a in snap.get("alerts") or []
-                  if a.get("kind") in ("nonfinite_loss", "divergence", "behind-reference")]
+                  if a.get("kind") in BANNER_TITLES]
         if not alerts:
             banner.display = False
             return
-        nonfinite = [a for a in alerts if a["kind"] == "nonfinite_loss"]
-        alert = nonfinite[0] if nonfinite else alerts[-1]
-        title = {"nonfinite_loss": "NaN / inf loss", "behind-reference": "Behind the reference"}.get(
-            alert["kind"], "Loss diverging")
+        # A NaN, a failed rank or a stall says what to do now; the others can wait.
+        urgent = sorted((URGENT.index(a["kind"]), i) for i, a in enumerate(alerts) if a["kind"] in URGENT)
+        alert = alerts[urgent[0][1]] if urgent else alerts[-1]
+        title = BANNER_TITLES[alert["kind"]]
         more = f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
         banner.update(Content.from_markup("[b]⚠ $t:[/] $m$more", t=title, m=alert["message"], more=more))
         banner.display = True
@@ -342,19 +347,23 @@ class MonitorScreen(Screen):
         else:
             self.query_one("#best", Static).update(f"reference {ref:g}" if ref else "")
 
-    def _render_errors(self, errors: dict) -> None:
+    def _render_errors(self, errors: dict, failed: dict | None = None) -> None:
         box = self.query_one("#errors", Static)
         tb = errors.get("last_traceback") or errors.get("traceback")
         first = errors.get("first_error_line")
-        if not tb and not first:
+        if not tb and not first and not failed:
             box.display = False
             self._errors_shown = None
             return
-        shown = (first, errors.get("first_error_source"), tb, errors.get("error_count"))
+        shown = (first, errors.get("first_error_source"), tb, errors.get("error_count"), failed)
         if shown == self._errors_shown:
             return
         self._errors_shown = shown
         parts = []
+        if failed:  # the rank that failed first, with its own traceback (not whichever rank printed last)
+            own = (failed.get("traceback") or "").splitlines()[-RANK_TRACEBACK_LINES:]
+            parts.append(Content.from_markup("[b]$s[/]", s=failed["summary"]))
+            parts.extend(Content("  " + line) for line in own)
         if first:
             parts.append(Content.from_markup("[b]first error[/] ($src): $l", src=errors.get("first_error_source") or "?",
                                              l=first))

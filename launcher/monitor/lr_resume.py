@@ -1,0 +1,110 @@
+"""After a resume, the first logged lr must be the schedule's lr at that iteration.
+
+Resumed schedulers have been known to restart their warmup or lose a milestone: the run
+goes on, quietly at the wrong lr. Each resume adds a <timestamp>/ folder to the work dir;
+the first training line of every folder but the first is checked against the schedule the
+plan recorded (plan.json "resolved": the lr, the iteration-based linear warmup and the
+epoch milestones of MMEngine's LinearLR + MultiStepLR), and an ``lr-after-resume`` alert
+says when they differ.
+
+MMEngine sets iteration i's lr (0-based) before the iteration and logs it as step i+1:
+lr = base x (s + (1 - s) x min(i, W) / W) x gamma^(milestones <= epoch - 1), for warmup
+length W and start factor s. A point inside the warmup is only judged when the start factor
+is known; the decay factor defaults to MultiStepLR's 0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+__all__ = ["lr_after_resume_alerts", "expected_lr"]
+
+TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
+REL_TOL = 1e-3
+_HEAD_BYTES = 64 << 10
+# (run dir, folder) -> alert or None, once that folder's first training line has been seen.
+_checked: dict[tuple[str, str], dict | None] = {}
+
+
+def expected_lr(resolved: dict, step: int, epoch: int | None) -> list[float] | None:
+    """The schedule's lr for the line logged at STEP (1-based), as candidates (the iteration
+    before and at STEP, since a logger may read the lr on either side of the scheduler's
+    step). None when the plan does not say enough to tell."""
+    base = resolved.get("lr")
+    if not isinstance(base, (int, float)) or base <= 0:
+        return None
+    warmup = resolved.get("warmup_iters") or 0
+    start = resolved.get("warmup_start_factor")
+    gamma = resolved.get("lr_gamma") or 0.1
+    decays = sum(1 for m in resolved.get("milestones") or [] if epoch is not None and m <= epoch - 1)
+    out = []
+    for i in (step - 1, step):
+        if warmup and i < warmup:
+            if not isinstance(start, (int, float)):
+                return None
+            factor = start + (1 - start) * i / warmup
+        else:
+            factor = 1.0
+        out.append(base * factor * gamma ** decays)
+    return out
+
+
+def _first_train_record(scalars: Path) -> dict | None:
+    try:
+        with open(scalars, "rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except OSError:
+        return None
+    for raw in head.split(b"\n")[:-1]:  # complete lines only
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and "lr" in rec and isinstance(rec.get("step", rec.get("iter")), int):
+            return rec
+    return None
+
+
+def _judge(resolved: dict, rec: dict, folder: str) -> dict | None:
+    step = rec.get("step", rec.get("iter"))
+    epoch = rec.get("epoch") if isinstance(rec.get("epoch"), int) else None
+    lr = rec["lr"]
+    candidates = expected_lr(resolved, step, epoch)
+    if candidates is None or not isinstance(lr, (int, float)):
+        return None
+    if any(math.isclose(lr, c, rel_tol=REL_TOL) for c in candidates):
+        return None
+    return {"kind": "lr-after-resume", "step": step,
+            "message": (f"after the resume in {folder}, the first logged lr is {lr:.6g} at step {step}"
+                        + (f" (epoch {epoch})" if epoch is not None else "")
+                        + f"; the schedule says {candidates[-1]:.6g}: the resumed scheduler may have restarted "
+                          f"its warmup or lost a milestone")}
+
+
+def lr_after_resume_alerts(run_dir: str | os.PathLike) -> list[dict]:
+    """One alert per resume whose first logged lr is not the schedule's (see module doc)."""
+    run_dir = Path(run_dir)
+    try:
+        folders = sorted(e.name for e in os.scandir(run_dir) if e.is_dir() and TIMESTAMP_DIR.match(e.name))
+    except OSError:
+        return []
+    alerts, resolved = [], None
+    for folder in folders[1:]:
+        key = (str(run_dir), folder)
+        if key not in _checked:
+            rec = _first_train_record(run_dir / folder / "vis_data" / "scalars.json")
+            if rec is None:
+                continue  # not logged yet
+            if resolved is None:
+                try:
+                    resolved = json.loads((run_dir / "plan.json").read_text()).get("resolved") or {}
+                except (OSError, ValueError, AttributeError):
+                    return []  # not a frcnn-tui run dir: no recorded schedule to compare with
+            _checked[key] = _judge(resolved, rec, folder)
+        if _checked[key]:
+            alerts.append(_checked[key])
+    return alerts
