@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from conftest import GPU_SCENARIOS, REPO, default_signals
+from launcher.jobs.identity import MARKER_ENV
 from ssh_loopback import LoopbackSshd, Unavailable
 
 TMUX = shutil.which("tmux")
@@ -39,11 +40,14 @@ START_FORMS = {
 
 
 def processes_of(home: Path) -> list[psutil.Process]:
-    """Every live process that carries this test's FRCNN_TUI_HOME (the TUI, make, the shells)."""
+    """Every live process that carries this test's FRCNN_TUI_HOME (the TUI, make, the shells),
+    except a job's (they carry its marker, and must outlive any TUI)."""
     found = []
     for proc in psutil.process_iter():
         try:
-            if proc.environ().get("FRCNN_TUI_HOME") == str(home) and proc.status() != psutil.STATUS_ZOMBIE:
+            env = proc.environ()
+            if env.get("FRCNN_TUI_HOME") == str(home) and MARKER_ENV not in env and \
+                    proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except psutil.Error:
             continue
@@ -98,14 +102,19 @@ def tui_env(home: Path) -> dict[str, str]:
             "TERM": "xterm-256color"}
 
 
+def start_in_tmux(sock: Path, home: Path, command: str) -> list[str]:
+    """COMMAND as the only thing in a new tmux session's pane; returns the tmux command prefix."""
+    env_args = [arg for k, v in tui_env(home).items() for arg in ("-e", f"{k}={v}")]
+    tmux = [TMUX, "-S", str(sock), "-f", "/dev/null"]
+    subprocess.run(tmux + ["new-session", "-d", "-s", "hup", "-x", "100", "-y", "30", "-c", str(REPO), *env_args,
+                           command], check=True, timeout=10, preexec_fn=default_signals, env=outside_env())
+    return tmux
+
+
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 @pytest.mark.parametrize("form", START_FORMS)
 def test_tmux_pane_killed_under_the_tui_ends_it(form, tmp_path, frcnn_home):
-    sock = tmp_path / "tmux.sock"
-    env_args = [arg for k, v in tui_env(frcnn_home).items() for arg in ("-e", f"{k}={v}")]
-    tmux = [TMUX, "-S", str(sock), "-f", "/dev/null"]
-    subprocess.run(tmux + ["new-session", "-d", "-s", "hup", "-x", "100", "-y", "30", "-c", str(REPO), *env_args,
-                           START_FORMS[form]], check=True, timeout=10, preexec_fn=default_signals, env=outside_env())
+    tmux = start_in_tmux(tmp_path / "tmux.sock", frcnn_home, START_FORMS[form])
     try:
         wait_tui_up(frcnn_home)
         subprocess.run(tmux + ["kill-pane", "-t", "hup"], check=True, timeout=10)
