@@ -205,6 +205,9 @@ def _data_root(req: PlanRequest, preset: Preset, python: str) -> str:
     return str(Path(preset.data_root).expanduser().absolute())
 
 
+TORCHRUN_LOG_DIR = "torchrun"  # in the run dir: per-attempt, per-rank error files
+
+
 def build_command(python: str, *, cpu: bool, gpu_ids: list[int], nproc: int, nodes: int, node_rank: int,
                   master_addr: str | None, port: int, config_file: Path, run_dir: Path,
                   amp: bool = False, resume: bool = False) -> tuple[list[str], dict[str, str]]:
@@ -215,6 +218,9 @@ def build_command(python: str, *, cpu: bool, gpu_ids: list[int], nproc: int, nod
         # c10d rendezvous: every node runs the same line; the id must match across nodes.
         cmd += [f"--nnodes={nodes}", f"--node-rank={node_rank}", f"--nproc-per-node={nproc}",
                 "--rdzv-backend=c10d", f"--rdzv-endpoint={master_addr}:{port}", f"--rdzv-id=frcnn-{port}"]
+    # torchrun keeps each rank's error file (the @record traceback) under the run dir, not in /tmp:
+    # the monitor names the rank that failed first with its own traceback (monitor/rank_failure.py).
+    cmd.append(f"--log-dir={run_dir / TORCHRUN_LOG_DIR}")
     cmd += [str(paths.package_file("stack/train_entry.py")), str(config_file), "--launcher", "pytorch",
             "--work-dir", str(run_dir)]
     if amp:
@@ -232,8 +238,13 @@ def build_command(python: str, *, cpu: bool, gpu_ids: list[int], nproc: int, nod
     return cmd, env
 
 
+def run_dir_for(req: PlanRequest, job_id: str) -> Path:
+    """Where job JOB_ID runs: --work-dir, else its own folder under the state dir."""
+    return Path(req.work_dir).expanduser().absolute() if req.work_dir else paths.runs_dir() / job_id
+
+
 def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: PresetCatalog | None = None,
-              dump: bool = False) -> Plan:
+              dump: bool = False, job_id: str | None = None) -> Plan:
     catalog = catalog or load_presets()
     preset = catalog.get(req.preset)
     python = training_env.training_python(req.python)
@@ -254,8 +265,8 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     except ValueError as exc:
         raise UserError(str(exc)) from None
     data_root = _data_root(req, preset, python)
-    job_id = new_job_id()
-    run_dir = Path(req.work_dir).expanduser().absolute() if req.work_dir else paths.runs_dir() / job_id
+    job_id = job_id or new_job_id()  # launch picks it first, to record its intent (launch_journal)
+    run_dir = run_dir_for(req, job_id)
     port = req.port or free_port()
 
     args = ["--config", preset.config, "--preset-dir", str(Path(preset.source).parent),

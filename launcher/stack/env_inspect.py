@@ -208,12 +208,14 @@ def summarize(cfg) -> dict:
     optim = cfg.get("optim_wrapper", {}) or {}
     optimizer = optim.get("optimizer", {}) or {}
     train_cfg = cfg.get("train_cfg", {}) or {}
-    milestones, warmup = None, None
+    milestones, warmup, start_factor, gamma = None, None, None, None
     for sched in cfg.get("param_scheduler") or []:
         if sched.get("type") == "MultiStepLR":
             milestones = list(sched.get("milestones", []))
+            gamma = sched.get("gamma", 0.1)  # MultiStepLR's default
         if sched.get("type") == "LinearLR" and not sched.get("by_epoch", True):
             warmup = sched.get("end")
+            start_factor = sched.get("start_factor", 1.0 / 3)  # LinearLR's default
     randomness = cfg.get("randomness") or {}
     auto = cfg.get("auto_scale_lr") or {}
     evaluator = cfg.get("val_evaluator") or {}
@@ -230,6 +232,9 @@ def summarize(cfg) -> dict:
         "val_interval": train_cfg.get("val_interval", 1),
         "milestones": milestones,
         "warmup_iters": warmup,
+        # With lr and milestones, the whole schedule: the monitor checks a resumed lr against it.
+        "warmup_start_factor": start_factor,
+        "lr_gamma": gamma,
         "seed": randomness.get("seed"),
         "deterministic": bool(randomness.get("deterministic", False)),
         "evaluator": {

@@ -90,9 +90,41 @@ def main(argv: list[str] | None = None) -> int:
     from mmengine.runner import Runner
 
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    inject_test_fault(runner)
     runner.train()
     return 0
 
 
+FAULT_ENV = "FRCNN_TUI_TEST_RAISE_AT"  # test-only: "RANK:ITER" raises on that rank at that iteration
+
+
+def inject_test_fault(runner) -> None:
+    """Test-only fault injection: with FRCNN_TUI_TEST_RAISE_AT=RANK:ITER, rank RANK raises before
+    training iteration ITER (1-based), so the tests can watch a rank fail with a traceback."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    rank, at = (int(part) for part in spec.split(":"))
+    from mmengine.hooks import Hook
+
+    class RaiseAt(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+            if runner.rank == rank and runner.iter + 1 >= at:
+                raise RuntimeError(f"injected test fault ({FAULT_ENV}) on rank {rank} at iteration {runner.iter + 1}")
+
+    runner.register_hook(RaiseAt(), priority="LOWEST")
+
+
+def recorded(fn):
+    """torchrun's @record: an uncaught exception is written to the rank's error file
+    (TORCHELASTIC_ERROR_FILE), so torchrun's failure report names this rank with its own
+    traceback. Without torch (a plain `python train_entry.py --help`), unchanged."""
+    try:
+        from torch.distributed.elastic.multiprocessing.errors import record
+    except ImportError:
+        return fn
+    return record(fn)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recorded(main)())
