@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "running": "cyan",
@@ -103,9 +104,22 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
         style = _STATUS_STYLE.get(r["status"], "")
         best = "-" if r.get("best_map") is None else f"{100 * r['best_map']:.1f} (ep {r.get('best_epoch')})"
         ref = "-" if r.get("reference_ap") is None else f"{r['reference_ap']:.1f}"
-        table.add_row(r["id"], r["name"], r["preset"], f"[{style}]{r['status']}[/]", r["devices"],
+        table.add_row(r["id"], r["name"], r["preset"], f"[{style}]{r['status']}[/]{_status_note(r)}", r["devices"],
                       r.get("progress") or "-", best, ref)
     out.print(table)
+    for r in rows:  # what needs a look, below the table: it does not fit a cell
+        for alert in r.get("alerts") or []:
+            out.print(f"[bold red]{r['id']}: {alert['kind']}:[/] {escape(alert['message'])}")
+        failed = r.get("failed_rank") or {}
+        if failed.get("traceback"):
+            out.print(escape("\n".join("    " + line for line in failed["traceback"].splitlines()[-8:])))
+
+
+def _status_note(row: dict[str, Any]) -> str:
+    if any(a.get("kind") == "stalled" for a in row.get("alerts") or []):
+        return " [bold red](stalled)[/]"
+    failed = row.get("failed_rank")
+    return f" (rank {failed['rank']})" if failed else ""
 
 
 def print_doctor(lines: list[Any]) -> None:

@@ -11,13 +11,15 @@ from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
 
 
-def _metrics_snapshot(record: JobRecord) -> dict[str, Any] | None:
+def _metrics_snapshot(record: JobRecord, status: str) -> dict[str, Any] | None:
+    from launcher.monitor import run_checks
     from launcher.monitor.metrics import snapshot_of_work_dir
 
     try:
         # One skimmed poll: progress and best mAP stay exact, and a long history costs no more.
-        return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                                    max_bytes=1 << 20)
+        snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
+                                    max_bytes=1 << 20, job_status=status)
+        return run_checks.annotate(snap, record.run_path, status)
     except OSError:
         return None
 
@@ -29,9 +31,9 @@ def summarize(record: JobRecord) -> dict[str, Any]:
         "devices": f"cpu×{record.nproc_per_node}" if record.cpu else "gpu " + ",".join(map(str, record.gpu_ids)),
         "nodes": record.nodes, "pid": record.pid, "run_dir": record.run_dir, "started_at": record.started_at,
         "exit_code": registry.exit_code(record), "reference_ap": record.reference_ap, "resumes": record.resumes,
-        "progress": None, "best_map": None, "best_epoch": None,
+        "progress": None, "best_map": None, "best_epoch": None, "alerts": [], "failed_rank": None,
     }
-    snap = _metrics_snapshot(record)
+    snap = _metrics_snapshot(record, status)
     if snap:
         prog = snap.get("progress") or {}
         if prog.get("epoch") is not None:
@@ -39,6 +41,9 @@ def summarize(record: JobRecord) -> dict[str, Any]:
         best = snap.get("best") or {}
         row["best_map"] = best.get("bbox_mAP")
         row["best_epoch"] = best.get("epoch")
+        # What needs a look now: a stall while running, the rank that failed first (with its traceback).
+        row["alerts"] = [a for a in snap.get("alerts") or [] if a.get("kind") in ("stalled", "rank_failed", "lr-after-resume")]
+        row["failed_rank"] = snap.get("rank_failure")
     return row
 
 
