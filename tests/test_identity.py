@@ -88,6 +88,8 @@ def test_a_job_recorded_on_another_host_is_never_signalled_here(cli, reap):
     record = entry(job_id, "remote", marked.pid, psutil.Process(marked.pid).create_time(), gpu_ids=[0],
                    host="gpu-node-7")
     assert registry.status(record) == registry.RUNNING  # no exit file yet in the shared run dir
+    [row] = json.loads(cli("jobs", "--json").stdout)["jobs"]
+    assert row["host"] == "gpu-node-7" and row["status"] == "running"
     assert registry.job_processes(record) == [] and jobs.gpu_conflicts([0]) == []
     for command in (["stop", "remote"], ["resume", "remote"]):
         result = cli(*command)
