@@ -128,6 +128,7 @@ def test_jobs(snap_compare, gpus):
 
     async def run_before(pilot):
         await pilot.press("j")
+        await until(pilot, lambda: getattr(pilot.app.screen, "loaded", False))  # the rows load in a worker
         await settle(pilot)
 
     assert snap_compare(app(), terminal_size=(100, 24), run_before=run_before)
@@ -168,7 +169,7 @@ def test_compare(snap_compare, gpus):
 
     async def run_before(pilot):
         await pilot.press("j")
-        await settle(pilot)
+        await until(pilot, lambda: getattr(pilot.app.screen, "loaded", False))  # "c" compares the loaded rows
         await pilot.press("c")
         await settle(pilot)
         await pilot.app.workers.wait_for_complete()  # both tables are read in workers

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import psutil
 
-from launcher.jobs import registry
+from launcher.jobs import identity, launch_journal, registry
 from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
-from launcher.planning.plan import Plan, PlanRequest, build_command, free_port, make_plan
+from launcher.planning.plan import Plan, PlanRequest, build_command, free_port, make_plan, new_job_id, run_dir_for
 from launcher.jobs.registry import JobRecord
 
 LAUNCH_SCRIPT = "launch.sh"
@@ -53,11 +53,13 @@ def gpu_conflicts(gpu_ids: list[int]) -> list[str]:
     return conflicts
 
 
-def _spawn(run_dir: Path, extra_args: list[str]) -> tuple[int, float]:
+def _spawn(job_id: str, run_dir: Path, extra_args: list[str]) -> tuple[int, float]:
     stdout = open(run_dir / "stdout.log", "ab")
     stderr = open(run_dir / "stderr.log", "ab")
     with stdout, stderr:
-        proc = subprocess.Popen(["bash", str(run_dir / LAUNCH_SCRIPT), *extra_args], cwd=run_dir,
+        # launch.sh runs behind a gate that waits for the job's registry entry (launch_journal).
+        gate = ["bash", "-c", launch_journal.gate_script(job_id), "frcnn-tui-gate"]
+        proc = subprocess.Popen([*gate, str(run_dir / LAUNCH_SCRIPT), *extra_args], cwd=run_dir,
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
     # A long-lived parent (the TUI) must reap it, or it lingers as a zombie.
     threading.Thread(target=proc.wait, daemon=True).start()
@@ -69,35 +71,72 @@ def _spawn(run_dir: Path, extra_args: list[str]) -> tuple[int, float]:
 
 
 def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
+    """Plan, write the run dir, spawn, register. A launch killed between any two steps leaves
+    no half state (launch_journal); a failing one (a refused check, a full disk) leaves nothing."""
     name = registry.validate_name(req.name) if req.name else None
-    plan = make_plan(req, dump=True)
-    failing = [c for c in plan.checks if c.status == FAIL]
-    if failing and not force:
-        raise CheckFailed("launch refused, checklist fails: " + "; ".join(f"{c.id}: {c.detail}" for c in failing)
-                          + " (fix it, or --force)")
-    if not plan.config_file.is_file():
-        raise CheckFailed(f"the resolved config was not written to {plan.config_file}")
-    with registry.locked():
-        conflicts = gpu_conflicts(plan.gpu_ids) if not plan.cpu else []
-        if conflicts and not force:
-            raise CheckFailed("launch refused: " + "; ".join(conflicts) + " (pick other GPUs, or --force)")
-        run_dir = plan.run_dir
-        plan_data = plan.to_dict()
-        registry.write_atomic(run_dir / "plan.json", json.dumps(plan_data, indent=2, default=str))
-        (run_dir / LAUNCH_SCRIPT).write_text(
-            render_launch_script(plan.job_id, plan.preset.name, run_dir, plan.command, plan.env))
-        for stale in (registry.EXIT_FILE, registry.STOP_FILE):
-            (run_dir / stale).unlink(missing_ok=True)
-        pid, create_time = _spawn(run_dir, [])
-        record = JobRecord(
-            id=plan.job_id, name=name or plan.preset.name, preset=plan.preset.name, run_dir=str(run_dir),
-            gpu_ids=plan.gpu_ids, cpu=plan.cpu, nproc_per_node=plan.nproc_per_node, nodes=plan.proposal.nodes,
-            pid=pid, pgid=pid, create_time=create_time, started_at=time.time(), port=plan.port,
-            command=plan.command, python=plan.python, reference_ap=plan.preset.reference_ap,
-            max_epochs=plan.preset.epochs if not plan.inspection.get("config", {}).get("summary") else
-            plan.inspection["config"]["summary"].get("max_epochs"))
-        registry.save(record)
+    work_dir = Path(req.work_dir).expanduser().absolute() if req.work_dir else None
+    made_here = work_dir is None or not work_dir.exists()
+    job_id = new_job_id()
+    run_dir = run_dir_for(req, job_id)
+    spawned: tuple[int, float] | None = None
+    registered = False
+    try:
+        with registry.locked():
+            launch_journal.sweep()
+            launch_journal.begin(job_id, run_dir, made_here)
+        launch_journal.pause_point("before-run-dir", job_id, run_dir)
+        plan = make_plan(req, dump=True, job_id=job_id)
+        launch_journal.pause_point("after-run-dir", job_id, run_dir)
+        failing = [c for c in plan.checks if c.status == FAIL]
+        if failing and not force:
+            raise CheckFailed("launch refused, checklist fails: " + "; ".join(f"{c.id}: {c.detail}" for c in failing)
+                              + " (fix it, or --force)")
+        if not plan.config_file.is_file():
+            raise CheckFailed(f"the resolved config was not written to {plan.config_file}")
+        with registry.locked():
+            conflicts = gpu_conflicts(plan.gpu_ids) if not plan.cpu else []
+            if conflicts and not force:
+                raise CheckFailed("launch refused: " + "; ".join(conflicts) + " (pick other GPUs, or --force)")
+            plan_data = plan.to_dict()
+            registry.write_atomic(run_dir / "plan.json", json.dumps(plan_data, indent=2, default=str))
+            registry.write_atomic(run_dir / LAUNCH_SCRIPT,
+                                  render_launch_script(job_id, plan.preset.name, run_dir, plan.command, plan.env))
+            for stale in (registry.EXIT_FILE, registry.STOP_FILE):
+                (run_dir / stale).unlink(missing_ok=True)
+            spawned = pid, create_time = _spawn(job_id, run_dir, [])
+            record = JobRecord(
+                id=job_id, name=name or plan.preset.name, preset=plan.preset.name, run_dir=str(run_dir),
+                gpu_ids=plan.gpu_ids, cpu=plan.cpu, nproc_per_node=plan.nproc_per_node, nodes=plan.proposal.nodes,
+                pid=pid, pgid=pid, create_time=create_time, started_at=time.time(), port=plan.port,
+                command=plan.command, python=plan.python, reference_ap=plan.preset.reference_ap,
+                max_epochs=plan.preset.epochs if not plan.inspection.get("config", {}).get("summary") else
+                plan.inspection["config"]["summary"].get("max_epochs"))
+            launch_journal.pause_point("before-registry", job_id, run_dir)
+            registry.save(record)  # from here on the job is whole: its gate opens
+            registered = True
+        launch_journal.end(job_id)
+        launch_journal.pause_point("after-registry", job_id, run_dir)
+    except OSError as exc:  # a full disk, a read-only state dir: one line, nothing left half-made
+        raise UserError(f"launch failed, nothing was started: {exc.strerror or exc}"
+                        + (f": {exc.filename}" if exc.filename else "")) from None
+    finally:
+        if not registered:
+            if spawned:
+                _end_gated_leader(*spawned)
+            launch_journal.discard(run_dir, made_here)
+            launch_journal.end(job_id)
     return record, plan
+
+
+def _end_gated_leader(pid: int, create_time: float) -> None:
+    """The leader of a job that was never registered still waits at its gate, having started
+    nothing: end it (checked to be that very process first)."""
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) < identity.CREATE_TIME_TOLERANCE_S:
+            proc.kill()
+    except psutil.Error:
+        pass
 
 
 def stop(record: JobRecord, grace: float = 30.0) -> int:
@@ -173,7 +212,7 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
             record.nproc_per_node, record.command = new_nproc, command
         for stale in (registry.EXIT_FILE, registry.STOP_FILE):
             (run_dir / stale).unlink(missing_ok=True)
-        pid, create_time = _spawn(run_dir, ["--resume"])
+        pid, create_time = _spawn(record.id, run_dir, ["--resume"])
         record.pid, record.pgid, record.create_time = pid, pid, create_time
         record.resumes += 1
         registry.save(record)
