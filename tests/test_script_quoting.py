@@ -89,11 +89,11 @@ def sbatch_argument(line: str) -> str:
             break
         else:
             out.append(ch)
-    return "".join(out).split("=", 1)[1]
+    return "".join(out).partition("=")[2]  # a flag (--requeue) has no value
 
 
 def render_slurm(tmp_path: Path, **overrides):
-    from launcher.jobs.slurm_script import render_sbatch
+    from launcher.jobs.slurm.script import SlurmSpec, render
 
     values = {"name": "demo-cpu", "run_dir": tmp_path / "run", "python": tmp_path / "bin" / "python",
               "partition": "debug", "time": "1:00:00", "job_id": "20261130-100000-slrm", "formula": "0.02 × 1"}
@@ -102,10 +102,10 @@ def render_slurm(tmp_path: Path, **overrides):
     plan = SimpleNamespace(
         run_dir=values["run_dir"], python=str(standin(values["python"])), config_file=values["run_dir"] / "config.py",
         env={"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "0"},
-        preset=SimpleNamespace(name=values["name"]), job_id=values["job_id"],
-        proposal=SimpleNamespace(lr=0.02, formula=values["formula"]))
-    text = render_sbatch(plan, partition=values["partition"], gpus_per_node=1, nodes=1, cpus_per_task=2,
-                         time_limit=values["time"])
+        preset=SimpleNamespace(name=values["name"]), job_id=values["job_id"], request=SimpleNamespace(amp=False),
+        proposal=SimpleNamespace(lr=0.02, formula=values["formula"], imgs_per_gpu=2))
+    text = render(plan, SlurmSpec(partition=values["partition"], tasks_per_node=1, cpus_per_task=2,
+                                  time=values["time"]))
     return text, values, plan
 
 
@@ -125,7 +125,7 @@ def test_slurm_script_keeps_every_field_data(tmp_path, field):
                   for line in text.splitlines() if line.startswith("#SBATCH")}
     assert directives["partition"] == str(values["partition"]) and directives["time"] == values["time"]
     assert directives["job-name"] == f"frcnn-{values['name']}"
-    assert directives["output"] == f"{values['run_dir']}/slurm-%j.out"
+    assert directives["output"] == f"{values['run_dir']}/stdout.log"
     srun = tmp_path / "fakebin" / "srun"  # stands in for srun: drop its own options, run the rest
     srun.parent.mkdir()
     srun.write_text('#!/usr/bin/env bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n')

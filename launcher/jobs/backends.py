@@ -1,0 +1,57 @@
+"""One job interface over the places a job runs: this host (local.py, torchrun) or SLURM (slurm/).
+
+The registry record says which (JobRecord.backend); registry.status() already asks the right
+one. The actions that differ go through here, so the CLI, `watch` and the TUI never branch on
+the backend themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launcher.jobs import registry
+from launcher.jobs.registry import JobRecord
+
+
+def is_slurm(record: JobRecord) -> bool:
+    return record.backend == registry.SLURM
+
+
+def stop(record: JobRecord, grace: float = 30.0) -> tuple[int, int]:
+    """Stop the job: (processes signalled or SLURM jobs cancelled, how many are left)."""
+    if is_slurm(record):
+        from launcher.jobs.slurm import jobs as slurm_jobs
+
+        return slurm_jobs.stop(record, grace=grace)
+    from launcher.jobs import local
+
+    found = local.stop(record, grace=grace)
+    return found, len(registry.job_processes(record))
+
+
+def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
+    """Continue from the run dir's last checkpoint (a SLURM job is submitted again)."""
+    if is_slurm(record):
+        from launcher.jobs.slurm import jobs as slurm_jobs
+
+        return slurm_jobs.resume(record, nproc=nproc)
+    from launcher.jobs import local
+
+    return local.resume(record, nproc=nproc)
+
+
+def details(record: JobRecord) -> dict[str, Any]:
+    """What the backend adds to a job's row: where it runs, and for SLURM its id, state and restarts."""
+    if is_slurm(record):
+        from launcher.jobs.slurm import jobs as slurm_jobs
+
+        return {"backend": registry.SLURM, **slurm_jobs.details(record)}
+    return {"backend": registry.LOCAL}
+
+
+def devices(record: JobRecord) -> str:
+    """The devices column: 'cpu×2', 'gpu 0,1', or for SLURM the allocation's shape."""
+    if is_slurm(record):
+        per_node = f"cpu×{record.nproc_per_node}" if record.cpu else f"gpu×{record.nproc_per_node}"
+        return f"slurm {record.nodes}×{per_node}"
+    return f"cpu×{record.nproc_per_node}" if record.cpu else "gpu " + ",".join(map(str, record.gpu_ids))

@@ -1,0 +1,55 @@
+"""What a SLURM job state means for frcnn-tui: the registry's status words and a line to show.
+
+SLURM's own state is always shown beside ours (`PENDING (Resources)`), so nothing is hidden
+by the mapping; the status word decides what the views do (a pending job is watched like a
+running one, a finished one can be resumed).
+"""
+
+from __future__ import annotations
+
+from launcher.jobs import registry
+from launcher.jobs.slurm.cluster import JobInfo
+
+# Waiting for resources, or put back in the queue by a requeue or a preemption.
+WAITING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD",
+                     "SPECIAL_EXIT"})
+ACTIVE = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING", "SUSPENDED", "STOPPED"})
+FAILED = frozenset({"FAILED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE",
+                    "REVOKED"})
+
+
+def status_of(info: JobInfo | None, *, exit_code: int | None, stop_requested: bool) -> str:
+    """The registry status of a SLURM job: SLURM's state while it knows the job, else the exit
+    status the batch script wrote (a cancelled script writes none)."""
+    if info is not None:
+        if info.state in WAITING:
+            return registry.PENDING
+        if info.state in ACTIVE:
+            return registry.RUNNING
+        if info.state == "COMPLETED":
+            return registry.SUCCEEDED
+        if info.state == "CANCELLED":
+            return registry.STOPPED
+        if info.state in FAILED:
+            return registry.FAILED
+    if exit_code == 0:
+        return registry.SUCCEEDED
+    if stop_requested:
+        return registry.STOPPED
+    if exit_code is not None or info is not None:
+        return registry.FAILED
+    return registry.UNKNOWN
+
+
+def describe(info: JobInfo | None) -> str:
+    """SLURM's view in one short line: 'PENDING (Resources)', 'RUNNING on vm, restarts 1'."""
+    if info is None:
+        return "not known to SLURM any more"
+    text = info.state
+    if info.reason and info.state in WAITING | FAILED:
+        text += f" ({info.reason})"
+    if info.state in ACTIVE and info.nodes:
+        text += f" on {info.nodes}"
+    if info.restarts:
+        text += f", restarts {info.restarts}"
+    return text

@@ -1,0 +1,72 @@
+"""The one-node SLURM cluster the SLURM tests run against, brought up by scripts/slurm_local.sh.
+
+Where it cannot come up (not root, no apt-get, a daemon that will not start) every test using
+it is SKIPPED WITH THE SCRIPT'S ONE-LINE REASON, shown in the summary (pytest -rs is on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, run_cli
+
+SCRIPT = REPO / "scripts" / "slurm_local.sh"
+PARTITION = "debug"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> str:
+    """The partition to submit to, once the cluster is up (installed and started if needed)."""
+    if os.geteuid() != 0:
+        pytest.skip("SLURM tests skipped: scripts/slurm_local.sh must run as root to install and start "
+                    "munged, slurmctld and slurmd")
+    try:
+        proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900,
+                              stdin=subprocess.DEVNULL, env=dict(os.environ, QUIET="1"))
+    except subprocess.TimeoutExpired:
+        pytest.skip("SLURM tests skipped: scripts/slurm_local.sh did not finish in 900 s")
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"SLURM tests skipped: {reason}")
+    return PARTITION
+
+
+@pytest.fixture
+def cancel_leftovers(frcnn_home):
+    """Whatever SLURM job this test's registry still has queued is cancelled at the end
+    (a failed test must not leave the one-node cluster busy for the next one)."""
+    yield
+    from launcher.jobs import backends, registry
+
+    if (frcnn_home / "state" / "jobs").is_dir():
+        for record in registry.load_all(warn=lambda msg: None):
+            if backends.is_slurm(record) and registry.status(record) in registry.ACTIVE:
+                backends.stop(record, grace=5)
+
+
+def squeue_ids() -> list[str]:
+    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def job_row(job_id: str) -> dict:
+    result = run_cli("jobs", "--json")
+    assert result.returncode == 0, result.stderr
+    return {j["id"]: j for j in json.loads(result.stdout)["jobs"]}[job_id]
+
+
+def wait_row(job_id: str, predicate, timeout: float, what: str, poll: float = 1.0) -> dict:
+    """Poll `frcnn-tui jobs --json` (the user's view) until PREDICATE holds for the job's row."""
+    deadline = time.time() + timeout
+    row: dict = {}
+    while time.time() < deadline:
+        row = job_row(job_id)
+        if predicate(row):
+            return row
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last row: {row}")
