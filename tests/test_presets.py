@@ -37,6 +37,7 @@ def test_shipped_presets_load_without_errors():
     (GOOD + "colour = 'red'\n", "colour", "unknown field"),
     (GOOD.replace("base_lr = 0.02", "base_lr = 'fast'"), "base_lr", "expected a number"),
     (GOOD.replace("base_batch_size = 16", "base_batch_size = -16"), "base_batch_size", "must be > 0"),
+    (GOOD.replace("milestones = [8, 11]", "milestones = [8, 13]"), "milestones", "beyond the 12 epochs"),
     (GOOD.replace("faster-rcnn_r50_fpn_1x_coco.py", "nope.py"), "config", "config file not found"),
     (GOOD.replace("milestones = [8, 11]", "milestones = ['8']"), "milestones", "list of positive integers"),
     (GOOD.replace("imgs_per_gpu = 2", "imgs_per_gpu = true"), "imgs_per_gpu", "expected an integer"),
@@ -98,10 +99,10 @@ def test_presets_check_agrees_with_the_real_mmdet_configs(cli):
 def test_presets_check_warns_on_a_disagreeing_preset(frcnn_home, cli):
     user_dir = frcnn_home / "config" / "presets"
     user_dir.mkdir(parents=True)
-    (user_dir / "wrong.toml").write_text(GOOD.format(name="wrong").replace("epochs = 12", "epochs = 10"))
+    (user_dir / "wrong.toml").write_text(GOOD.format(name="wrong").replace("epochs = 12", "epochs = 14"))
     import json
 
     result = cli("presets", "--check", "--json")
     problems = {p["name"]: p["disagreements"] for p in json.loads(result.stdout)["presets"]}
-    assert problems["wrong"] == ["max_epochs: preset says 10, the config has 12"]
+    assert problems["wrong"] == ["max_epochs: preset says 14, the config has 12"]
     assert result.returncode == 1

@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable, SelectionList
 
 from conftest import modules_after
-from launcher.jobs import registry
+from launcher.jobs import identity, registry
 from launcher.planning.checklist import Check
 from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
@@ -164,16 +164,18 @@ async def test_checklist_shows_fix_hints_and_launch_is_refused_while_a_check_fai
         assert registry.load_all() == []  # nothing was started
 
 
-def _detached_sleeper() -> psutil.Process:
+def _detached_sleeper(job_id: str) -> psutil.Process:
+    # Marked as the job's, as launch marks every process of a job (launcher.jobs.identity).
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **identity.marker_env(job_id)})
     return psutil.Process(proc.pid)
 
 
 @pytest.fixture
 def sleeper_job():
     """A registered 'running' job whose process is a detached sleeper (safe to stop)."""
-    proc = _detached_sleeper()
+    proc = _detached_sleeper("20261130-120000-dddd")
     record = add_job("20261130-120000-dddd", status="succeeded", epochs=2)
     (record.run_path / registry.EXIT_FILE).unlink()
     record.pid = record.pgid = proc.pid

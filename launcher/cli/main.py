@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable
 
 from launcher import __version__
-from launcher.cli import reproduction
+from launcher.cli import arg_types, reproduction, slurm_cli
 from launcher.errors import UserError
 
 
@@ -26,40 +26,23 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip() != ""]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of GPU indices, got {text!r}") from None
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def _add_plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", required=True, help="preset name (frcnn-tui presets)")
     dev = p.add_mutually_exclusive_group()
-    dev.add_argument("--gpus", type=int, help="use the first N GPUs (PCI order)")
-    dev.add_argument("--gpu-ids", type=_int_list, help="use these GPUs, e.g. 0,2")
+    dev.add_argument("--gpus", type=arg_types.count, help="use the first N GPUs (PCI order)")
+    dev.add_argument("--gpu-ids", type=arg_types.int_list, help="use these GPUs, e.g. 0,2")
     p.add_argument("--cpu", action="store_true", help="train on CPU with gloo workers")
-    p.add_argument("--nproc", type=int, help="CPU workers per node (default: the preset's)")
-    p.add_argument("--nodes", type=int, default=1)
-    p.add_argument("--node-rank", type=int, default=0)
+    p.add_argument("--nproc", type=arg_types.count, help="CPU workers per node (default: the preset's)")
+    p.add_argument("--nodes", type=arg_types.count, default=1)
+    p.add_argument("--node-rank", type=arg_types.index, default=0)
     p.add_argument("--master-addr", help="rendezvous host (multi-node)")
-    p.add_argument("--port", type=int, help="rendezvous port (default: a free one)")
-    p.add_argument("--imgs-per-gpu", type=int)
-    p.add_argument("--lr", type=_positive_float, help="override the proposed lr (the plan says how far it is off)")
+    p.add_argument("--port", type=arg_types.port, help="rendezvous port (default: a free one)")
+    p.add_argument("--imgs-per-gpu", type=arg_types.count)
+    p.add_argument("--lr", type=arg_types.positive_float, help="override the proposed lr (the plan says how far it is off)")
     p.add_argument("--lr-rule", choices=["linear", "sqrt"])
     p.add_argument("--rescale-warmup", action="store_true", help="scale warmup iterations by base/total batch "
                    "(detectron2 style; mmdet's default keeps them)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=arg_types.seed)
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--data-root", help="dataset root (COCO layout)")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
@@ -128,19 +111,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     from launcher.jobs import local as jobs
+    from launcher.jobs import registry
     from launcher.cli import render
     from launcher.references import store as references
 
     reference = references.load(args.reference) if args.reference else None  # a wrong name fails before launch
-    record, plan = jobs.launch(_request(args), force=args.force)
+    if args.slurm:
+        record, plan = slurm_cli.launch(args, _request(args))
+    else:
+        slurm_cli.refuse_slurm_options(args)
+        record, plan = jobs.launch(_request(args), force=args.force)
     if reference is not None:
         references.record_for_job(record.run_path, reference.name)
     if args.json:
-        _print_json(dict(record.to_dict(), status="running", plan=dict(plan.to_dict(), reference=args.reference)))
+        _print_json(dict(record.to_dict(), status=registry.status(record),
+                         plan=dict(plan.to_dict(), reference=args.reference)))
     else:
         render.print_plan(plan, brief=True)
-        print(f"launched job {record.id} ({record.name}), pid {record.pid}, run dir {record.run_dir}")
-        print(f"  watch: frcnn-tui watch {record.id}    stop: frcnn-tui stop {record.id}")
+        if args.slurm:
+            slurm_cli.print_submitted(record)
+        else:
+            print(f"launched job {record.id} ({record.name}), pid {record.pid}, run dir {record.run_dir}")
+            print(f"  watch: frcnn-tui watch {record.id}    stop: frcnn-tui stop {record.id}")
     return 0
 
 
@@ -157,12 +149,25 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
+    from launcher.errors import CheckFailed
+    from launcher.jobs import backends, identity, registry
     from launcher.jobs import local as jobs
-    from launcher.jobs import registry
 
     record = registry.find(args.job)
-    if registry.status(record) != registry.RUNNING and not registry.job_processes(record):
-        msg = f"job {record.id} is not running ({registry.status(record)})"
+    if backends.is_slurm(record):  # scancel, then wait until it has left the queue
+        found, left = backends.stop(record, grace=args.grace)
+        status = registry.status(record)
+        if args.json:
+            _print_json({"id": record.id, "stopped": found, "left": left, "status": status})
+        else:
+            print(f"stopped job {record.id} (SLURM job {record.slurm_job_id}): {status}, {left} left" if found else
+                  f"job {record.id} is not in SLURM's queue ({status}); nothing was cancelled")
+        return 0 if not left else 1
+    if not identity.is_local(record) and registry.status(record) == registry.RUNNING:
+        raise CheckFailed(identity.elsewhere_message(record))  # never signalled from here
+    if not registry.job_processes(record):
+        # Whatever holds the recorded pid or pgid now is not the job's: it is left alone.
+        msg = f"job {record.id} is not running ({jobs.not_running_reason(record)}); nothing was signalled"
         _print_json({"id": record.id, "stopped": 0, "status": registry.status(record)}) if args.json else print(msg)
         return 0
     found = jobs.stop(record, grace=args.grace)
@@ -175,14 +180,14 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from launcher.jobs import local as jobs
-    from launcher.jobs import registry
+    from launcher.jobs import backends, registry
 
-    record = jobs.resume(registry.find(args.job), nproc=args.nproc)
+    record = backends.resume(registry.find(args.job), nproc=args.nproc)
     if args.json:
         _print_json(dict(record.to_dict(), status=registry.status(record)))
     else:
-        print(f"resumed job {record.id} from {record.run_dir}/last_checkpoint, pid {record.pid}")
+        where = f"SLURM job {record.slurm_job_id}" if backends.is_slurm(record) else f"pid {record.pid}"
+        print(f"resumed job {record.id} from {record.run_dir}/last_checkpoint, {where}")
     return 0
 
 
@@ -235,12 +240,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run_demo(as_json=args.json, nproc=args.nproc, epochs=args.epochs, python=args.python)
 
 
-def cmd_slurm(args: argparse.Namespace) -> int:
-    from launcher.jobs import slurm_script as slurm
-
-    return slurm.run_slurm(args, _request(args))
-
-
 def _no_tui(args: argparse.Namespace) -> int:
     # The core never imports the UI: the program entry (tui/entry.py) passes the TUI in.
     raise UserError("no command given and no TUI here (run `frcnn-tui`, or see frcnn-tui --help)")
@@ -268,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("launch", help="start a detached training job")
     _add_plan_args(p)
-    p.add_argument("--name", help="job name (default: the preset's)")
+    p.add_argument("--name", type=arg_types.job_name, help="job name (default: the preset's)")
     p.add_argument("--work-dir", help="run directory (default: under the state dir)")
     p.add_argument("--reference", help="reference run to compare with (default: the preset's; frcnn-tui reference list)")
     p.add_argument("--force", action="store_true", help="launch even if a check fails or the GPUs are busy")
@@ -283,20 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", nargs="?")
     p.add_argument("--work-dir", help="an MMEngine work dir (also runs not started by frcnn-tui)")
     p.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    p.add_argument("--interval", type=arg_types.positive_float, default=1.0, help="seconds between polls")
     p.add_argument("--reference", help="compare with this reference run (default: the job's, else its preset's)")
-    p.add_argument("--interval", type=_positive_float, default=1.0, help="seconds between polls")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("stop", help="stop a job (SIGTERM its process group, SIGKILL after --grace)")
     p.add_argument("job")
-    p.add_argument("--grace", type=float, default=30.0)
+    p.add_argument("--grace", type=arg_types.non_negative_float, default=30.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser("resume", help="resume a stopped or failed job from its last checkpoint")
     p.add_argument("job")
-    p.add_argument("--nproc", type=int, help="new processes per node (the lr still comes from the checkpoint)")
+    p.add_argument("--nproc", type=arg_types.count, help="new processes per node (the lr still comes from the checkpoint)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_resume)
 
@@ -313,22 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("demo", help="the whole flow on CPU: synthetic data, plan, launch, watch, summary")
-    p.add_argument("--nproc", type=int, default=None, help="gloo workers (default: the preset's, 2)")
-    p.add_argument("--epochs", type=int, default=None, help="shorter run (the checklist then warns)")
+    p.add_argument("--nproc", type=arg_types.count, default=None, help="gloo workers (default: the preset's, 2)")
+    p.add_argument("--epochs", type=arg_types.count, default=None, help="shorter run (the checklist then warns)")
     p.add_argument("--python")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("slurm", help="write (and with --submit, sbatch) a SLURM script for a preset")
-    _add_plan_args(p)
-    p.add_argument("--partition", required=True)
-    p.add_argument("--gpus-per-node", type=int, default=8)
-    p.add_argument("--cpus-per-task", type=int, default=5)
-    p.add_argument("--time", default="2-00:00:00")
-    p.add_argument("--work-dir")
-    p.add_argument("--submit", action="store_true", help="run sbatch on the script")
-    p.add_argument("--force", action="store_true", help="write the script even if a check fails")
-    p.set_defaults(func=cmd_slurm)
+    slurm_cli.register(sub)  # launch --slurm ..., slurm (write the batch script)
     reproduction.register(sub)  # reference add|list|show|rm, report, compare
     return parser
 

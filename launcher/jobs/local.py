@@ -3,14 +3,14 @@
 torchrun forwards SIGHUP to its workers, so nohup is not enough: a job runs
 `bash launch.sh` in a new session (no controlling terminal, its own process
 group), stdin from /dev/null and output to files in the run dir. Closing SSH or
-the TUI never reaches it. stop() signals that whole group.
+the TUI never reaches it. Every process of a job carries its marker (identity.py):
+stop() signals only those, and the group only while its leader is proven the job's.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -19,36 +19,39 @@ from pathlib import Path
 
 import psutil
 
-from launcher.jobs import identity, launch_journal, registry
+from launcher.jobs import identity, launch_journal, registry, shell
 from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
-from launcher.planning.plan import Plan, PlanRequest, build_command, free_port, make_plan, new_job_id, run_dir_for
+from launcher.planning.plan import (Plan, PlanRequest, build_command, free_port, make_plan, new_job_id,
+                                    read_saved_plan, run_dir_for)
 from launcher.jobs.registry import JobRecord
 
 LAUNCH_SCRIPT = "launch.sh"
 
 
-def render_launch_script(plan_or_record_id: str, preset: str, run_dir: Path, command: list[str],
-                         env: dict[str, str]) -> str:
-    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()))
-    return f"""#!/usr/bin/env bash
-# frcnn-tui job {plan_or_record_id} (preset {preset}).
-# The exact command and environment of this run; `bash {LAUNCH_SCRIPT}` re-runs it by hand,
-# `bash {LAUNCH_SCRIPT} --resume` continues from the last checkpoint.
-cd {shlex.quote(str(run_dir))} || exit 1
-{exports}
-{shlex.join(command)} "$@"
-rc=$?
-echo "$rc" > {shlex.quote(str(run_dir / registry.EXIT_FILE))}
-exit "$rc"
-"""
+def render_launch_script(job_id: str, preset: str, run_dir: Path, command: list[str], env: dict[str, str]) -> str:
+    # Every value is user input (names, paths, the interpreter): launcher.jobs.shell keeps it data.
+    return "\n".join([
+        "#!/usr/bin/env bash",
+        shell.comment(f"frcnn-tui job {job_id} (preset {preset})."),
+        shell.comment(f"The exact command and environment of this run; `bash {LAUNCH_SCRIPT}` re-runs it by hand,"),
+        shell.comment(f"`bash {LAUNCH_SCRIPT} --resume` continues from the last checkpoint."),
+        f"cd {shell.word(run_dir)} || exit 1",
+        shell.exports({**env, **identity.marker_env(job_id)}),
+        f'{shell.words(command)} "$@"',
+        "rc=$?",
+        f'echo "$rc" > {shell.word(run_dir / registry.EXIT_FILE)}',
+        'exit "$rc"',
+    ]) + "\n"
 
 
 def gpu_conflicts(gpu_ids: list[int]) -> list[str]:
+    """Running jobs of this host that hold any of GPU_IDS (another host's GPUs are other GPUs;
+    a record whose pid now belongs to someone else holds nothing)."""
     conflicts = []
     for other in registry.load_all():
         overlap = sorted(set(other.gpu_ids) & set(gpu_ids))
-        if not other.cpu and overlap and registry.status(other) == registry.RUNNING:
+        if not other.cpu and overlap and identity.leader(other) is not None:
             conflicts.append(f"GPU {','.join(map(str, overlap))} held by running job {other.id} ({other.name})")
     return conflicts
 
@@ -57,10 +60,13 @@ def _spawn(job_id: str, run_dir: Path, extra_args: list[str]) -> tuple[int, floa
     stdout = open(run_dir / "stdout.log", "ab")
     stderr = open(run_dir / "stderr.log", "ab")
     with stdout, stderr:
+        # The leader carries the marker from its first instruction (launch.sh exports it again
+        # for its children and for hand-run copies).
         # launch.sh runs behind a gate that waits for the job's registry entry (launch_journal).
         gate = ["bash", "-c", launch_journal.gate_script(job_id), "frcnn-tui-gate"]
         proc = subprocess.Popen([*gate, str(run_dir / LAUNCH_SCRIPT), *extra_args], cwd=run_dir,
-                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
+                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True,
+                                env={**os.environ, **identity.marker_env(job_id)})
     # A long-lived parent (the TUI) must reap it, or it lingers as a zombie.
     threading.Thread(target=proc.wait, daemon=True).start()
     try:
@@ -70,11 +76,32 @@ def _spawn(job_id: str, run_dir: Path, extra_args: list[str]) -> tuple[int, floa
     return proc.pid, create_time
 
 
+# What frcnn-tui writes into a run dir: a folder holding any of these is another job's.
+JOB_FILES = ("plan.json", LAUNCH_SCRIPT, "config.py", "stdout.log", registry.EXIT_FILE, "last_checkpoint")
+
+
+def check_work_dir(work_dir: Path, *, force: bool) -> None:
+    """Refuse a --work-dir that holds another job's files: launch would overwrite its
+    config.py, plan.json and launch.sh. A live job's folder always; a finished one's unless forced."""
+    if work_dir.exists() and not work_dir.is_dir():
+        raise UserError(f"--work-dir {work_dir} exists and is not a folder")
+    owners = [r for r in registry.load_all() if Path(r.run_dir).expanduser().absolute() == work_dir]
+    live = [r for r in owners if registry.status(r) == registry.RUNNING]
+    if live:
+        raise UserError(f"--work-dir {work_dir} is the run dir of running job {live[0].id}; pick another folder")
+    found = [n for n in JOB_FILES if (work_dir / n).exists()]
+    if (owners or found) and not force:
+        what = f"job {owners[-1].id}'s run dir" if owners else "another job's files (" + ", ".join(found) + ")"
+        raise UserError(f"--work-dir {work_dir} holds {what}; pick another folder, or --force to reuse it")
+
+
 def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
     """Plan, write the run dir, spawn, register. A launch killed between any two steps leaves
     no half state (launch_journal); a failing one (a refused check, a full disk) leaves nothing."""
     name = registry.validate_name(req.name) if req.name else None
     work_dir = Path(req.work_dir).expanduser().absolute() if req.work_dir else None
+    if work_dir is not None:
+        check_work_dir(work_dir, force=force)
     made_here = work_dir is None or not work_dir.exists()
     job_id = new_job_id()
     run_dir = run_dir_for(req, job_id)
@@ -139,58 +166,76 @@ def _end_gated_leader(pid: int, create_time: float) -> None:
         pass
 
 
+def _signal_each(procs: list[psutil.Process], sig: int) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(sig)  # psutil checks the pid still names the same process first
+        except psutil.Error:
+            pass
+
+
+def not_running_reason(record: JobRecord) -> str:
+    """The status of a job none of whose processes is alive, and who holds its pid now."""
+    reason = registry.status(record)
+    if not identity.is_local(record):
+        return f"{reason}, on host {record.host}"
+    try:
+        holder = psutil.Process(record.pid)
+        reason += f"; pid {record.pid} now belongs to another process ({holder.name()}), left alone"
+    except (psutil.Error, ValueError, OverflowError):
+        pass
+    return reason
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Those of PROCS still alive after TIMEOUT. A zombie counts as gone: who reaps an orphaned
+    worker (init, a container's pid 1) and how fast is not the job's business."""
+    deadline = time.monotonic() + timeout
+    while (alive := [p for p in procs if identity.is_alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
+
+
 def stop(record: JobRecord, grace: float = 30.0) -> int:
-    """SIGTERM the job's whole process group (every rank, every dataloader worker),
-    SIGKILL what is left after `grace` seconds. Returns how many processes it found."""
+    """SIGTERM every process provably the job's (its marker, its host: identity.py), SIGKILL
+    what is left after `grace` seconds. Returns how many processes it found. A record whose
+    pid or pgid now belongs to something else finds none and signals nothing."""
+    if not identity.is_local(record):
+        raise CheckFailed(identity.elsewhere_message(record))
     procs = registry.job_processes(record)
     if not procs:
         return 0
     (record.run_path / registry.STOP_FILE).write_text(str(time.time()))
-    try:
-        os.killpg(record.pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        pass
-    for proc in procs:  # any that left the group
-        try:
-            proc.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=grace)
+    # The group reaches children forked since the listing; only while its leader is proven.
+    identity.signal_group_if_proven(record, signal.SIGTERM)
+    _signal_each(procs, signal.SIGTERM)
+    alive = _wait_gone(procs, grace)
     if alive:
-        try:
-            os.killpg(record.pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        identity.signal_group_if_proven(record, signal.SIGKILL)
+        _signal_each(alive, signal.SIGKILL)
+        _wait_gone(alive, 5)
     # Workers may spawn late children while dying; sweep until none is left.
     deadline = time.time() + 5
     while (left := registry.job_processes(record)) and time.time() < deadline:
-        for proc in left:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+        _signal_each(left, signal.SIGKILL)
         time.sleep(0.2)
     return len(procs)
 
 
 def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
     """Restart from work_dir/last_checkpoint with the same resolved config and plan."""
+    if not identity.is_local(record):
+        raise UserError(identity.elsewhere_message(record))
     if registry.status(record) == registry.RUNNING:
         raise UserError(f"job {record.id} is still running")
+    if left := identity.marked_processes(record.id):
+        raise UserError(f"job {record.id} still has {len(left)} process(es) alive (pid "
+                        f"{', '.join(str(p.pid) for p in left[:5])}): frcnn-tui stop {record.id} first")
     run_dir = record.run_path
     if not (run_dir / "last_checkpoint").is_file():
         raise UserError(f"job {record.id} has no checkpoint to resume from ({run_dir / 'last_checkpoint'} is missing)")
     plan_path = run_dir / "plan.json"
-    try:
-        plan_data = json.loads(plan_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {plan_path}: {exc}") from None
+    plan_data = read_saved_plan(run_dir)
     with registry.locked():
         new_nproc = nproc or record.nproc_per_node
         if new_nproc != record.nproc_per_node:

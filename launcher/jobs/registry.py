@@ -1,8 +1,8 @@
 """The job registry: one JSON file per job under <state>/jobs, written atomically.
 
-Status is derived, never trusted: a job is running while its recorded pid exists
-with the recorded create time (a reused pid has another one); otherwise the
-exit-status file its launch.sh writes decides. Several frcnn-tui processes may
+Status is derived, never trusted: a job is running while its recorded leader is
+provably its own (recorded pid and create time, the job's marker, this host: see
+identity.py); otherwise the exit-status file its launch.sh writes decides. Several frcnn-tui processes may
 touch the registry at once: writes go to a temp file then os.replace, and
 read-modify-write sections hold an flock on <state>/jobs/.lock.
 """
@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import re
 import sys
 import tempfile
 import time
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,8 +28,13 @@ import psutil
 
 from launcher import paths
 from launcher.errors import UserError
+from launcher.jobs import identity
 
 RUNNING, SUCCEEDED, FAILED, STOPPED = "running", "succeeded", "failed", "stopped"
+# SLURM jobs only: queued (or requeued); and SLURM unreachable with no exit file to read.
+PENDING, UNKNOWN = "pending", "unknown"
+ACTIVE = frozenset({RUNNING, PENDING})  # still holds (or waits for) resources
+LOCAL, SLURM = "local", "slurm"  # where a job runs: JobRecord.backend
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EXIT_FILE = "exit_status"
 STOP_FILE = "stop_requested"
@@ -52,7 +60,9 @@ class JobRecord:
     reference_ap: float | None = None
     max_epochs: int | None = None
     resumes: int = 0
-    host: str = field(default_factory=lambda: os.uname().nodename)
+    host: str = field(default_factory=identity.this_host)
+    backend: str = LOCAL
+    slurm_job_id: str | None = None  # backend SLURM: the id sbatch gave (a resume gets a new one)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,17 +112,44 @@ def save(record: JobRecord) -> None:
     write_atomic(_job_file(record.id), json.dumps(record.to_dict(), indent=2))
 
 
+def _matches(value: Any, hint: Any) -> bool:
+    """Does a JSON value fit a JobRecord field's annotation (int, float, str, bool, list[X], X | None)?"""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if typing.get_origin(hint) is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if hint is float:  # JSON writes 3.0 as 3
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
 def _from_file(path: Path) -> JobRecord:
-    data = json.loads(path.read_text())
-    known = JobRecord.__dataclass_fields__
-    return JobRecord(**{k: v for k, v in data.items() if k in known})
+    try:
+        data = json.loads(path.read_text())
+    except RecursionError:  # "[[[[…": a ValueError like any other bad JSON
+        raise ValueError("JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    hints = typing.get_type_hints(JobRecord)
+    # A wrong type (say "pid": "12") would only fail later, deep in status or a screen:
+    # refuse it here so the entry is quarantined like corrupt JSON.
+    for key, value in data.items():
+        if key in hints and not _matches(value, hints[key]):
+            raise TypeError(f"field '{key}' has the wrong type: {value!r}"[:120])
+    validate_name(data.get("id", ""))
+    return JobRecord(**{k: v for k, v in data.items() if k in hints})
 
 
 def _quarantine(path: Path, error: Exception) -> str:
     """Move a corrupt entry aside (kept, never deleted) so it is reported exactly once."""
     corrupt = paths.jobs_dir() / "corrupt"
     corrupt.mkdir(exist_ok=True, mode=0o700)
-    target = corrupt / f"{path.name}.{int(time.time())}"
+    target = corrupt / f"{path.name}.{time.time_ns()}"  # unique: never overwrites an earlier one
     with contextlib.suppress(OSError):
         os.replace(path, target)
     return f"skipped corrupt job entry {path.name} ({type(error).__name__}: {str(error)[:80]}); moved to {target}"
@@ -126,7 +163,7 @@ def load_all(warn: Any = None) -> list[JobRecord]:
     for path in sorted(paths.jobs_dir().glob("*.json")):
         try:
             records.append(_from_file(path))
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, UserError) as exc:
             warn(_quarantine(path, exc))
     records.sort(key=lambda r: r.started_at)
     return records
@@ -138,7 +175,7 @@ def load(job_id: str) -> JobRecord:
         return _from_file(_job_file(job_id))
     except FileNotFoundError:
         raise UserError(f"no job '{job_id}' (frcnn-tui jobs lists them)") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, UserError) as exc:
         raise UserError(f"job '{job_id}' cannot be read: {exc}") from None
 
 
@@ -156,15 +193,9 @@ def find(ref: str) -> JobRecord:
     raise UserError(f"no job '{ref}' (frcnn-tui jobs lists them)")
 
 
-def process_alive(pid: int, create_time: float) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        # A reused pid belongs to a process created at another time.
-        if abs(proc.create_time() - create_time) > 0.05:
-            return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+def process_alive(record: JobRecord) -> bool:
+    """The job's leader is alive and provably the job's (launcher.jobs.identity)."""
+    return identity.leader(record) is not None
 
 
 def read_exit_status(run_dir: Path) -> int | None:
@@ -175,10 +206,18 @@ def read_exit_status(run_dir: Path) -> int | None:
 
 
 def status(record: JobRecord) -> str:
-    if process_alive(record.pid, record.create_time):
+    if record.backend == SLURM:
+        from launcher.jobs.slurm import jobs as slurm_jobs  # asks the cluster; imported only for SLURM jobs
+
+        return slurm_jobs.status(record)
+    if process_alive(record):
+        return RUNNING
+    code = read_exit_status(record.run_path)
+    if code is None and not identity.is_local(record):
+        # Another host's job: its processes cannot be seen from here, only the exit file
+        # launch.sh writes in the (shared) run dir, which is not there yet.
         return RUNNING
     stop_requested = (record.run_path / STOP_FILE).exists()
-    code = read_exit_status(record.run_path)
     if code == 0:
         return SUCCEEDED
     if stop_requested:
@@ -191,26 +230,5 @@ def exit_code(record: JobRecord) -> int | None:
 
 
 def job_processes(record: JobRecord) -> list[psutil.Process]:
-    """Every live process of a job: its process group, plus any descendant that left it."""
-    procs: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            # The create-time bound keeps a later, unrelated group that reused the pgid out.
-            if os.getpgid(proc.pid) == record.pgid and proc.create_time() >= record.create_time - 1:
-                procs[proc.pid] = proc
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    if process_alive(record.pid, record.create_time):
-        try:
-            for child in psutil.Process(record.pid).children(recursive=True):
-                procs[child.pid] = child
-        except psutil.Error:
-            pass
-    alive = []
-    for proc in procs.values():
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.Error:
-            continue
-    return alive
+    """Every live process of a job: only those carrying its marker, on its host (see identity)."""
+    return identity.job_processes(record)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from launcher.jobs import registry
+from launcher.jobs import backends, registry
 from launcher.jobs.registry import JobRecord
 
 
@@ -28,10 +28,12 @@ def summarize(record: JobRecord) -> dict[str, Any]:
     status = registry.status(record)
     row: dict[str, Any] = {
         "id": record.id, "name": record.name, "preset": record.preset, "status": status,
-        "devices": f"cpu×{record.nproc_per_node}" if record.cpu else "gpu " + ",".join(map(str, record.gpu_ids)),
-        "nodes": record.nodes, "pid": record.pid, "run_dir": record.run_dir, "started_at": record.started_at,
-        "exit_code": registry.exit_code(record), "reference_ap": record.reference_ap, "resumes": record.resumes,
+        "devices": backends.devices(record),
+        "nodes": record.nodes, "host": record.host, "pid": record.pid, "run_dir": record.run_dir,
+        "started_at": record.started_at, "exit_code": registry.exit_code(record), "reference_ap": record.reference_ap,
+        "resumes": record.resumes,
         "progress": None, "best_map": None, "best_epoch": None, "alerts": [], "failed_rank": None,
+        **backends.details(record),  # backend; for SLURM: job id, state (with the pending reason), restarts
     }
     snap = _metrics_snapshot(record, status)
     if snap:
@@ -65,7 +67,7 @@ def print_logs(record: JobRecord, *, follow: bool, stream: str = "stdout", as_js
     write = _json_lines_writer(record.id, stream) if as_json else _write_raw
     while True:
         # Status before the read: the lines a job writes as it ends are still read.
-        ended = not follow or registry.status(record) != registry.RUNNING
+        ended = not follow or registry.status(record) not in registry.ACTIVE  # a pending job will write
         if not log.stat():  # rewritten from the start
             log.restart()
             log.stat()

@@ -7,6 +7,7 @@ The flow is one way: probe (Inventory) -> plan (this) -> launch (spawn) -> regis
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -123,6 +124,26 @@ class Plan:
         }
 
 
+def read_saved_plan(run_dir: Path) -> dict[str, Any]:
+    """A run's plan.json (Plan.to_dict as launch wrote it), checked: a JSON object whose numbers
+    are numbers. Anything else is one UserError line naming the file."""
+    path = run_dir / "plan.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UserError(f"cannot read {path}: {str(exc)[:100]}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a frcnn-tui plan (expected a JSON object, got {type(data).__name__})")
+    for key in ("lr", "base_lr", "total_batch", "world_size"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise UserError(f"{path}: field '{key}' must be a number, got {value!r}"[:200])
+    if not isinstance(data.get("resume_notes", []), list):
+        raise UserError(f"{path}: field 'resume_notes' must be a list")
+    return data
+
+
 def default_rule(preset: Preset) -> str:
     """The preset's own rule if it names one; else linear for SGD (Goyal et al.) and the
     square-root rule for Adam-family optimizers."""
@@ -230,7 +251,6 @@ def build_command(python: str, *, cpu: bool, gpu_ids: list[int], nproc: int, nod
     env = {
         "CUDA_DEVICE_ORDER": "PCI_BUS_ID",  # NVML's order, which the user picked from
         "CUDA_VISIBLE_DEVICES": "" if cpu else ",".join(map(str, gpu_ids)),
-        "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",  # resume on torch >= 2.6
         "PYTHONUNBUFFERED": "1",
     }
     if cpu:
@@ -252,6 +272,8 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     cpu, gpu_ids, nproc = _devices(req, preset, inventory)
     if req.nodes < 1:
         raise UserError(f"--nodes must be >= 1, got {req.nodes}")
+    if req.port is not None and not 1 <= req.port <= 65535:
+        raise UserError(f"--port must be in 1..65535, got {req.port}")
     if req.nodes > 1 and (req.port is None or not req.master_addr):
         raise UserError("--nodes > 1 needs --master-addr HOST and --port PORT, the same on every node")
     if not 0 <= req.node_rank < req.nodes:
@@ -276,7 +298,7 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     if proposal.warmup_rescaled:
         args += ["--warmup-iters", str(proposal.warmup_iters)]
     if dump:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        paths.ensure_private_dir(run_dir)  # it will hold the command line and paths of the job
         args += ["--dump", str(run_dir / "config.py")]
     inspection = training_env.inspect(python, args)
 

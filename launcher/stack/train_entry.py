@@ -63,6 +63,23 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
+def slurm_rendezvous_env() -> None:
+    """What MMEngine's slurm init derives from srun's variables, for gloo's env:// init on CPU
+    (that init divides by torch.cuda.device_count(), zero here). The batch script exports
+    MASTER_ADDR/MASTER_PORT; the fallbacks are MMEngine's (first node of the list, 29500)."""
+    env = os.environ
+    env["RANK"] = env["SLURM_PROCID"]
+    env["WORLD_SIZE"] = env["SLURM_NTASKS"]
+    env["LOCAL_RANK"] = env.get("SLURM_LOCALID", "0")  # parse_args set a default 0 for every task
+    env.setdefault("MASTER_PORT", "29500")
+    if "MASTER_ADDR" not in env:
+        import subprocess
+
+        nodes = env.get("SLURM_STEP_NODELIST") or env["SLURM_JOB_NODELIST"]
+        env["MASTER_ADDR"] = subprocess.run(["scontrol", "show", "hostnames", nodes], capture_output=True,
+                                            text=True, check=True).stdout.split()[0]
+
+
 def apply_cpu_fixes(cfg) -> None:
     """MMEngine 0.10.7 calls torch.cuda.set_device inside init_dist and gives DDP
     device_ids=[cuda]; on a CPU box both fail. Initialising the gloo group ourselves
@@ -72,17 +89,26 @@ def apply_cpu_fixes(cfg) -> None:
 
     if torch.cuda.is_available() or cfg.launcher == "none":
         return
+    if cfg.launcher == "slurm":
+        slurm_rendezvous_env()
     if not dist.is_initialized():
         dist.init_process_group(backend="gloo")
     cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None)
     cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
 
 
+def allow_full_unpickling(args: argparse.Namespace) -> None:
+    """Only when the job resumes its own checkpoint (work_dir/last_checkpoint, written by this
+    job): those hold optimizer state and mmengine objects that torch >= 2.6 refuses with
+    weights_only=True. Any other file (pretrained weights, --resume PATH) keeps torch's safe
+    default, since unpickling a foreign file can run arbitrary code."""
+    if args.resume == "auto":
+        os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
-    # Checkpoints hold optimizer state and mmengine objects; torch >= 2.6 refuses
-    # them with weights_only=True, which breaks --resume.
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     args = parse_args(argv)
+    allow_full_unpickling(args)
     cfg = build_config(args)
     apply_cpu_fixes(cfg)
 

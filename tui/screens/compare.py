@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from launcher.errors import UserError
+from launcher.planning.plan import read_saved_plan
 from tui.format import ap, styled
 from tui.styles import use_styles
 from tui.threads import run_detached
@@ -37,13 +38,16 @@ class EpochsReady(Message):
 def comparison_row(record: Any, row: dict) -> dict:
     snap = read_snapshot(record)
     maps = [m for m in snap.get("map_by_epoch") or [] if m.get("bbox_mAP") is not None]
+    result = {"record": record, "status": row["status"], "devices": row["devices"], "best": snap.get("best"),
+              "final": maps[-1] if maps else None, "epochs": len(maps)}
     try:
-        plan = json.loads((record.run_path / "plan.json").read_text())
-    except (OSError, ValueError):
+        plan = read_saved_plan(record.run_path)  # checked: lr and batch are numbers or absent
+    except UserError as exc:
         plan = {}
-    return {"record": record, "status": row["status"], "devices": row["devices"],
-            "lr": plan.get("lr"), "batch": plan.get("total_batch"), "best": snap.get("best"),
-            "final": maps[-1] if maps else None, "epochs": len(maps)}
+        if (record.run_path / "plan.json").exists():  # a run without one just has no lr column
+            result["error"] = str(exc)
+    result.update(lr=plan.get("lr"), batch=plan.get("total_batch"))
+    return result
 
 
 def comparison_rows(jobs: list[tuple[Any, dict]]) -> list[dict]:
