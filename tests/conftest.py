@@ -46,7 +46,9 @@ def frcnn_home(tmp_path, monkeypatch):
     monkeypatch.delenv("FRCNN_TUI_PYTHON", raising=False)
     yield home
     # Jobs are detached on purpose, so a failed or interrupted test would leave its
-    # training running; stop whatever this test's registry still has alive.
+    # training running; stop whatever this test's registry still has alive. Only processes
+    # carrying a job's marker count (launcher.jobs.identity): entries that tests write with
+    # pid 1 / pgid 1, or a pid now reused, never make this signal anything else (pytest included).
     if (home / "state" / "jobs").is_dir():
         from launcher.jobs import local as jobs
         from launcher.jobs import registry

@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_watch)
 
-    p = sub.add_parser("stop", help="stop a job (SIGTERM its process group, SIGKILL after --grace)")
+    p = sub.add_parser("stop", help="stop a job (SIGTERM each of its processes, SIGKILL after --grace)")
     p.add_argument("job")
     p.add_argument("--grace", type=arg_types.non_negative_float, default=30.0)
     p.add_argument("--json", action="store_true")
