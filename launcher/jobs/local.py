@@ -85,7 +85,8 @@ def check_work_dir(work_dir: Path, *, force: bool) -> None:
     config.py, plan.json and launch.sh. A live job's folder always; a finished one's unless forced."""
     if work_dir.exists() and not work_dir.is_dir():
         raise UserError(f"--work-dir {work_dir} exists and is not a folder")
-    owners = [r for r in registry.load_all() if Path(r.run_dir).expanduser().absolute() == work_dir]
+    # Resolved on both sides: a symlink or a '..' must not hide that two paths are one folder.
+    owners = [r for r in registry.load_all() if Path(r.run_dir).expanduser().resolve() == work_dir.resolve()]
     live = [r for r in owners if registry.status(r) == registry.RUNNING]
     if live:
         raise UserError(f"--work-dir {work_dir} is the run dir of running job {live[0].id}; pick another folder")
