@@ -96,7 +96,8 @@ def render_slurm(tmp_path: Path, **overrides):
     from launcher.jobs.slurm.script import SlurmSpec, render
 
     values = {"name": "demo-cpu", "run_dir": tmp_path / "run", "python": tmp_path / "bin" / "python",
-              "partition": "debug", "time": "1:00:00", "job_id": "20261130-100000-slrm", "formula": "0.02 × 1"}
+              "partition": "debug", "time": "1:00:00", "job_id": "20261130-100000-slrm", "formula": "0.02 × 1",
+              "account": "lab", "qos": "normal", "sbatch_arg": "--comment=ok"}
     values.update(overrides)
     values["run_dir"].mkdir(parents=True, exist_ok=True)
     plan = SimpleNamespace(
@@ -105,11 +106,13 @@ def render_slurm(tmp_path: Path, **overrides):
         preset=SimpleNamespace(name=values["name"]), job_id=values["job_id"], request=SimpleNamespace(amp=False),
         proposal=SimpleNamespace(lr=0.02, formula=values["formula"], imgs_per_gpu=2))
     text = render(plan, SlurmSpec(partition=values["partition"], tasks_per_node=1, cpus_per_task=2,
-                                  time=values["time"]))
+                                  time=values["time"], account=values["account"], qos=values["qos"],
+                                  sbatch_args=[values["sbatch_arg"]]))
     return text, values, plan
 
 
-@pytest.mark.parametrize("field", ["name", "run_dir", "python", "partition", "time", "job_id", "formula"])
+@pytest.mark.parametrize("field", ["name", "run_dir", "python", "partition", "time", "account", "qos",
+                                   "sbatch_arg", "job_id", "formula"])
 def test_slurm_script_keeps_every_field_data(tmp_path, field):
     one_line = PAYLOAD.replace("\n", "")  # a newline cannot be written into a directive at all (below)
     base = {"run_dir": tmp_path / "run", "python": tmp_path / "bin" / "python"}
@@ -118,12 +121,16 @@ def test_slurm_script_keeps_every_field_data(tmp_path, field):
         value = Path(str(base[field]) + (PAYLOAD if field == "python" else one_line))
     if field in ("job_id", "formula"):
         value = PAYLOAD  # comment text: a newline in it must not end the comment
+    if field == "sbatch_arg":
+        value = f"--comment={one_line}"
     text, values, plan = render_slurm(tmp_path, **{field: value})
     script = values["run_dir"] / "slurm.sh"
     script.write_text(text)
     directives = {line.split("=", 1)[0].split("--", 1)[1]: sbatch_argument(line)
                   for line in text.splitlines() if line.startswith("#SBATCH")}
     assert directives["partition"] == str(values["partition"]) and directives["time"] == values["time"]
+    assert (directives["account"], directives["qos"]) == (values["account"], values["qos"])
+    assert "--comment=" + directives["comment"] == values["sbatch_arg"]
     assert directives["job-name"] == f"frcnn-{values['name']}"
     assert directives["output"] == f"{values['run_dir']}/stdout.log"
     srun = tmp_path / "fakebin" / "srun"  # stands in for srun: drop its own options, run the rest
@@ -140,7 +147,7 @@ def test_slurm_script_keeps_every_field_data(tmp_path, field):
     assert nothing_ran(tmp_path)
 
 
-@pytest.mark.parametrize("field", ["partition", "time", "name", "run_dir"])
+@pytest.mark.parametrize("field", ["partition", "time", "name", "run_dir", "account", "qos"])
 def test_a_newline_in_a_slurm_directive_is_refused_in_one_line(tmp_path, field):
     value = tmp_path / ("run" + PAYLOAD) if field == "run_dir" else "debug" + PAYLOAD
     with pytest.raises(UserError) as err:
