@@ -153,10 +153,11 @@ def training_cfg_options(epochs: int, log_interval: int = 1) -> list[str]:
 
 
 def launch_job(env: dict[str, str], *, data_root: Path, work_dir: Path, device: dict[str, Any], epochs: int,
-               imgs_per_gpu: int, name: str, log_interval: int = 1) -> dict[str, Any]:
-    args = ["launch", "--preset", PRESET, *device_args(device), "--seed", "0", "--data-root", str(data_root),
+               imgs_per_gpu: int, name: str, log_interval: int = 1, preset: str = PRESET,
+               cfg_options: list[str] = ()) -> dict[str, Any]:
+    args = ["launch", "--preset", preset, *device_args(device), "--seed", "0", "--data-root", str(data_root),
             "--imgs-per-gpu", str(imgs_per_gpu), "--force", "--json", "--name", name, "--work-dir", str(work_dir),
-            "--cfg-options", *training_cfg_options(epochs, log_interval)]
+            "--cfg-options", *training_cfg_options(epochs, log_interval), *cfg_options]
     proc = frcnn(args, env)
     if proc.returncode != 0:
         raise RuntimeError(f"frcnn-tui launch failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")

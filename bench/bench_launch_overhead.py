@@ -18,6 +18,11 @@ never imports torch) the same command measures the GPU case: A launches with `--
 and B is mmdet's own `tools/train.py` (mmdet/.mim/tools/train.py) under torchrun with
 `--launcher pytorch`. `--device cpu|gpu` forces one.
 
+`--preset r50-fpn-1x --data-root DIR --cfg-options model.backbone.init_cfg=None` times the real
+recipe on a COCO-format set (scripts/gpu_check.sh does, on bench/coco_like_data.py's set);
+`--first-job-hook CMD` runs `CMD JOB_ID` while the first launched job trains (the GPU check
+captures the Monitor with it).
+
   .venv/bin/python bench/bench_launch_overhead.py [--quick] [--json] [--repeats N]
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -81,21 +87,29 @@ def measure(args: argparse.Namespace) -> dict:
     skip = args.skip if args.skip is not None else (1 if args.quick else (20 if gpu else 4))
     repeats = args.repeats or (1 if args.quick else 5)
     result: dict = {"figure": "launch_overhead", "goal": f">= {GOAL}", "device": device["kind"],
-                    "world_size": device["count"], "repeats": repeats, "skip_iters": skip,
+                    "world_size": device["count"], "repeats": repeats, "skip_iters": skip, "preset": args.preset,
+                    "images_per_iter": sizes["imgs"] * device["count"], "cfg_options": args.cfg_options,
                     "log_interval": args.log_interval, "dataset": sizes, "epochs": args.epochs,
                     "loadavg_start": loadavg()}
     with BenchHome("bench_launch_", keep=args.keep) as home:
-        data = make_dataset(home.root / "data", train=sizes["train"], val=4, size=sizes["size"])
+        data = args.data_root or make_dataset(home.root / "data", train=sizes["train"], val=4, size=sizes["size"])
         config = job_env = python = entry = None
         pairs = []
         for i in range(repeats):
             job = launch_job(home.env, data_root=data, work_dir=home.root / f"launched-{i}", device=device,
                              epochs=args.epochs, imgs_per_gpu=sizes["imgs"], log_interval=args.log_interval,
-                             name=f"bench-launch-{i}")
+                             name=f"bench-launch-{i}", preset=args.preset, cfg_options=args.cfg_options)
+            hook = subprocess.Popen([*shlex.split(args.first_job_hook), job["id"]], env=home.env,
+                                    stdin=subprocess.DEVNULL) if args.first_job_hook and i == 0 else None
             try:
                 status = wait_job(job, home.env, args.timeout)
             finally:
                 stop_job(job, home.env)
+                if hook is not None:
+                    try:
+                        hook.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        hook.kill()
             run_dir = Path(job["run_dir"])
             if status != "succeeded":
                 raise RuntimeError(f"launched job {job['id']} ended {status}: {explain(run_dir)}")
@@ -122,6 +136,9 @@ def measure(args: argparse.Namespace) -> dict:
     result["ratio"] = summary(p["ratio"] for p in pairs)
     result["launch_its_per_s"] = summary(p["launch"]["its_per_s"] for p in pairs)
     result["manual_its_per_s"] = summary(p["manual"]["its_per_s"] for p in pairs)
+    per_iter = result["images_per_iter"]
+    result["launch_imgs_per_s"] = summary(p["launch"]["its_per_s"] * per_iter for p in pairs)
+    result["manual_imgs_per_s"] = summary(p["manual"]["its_per_s"] * per_iter for p in pairs)
     result["measured_iters_per_run"] = pairs[0]["launch"]["iters"]
     result["pairs"] = pairs
     result["met"] = result["ratio"]["median"] >= GOAL
@@ -132,11 +149,18 @@ def measure(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_training_run_args(parser, epochs=1)
+    parser.add_argument("--preset", default="demo-cpu", help="the recipe to run (default demo-cpu)")
+    parser.add_argument("--data-root", type=Path, help="an existing COCO-format set instead of generated shapes")
+    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="K=V",
+                        help="more overrides for every run (model.backbone.init_cfg=None where nothing downloads)")
+    parser.add_argument("--first-job-hook", help="a command run with the first launched job's id while it trains")
     return run_figure("launch_overhead", measure, parser.parse_args(argv), lambda r: [
         f"launch overhead ({r['device']} x {r['world_size']}, {r['repeats']} pair(s), "
         f"{r['measured_iters_per_run']} iterations measured per run)",
         f"  frcnn-tui launch: {fmt_summary(r['launch_its_per_s'], '.4f')} it/s",
         f"  by hand:          {fmt_summary(r['manual_its_per_s'], '.4f')} it/s",
+        f"  images/s:         launch {fmt_summary(r['launch_imgs_per_s'], '.2f')}, "
+        f"by hand {fmt_summary(r['manual_imgs_per_s'], '.2f')} ({r['images_per_iter']} per iteration)",
         f"  ratio:            {fmt_summary(r['ratio'])}  goal {r['goal']}: {'met' if r['met'] else 'MISSED'}",
     ])
 

@@ -389,6 +389,9 @@ def render(results: dict[str, dict], info: dict[str, Any], quick: bool, started_
         body += ["", f"Load average (1 min) at start–end: {load}, on {info['cores']} cores; this benchmark took "
                      f"{d.get('bench_wall_s', 0) / 60:.1f} min."]
         summary_rows += rows
+    gpu = BENCH / "gpu.md"  # measured by scripts/gpu_check.sh on a GPU machine, pasted there by hand
+    if gpu.is_file():
+        body += ["", gpu.read_text().rstrip()]
     out += ["## Summary", "", "| figure | median (min–max) | goal | met |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary_rows]
     out += body

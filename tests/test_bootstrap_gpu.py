@@ -263,3 +263,21 @@ def test_the_registry_compiler_builds_a_cuda_kernel_for_sm90_without_a_gpu(tmp_p
                              "libscale.so", f"-L{home / 'lib'}", "-lcudart"], cwd=tmp_path, capture_output=True,
                             text=True, env=env, timeout=300)
     assert linked.returncode == 0, linked.stderr
+
+
+def test_offline_a_system_nvcc_of_the_same_major_will_do_and_a_local_sdist_is_built(tmp_path):
+    """scripts/gpu_check.sh's case: no registry to fetch CUDA 13.0's own nvcc from, a 13.2 one installed."""
+    clone = Clone(tmp_path, torch=("2.11.0+cu130", "13.0"))
+    bin_dir = _fake_nvcc(tmp_path / "cuda-13.2", "13.2", headers=True)
+    sdist = tmp_path / "mmcv-2.1.0.tar.gz"
+    env = {"PATH": f"{bin_dir}:{clone.tools}", "PYTHONPATH": str(REPO), "HOME": str(tmp_path),
+           "FRCNN_TUI_FAKE_GPUS": str(GPU_SCENARIOS / "h200.json")}
+    result = subprocess.run([str(clone.root / ".venv" / "bin" / "python"), "-m", "launcher.stack.mmcv_build", "plan",
+                             "--json", "--offline", "--source", str(sdist)], capture_output=True, text=True, env=env)
+    plan = json.loads(result.stdout)
+    assert plan["compiler"] == "system" and plan["cuda_home"] == str(tmp_path / "cuda-13.2") and plan["stop"] is None
+    assert any("nvcc 13.2 for torch's CUDA 13.0" in n for n in plan["notes"])
+    assert plan["wheel_command"][-2:] == ["--no-index", str(sdist)]
+    online = subprocess.run([str(clone.root / ".venv" / "bin" / "python"), "-m", "launcher.stack.mmcv_build", "plan",
+                             "--json"], capture_output=True, text=True, env=env)
+    assert json.loads(online.stdout)["compiler"] == "registry"  # with a registry, CUDA 13.0's own compiler

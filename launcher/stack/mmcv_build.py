@@ -6,7 +6,7 @@ It reads the driver and the GPUs' compute capabilities through NVML (FRCNN_TUI_F
 them), the CUDA version of the torch the venv has (or would get), and the nvcc the environment offers.
 Stdlib only (plus the probe): it runs before frcnn-tui's dependencies are installed.
 
-    python -m launcher.stack.mmcv_build plan [--json | --shell]
+    python -m launcher.stack.mmcv_build plan [--json | --shell] [--offline] [--source mmcv-2.1.0.tar.gz]
     python -m launcher.stack.mmcv_build install-compiler --cuda 13.0 [--target DIR]
 """
 
@@ -92,7 +92,10 @@ def _use_other_env(what: str) -> str:
 
 
 def make_plan(inventory: Inventory, torch: tuple[str | None, str | None], compilers: list[cuda_compiler.Compiler],
-              *, python: str, site_packages: Path, cores: int, env: dict[str, str]) -> BuildPlan:
+              *, python: str, site_packages: Path, cores: int, env: dict[str, str], offline: bool = False,
+              source: Path | None = None) -> BuildPlan:
+    """offline: no registry to install a compiler from, so a system nvcc of torch's CUDA major will do
+    (torch's cpp_extension accepts a minor mismatch, with a warning). source: a local mmcv sdist."""
     pip = [python, "-m", "pip", "--disable-pip-version-check"]
     plan = BuildPlan(python_tag=f"py{sys.version_info.major}.{sys.version_info.minor}",
                      gpus=_describe(inventory), probe_error=inventory.error,
@@ -113,8 +116,8 @@ def make_plan(inventory: Inventory, torch: tuple[str | None, str | None], compil
     # the bootstrap plans again once torch is there, and that key names the wheel.
     plan.cache_key = f"{plan.python_tag}-torch{plan.torch}-mmcv{MMCV_VERSION}"
     plan.build_env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": env.get("MAX_JOBS") or str(cores)}
-    plan.wheel_command = pip + ["wheel", "--no-cache-dir", "--no-deps", "--no-build-isolation", "-v",
-                                f"mmcv=={MMCV_VERSION}"]
+    plan.wheel_command = pip + ["wheel", "--no-cache-dir", "--no-deps", "--no-build-isolation", "-v"] + (
+        ["--no-index", str(source)] if source else [f"mmcv=={MMCV_VERSION}"])
     if not has_gpu:
         return plan  # CPU ops only, as ever: mmcv's setup.py skips CUDA without a device or FORCE_CUDA
     if not plan.torch_cuda:
@@ -132,16 +135,23 @@ def make_plan(inventory: Inventory, torch: tuple[str | None, str | None], compil
     system = cuda_compiler.matching_system_compiler(mm, compilers)
     if system is not None:
         plan.compiler, plan.nvcc, plan.cuda_home = "system", system.nvcc, system.home
-    elif cuda_compiler.registry_supported(mm):
+    elif not offline and cuda_compiler.registry_supported(mm):
         home = cuda_compiler.registry_home(site_packages, mm)
         plan.compiler, plan.cuda_home, plan.nvcc = "registry", str(home), str(home / "bin" / "nvcc")
         if not cuda_compiler.registry_compiler_ready(home, mm):
             plan.compiler_install = pip + ["install", *cuda_compiler.registry_specs(mm)]
+    elif offline and (near := next((c for c in compilers if c.version and c.home
+                                    and version_tuple(c.version)[0] == version_tuple(mm)[0]), None)):
+        plan.compiler, plan.nvcc, plan.cuda_home = "system", near.nvcc, near.home
+        plan.notes.append(f"nvcc {near.version} for torch's CUDA {mm}: the same major, which torch accepts "
+                          f"(no registry to fetch CUDA {mm}'s own compiler from)")
     else:
         seen = ", ".join(f"{c.nvcc} is CUDA {c.version or '?'}" for c in compilers) or "no nvcc on PATH"
         plan.stop = plan.stop or _use_other_env(
-            f"torch {plan.torch} needs a CUDA {mm} compiler for mmcv's ops ({seen}; the registry's compiler "
-            f"is for CUDA >= {cuda_compiler.REGISTRY_MIN_MAJOR}): install CUDA toolkit {mm} and set CUDA_HOME")
+            f"torch {plan.torch} needs a CUDA {mm} compiler for mmcv's ops ({seen}; " + (
+                "no registry to fetch one from" if offline else
+                f"the registry's compiler is for CUDA >= {cuda_compiler.REGISTRY_MIN_MAJOR}")
+            + f"): install CUDA toolkit {mm} and set CUDA_HOME")
     if plan.compiler:
         plan.build_env.update(FORCE_CUDA="1", CUDA_HOME=plan.cuda_home)
         if plan.arch_list:
@@ -151,9 +161,10 @@ def make_plan(inventory: Inventory, torch: tuple[str | None, str | None], compil
     return plan
 
 
-def current_plan() -> BuildPlan:
+def current_plan(offline: bool = False, source: Path | None = None) -> BuildPlan:
     return make_plan(probe(), installed_torch(), cuda_compiler.system_compilers(), python=sys.executable,
-                     site_packages=cuda_compiler.site_packages(), cores=cpu_cores(), env=dict(os.environ))
+                     site_packages=cuda_compiler.site_packages(), cores=cpu_cores(), env=dict(os.environ),
+                     offline=offline, source=source)
 
 
 def shell_lines(plan: BuildPlan) -> str:
@@ -197,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("plan")
     show.add_argument("--json", action="store_true")
     show.add_argument("--shell", action="store_true")
+    show.add_argument("--offline", action="store_true", help="no registry: only the system's nvcc")
+    show.add_argument("--source", type=Path, help="build from this mmcv sdist instead of the index")
     install = sub.add_parser("install-compiler")
     install.add_argument("--cuda", required=True)
     install.add_argument("--target", type=Path)
@@ -208,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
-    plan = current_plan()
+    plan = current_plan(args.offline, args.source.absolute() if args.source else None)
     print(json.dumps(plan.to_dict(), indent=1) if args.json else shell_lines(plan) if args.shell
           else human_lines(plan))
     return 0
