@@ -337,7 +337,16 @@ class MonitorScreen(Screen):
                      else ap(row.get(key)) for _, key in MAP_COLUMNS]
             table.add_row(str(row["epoch"]), *cells, key=str(row["epoch"]))
         ref = self.record.reference_ap
-        if best:
+        rc = snap.get("reference") or {}
+        if best and rc.get("reference") is not None:
+            # A reference run: the same epoch is what says whether the run is on track.
+            status = "warn" if rc.get("behind") else "pass"
+            text = (f"best {best['percent']:.1f} at epoch {best['epoch']}\n{rc['name']} at epoch {rc['epoch']}: "
+                    f"{100 * rc['reference']:.1f} " + status_markup(status, f"{100 * rc['delta']:+.1f}"))
+            if rc.get("final") is not None:
+                text += f"\n{rc['name']} final: {100 * rc['final']:.1f}"
+            self.query_one("#best", Static).update(Content.from_markup(text))
+        elif best:
             gap = best.get("gap_to_reference")
             text = f"best {best['percent']:.1f} at epoch {best['epoch']}"
             if ref:
