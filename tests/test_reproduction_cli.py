@@ -142,3 +142,15 @@ def test_watch_job_report_and_compare(cli, tmp_path):
     table = cli("compare", "eight", "four").stdout
     assert "final AP" in table and "37.6" in table and "36.4" in table and "total batch" in table
     assert cli("compare", "eight").returncode == 2
+
+
+def test_report_of_a_running_job_says_so(cli):
+    from test_tui_support import add_job
+
+    cli("reference", "add", "zoo-r50", str(ZOO_JSON), "--preset", "r50-fpn-1x")
+    record = add_job("20261129-093000-cccc", status="running", epochs=4)
+    result = _json(cli("report", record.id, "--json"))
+    assert result["running"] and result["status"] == "running"
+    md = Path(result["report"]).read_text()
+    assert "**This job is still running**: this report covers what is on disk, epoch 4 of 12" in md
+    assert "| this run | 4 |" in md and "| zoo-r50 (final) | 12 | 37.4 |" in md

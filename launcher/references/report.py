@@ -113,6 +113,13 @@ def _cost(snap: dict, run: Reference, record: JobRecord, plan: dict) -> list[str
     return lines
 
 
+def _official_log(preset: str) -> str | None:
+    from launcher.planning.presets import load_presets
+
+    found = load_presets().presets.get(preset)
+    return getattr(found, "reference_log_url", None) if found else None
+
+
 def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference | None, plan: dict,
                    status: str, charts: dict[str, str], chart_error: str | None) -> str:
     out = [f"# Reproduction report: job {record.id} ({record.name})", "",
@@ -126,7 +133,9 @@ def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference
     out += ["## Result against the reference", ""]
     if ref is None:
         out += ["No reference run (frcnn-tui reference add NAME SOURCE --preset "
-                f"{record.preset}); preset reference AP: {record.reference_ap}.", ""]
+                f"{record.preset}); preset reference AP: {record.reference_ap}."]
+        url = _official_log(record.preset)
+        out += [f"The preset's official training log: {url}" if url else "", ""]
     else:
         out += [f"Reference **{ref.name}** ({ref.format}, {ref.source}).", ""]
     out += _result_table(snap, ref) + [""]
