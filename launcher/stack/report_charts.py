@@ -19,6 +19,18 @@ import sys
 from pathlib import Path
 
 
+def _save(plt, fig, ax, title: str, xlabel: str, ylabel: str, path: Path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _plot_loss(plt, data: dict, out: Path) -> Path | None:
     if not data.get("loss") and not data.get("ref_loss"):
         return None
@@ -29,16 +41,8 @@ def _plot_loss(plt, data: dict, out: Path) -> Path | None:
     if data.get("loss"):
         xs, ys = zip(*data["loss"])
         ax.plot(xs, ys, color="tab:blue", linewidth=1.2, label=data.get("run_label") or "this run")
-    ax.set_xlabel("iteration (reference placed by fraction of its schedule)")
-    ax.set_ylabel("training loss")
-    ax.set_title(f"{data.get('title', '')}: loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path = out / "loss.png"
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, f"{data.get('title', '')}: loss", "iteration (reference placed by fraction of its schedule)",
+                 "training loss", out / "loss.png")
 
 
 def _plot_map(plt, data: dict, out: Path) -> Path | None:
@@ -57,16 +61,7 @@ def _plot_map(plt, data: dict, out: Path) -> Path | None:
     if run:
         xs, ys = zip(*run)
         ax.plot(xs, ys, "o-", color="tab:blue", label=data.get("run_label") or "this run")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("bbox mAP (%)")
-    ax.set_title(f"{data.get('title', '')}: mAP per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path = out / "map.png"
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, f"{data.get('title', '')}: mAP per epoch", "epoch", "bbox mAP (%)", out / "map.png")
 
 
 def main(argv: list[str]) -> int:
