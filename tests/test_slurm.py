@@ -26,7 +26,10 @@ def test_slurm_script_for_two_nodes_of_eight(cli, tmp_path):
 def test_slurm_refuses_a_failing_checklist_and_submit_without_sbatch(cli, tmp_path):
     result = cli("slurm", "--preset", "r50-fpn-1x", "--partition", "gpu", "--work-dir", str(tmp_path / "a"))
     assert result.returncode == 1 and "checklist fails" in result.stderr and "data" in result.stderr
+    # A PATH with nothing on it: no sbatch, whatever this machine has installed.
+    no_tools = tmp_path / "empty-path"
+    no_tools.mkdir()
     result = cli("slurm", "--preset", "r50-fpn-1x", "--partition", "gpu", "--force", "--submit",
-                 "--work-dir", str(tmp_path / "b"), env={"PATH": "/usr/bin:/bin"})
+                 "--work-dir", str(tmp_path / "b"), env={"PATH": str(no_tools)})
     assert result.returncode == 2 and "sbatch is not on PATH" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -118,7 +118,8 @@ def make_app(**kw):
     a fast job watcher, a fixed host name and clock; any of these can be overridden."""
     from tui.app import FrcnnApp
 
-    kw = {"probe_interval": None, "jobs_interval": None, "watch_interval": 0.1, **kw}
+    # slurm=False: the Plan screen is the same whether or not this machine has sbatch.
+    kw = {"probe_interval": None, "jobs_interval": None, "watch_interval": 0.1, "slurm": False, **kw}
     return FrcnnApp(host="gpu-box", clock=lambda: NOW, **kw)
 
 

@@ -85,8 +85,12 @@ class FrcnnApp(App[int]):
 
     def __init__(self, *, probe_interval: float | None = 2.0, jobs_interval: float | None = 5.0,
                  watch_interval: float = 1.0, clock: Callable[[], float] = time.time,
-                 host: str | None = None) -> None:
+                 host: str | None = None, slurm: bool | None = None) -> None:
         super().__init__()
+        from launcher.jobs.slurm import cluster
+
+        # Whether the Plan screen offers SLURM partitions: sbatch on PATH, unless pinned (tests pin it).
+        self.slurm = cluster.available("sbatch") if slurm is None else slurm
         self.probe_interval = probe_interval
         self.jobs_interval = jobs_interval
         self.watch_interval = watch_interval

@@ -61,7 +61,7 @@ def number(value: object) -> str:
 
 
 STATUS_CLASS = {"pass": "ok", "warn": "warn", "fail": "bad", "running": "run", "succeeded": "ok",
-                "failed": "bad", "stopped": "warn", "finished": "ok", "waiting": "run"}
+                "failed": "bad", "stopped": "warn", "finished": "ok", "waiting": "run", "pending": "warn"}
 STATUS_STYLE = {"ok": "$success", "warn": "$warning", "bad": "$error", "run": "$accent"}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from textual.content import Content
 from textual.screen import Screen
 
-from launcher.jobs import registry
+from launcher.jobs import backends, registry
 from launcher.errors import UserError
 from tui.messages import JobActionDone
 from tui.screens.dialogs import ConfirmDialog
@@ -21,13 +21,14 @@ STARTING = "job-start"  # the worker group of launches and resumes (quitting wai
 
 
 def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
-    if status != registry.RUNNING:
+    if status not in registry.ACTIVE:  # a pending SLURM job can be cancelled too
         screen.notify(f"job {record.id} is not running ({status or 'unknown'}).", severity="warning")
         return
-    body = Content.from_markup(
-        "SIGTERM to every process of job [b]$id[/] ($name), SIGKILL after $grace s.\n"
-        "It can be resumed later from its last checkpoint.", id=record.id, name=record.name,
-        grace=str(STOP_GRACE_S))
+    what = ("scancel of SLURM job $slurm (job [b]$id[/], $name); waits until it has left the queue.\n"
+            if backends.is_slurm(record) else
+            "SIGTERM to every process of job [b]$id[/] ($name), SIGKILL after $grace s.\n")
+    body = Content.from_markup(what + "It can be resumed later from its last checkpoint.", id=record.id,
+                               name=record.name, grace=str(STOP_GRACE_S), slurm=str(record.slurm_job_id))
 
     def answer(yes: bool | None) -> None:
         if yes:
@@ -39,37 +40,34 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
 
 
 def _stop(screen: Screen, record: Any) -> None:
-    from launcher.jobs import local as jobs
-
     try:
-        found = jobs.stop(record, grace=STOP_GRACE_S)
-        left = registry.job_processes(record)
+        found, left = backends.stop(record, grace=STOP_GRACE_S)
     except Exception as exc:
         screen.post_message(JobActionDone(f"stop {record.id}: {type(exc).__name__}: {exc}", error=True))
         return
-    text = f"stopped job {record.id}: {found} process(es) signalled"
-    screen.post_message(JobActionDone(text + (f", {len(left)} left" if left else ""), error=bool(left)))
+    text = (f"stopped job {record.id}: SLURM job {record.slurm_job_id} cancelled" if backends.is_slurm(record) else
+            f"stopped job {record.id}: {found} process(es) signalled")
+    screen.post_message(JobActionDone(text + (f", {left} left" if left else ""), error=bool(left)))
 
 
 def start_resume(screen: Screen, record: Any, status: str | None) -> None:
-    if status == registry.RUNNING:
-        screen.notify(f"job {record.id} is still running.", severity="warning")
+    if status in registry.ACTIVE:
+        screen.notify(f"job {record.id} is still {status}.", severity="warning")
         return
     # An ordinary thread worker: quitting waits for it, so a resume is never cut between spawn and registry.
     screen.run_worker(partial(_resume, screen, record), thread=True, group=STARTING, exit_on_error=False)
 
 
 def _resume(screen: Screen, record: Any) -> None:
-    from launcher.jobs import local as jobs
-
     try:
-        record = jobs.resume(record)
+        record = backends.resume(record)
     except UserError as exc:
         screen.post_message(JobActionDone(str(exc), error=True))
     except Exception as exc:
         screen.post_message(JobActionDone(f"resume {record.id}: {type(exc).__name__}: {exc}", error=True))
     else:
-        screen.post_message(JobActionDone(f"resumed job {record.id} from its last checkpoint, pid {record.pid}"))
+        where = f"SLURM job {record.slurm_job_id}" if backends.is_slurm(record) else f"pid {record.pid}"
+        screen.post_message(JobActionDone(f"resumed job {record.id} from its last checkpoint, {where}"))
 
 
 def start_report(screen: Screen, record: Any) -> None:

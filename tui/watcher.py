@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from textual.message_pump import MessagePump
 
-from launcher.jobs import registry
+from launcher.jobs import backends, registry
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
@@ -87,14 +87,20 @@ class JobWatcher(threading.Thread):
         followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
         first, stalled = True, False
+        backend_details: dict | None = None
         while not self._stop_event.is_set():
             upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
             changed = metrics.update(upd)
             status = self._status()
             # Silence changes nothing on disk: a stall (or its end) is a change of its own.
             was_stalled, stalled = stalled, metrics.stall_alert(status, self.clock()) is not None
+            if backends.is_slurm(self.record) and (status != last_status or first):
+                # SLURM's state and restart count change with our status (a requeue passes by pending).
+                backend_details = backends.details(self.record)
             if changed or status != last_status or first or stalled != was_stalled:
                 snap = metrics.snapshot(series=True, job_status=status, now=self.clock())
+                if backend_details:
+                    snap["slurm"] = backend_details
                 run_checks.annotate(snap, record.run_path, status)
                 if reference is not None:
                     reference.apply(snap)

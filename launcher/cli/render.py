@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "running": "cyan",
-                 "succeeded": "green", "failed": "bold red", "stopped": "yellow"}
+                 "succeeded": "green", "failed": "bold red", "stopped": "yellow",
+                 "pending": "magenta"}
 
 
 def console() -> Console:
@@ -104,8 +105,10 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
         style = _STATUS_STYLE.get(r["status"], "")
         best = "-" if r.get("best_map") is None else f"{100 * r['best_map']:.1f} (ep {r.get('best_epoch')})"
         ref = "-" if r.get("reference_ap") is None else f"{r['reference_ap']:.1f}"
-        table.add_row(r["id"], r["name"], r["preset"], f"[{style}]{r['status']}[/]{_status_note(r)}", r["devices"],
-                      r.get("progress") or "-", best, ref)
+        # A SLURM job shows SLURM's own state beside ours: "pending · PENDING (Resources)".
+        slurm = f" · {escape(r['slurm_state'])}" if r.get("slurm_state") else ""
+        table.add_row(r["id"], r["name"], r["preset"], f"[{style}]{r['status']}[/]{_status_note(r)}{slurm}",
+                      r["devices"], r.get("progress") or "-", best, ref)
     out.print(table)
     for r in rows:  # what needs a look, below the table: it does not fit a cell
         for alert in r.get("alerts") or []:

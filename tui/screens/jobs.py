@@ -46,6 +46,13 @@ def load_job_rows() -> tuple[list[tuple[Any, dict]], list[str]]:
     return jobs, warnings
 
 
+def status_text(row: dict) -> str:
+    """The status cell: ours, and for a SLURM job waiting in the queue, SLURM's reason."""
+    if row["status"] == registry.PENDING and row.get("slurm_reason"):
+        return f"{row['status']} ({row['slurm_reason']})"
+    return row["status"]
+
+
 def best_text(row: dict) -> str:
     if row.get("best_map") is None:
         return "-"
@@ -122,7 +129,7 @@ class JobsScreen(Screen):
         now = self.app.clock()
         for record, row in message.jobs:
             table.add_row(MARK if record.id in self.marked else "", record.id,
-                          styled(self.app, row["status"], row["status"]), row["preset"],
+                          styled(self.app, status_text(row), row["status"]), row["preset"],
                           row.get("progress") or "-", best_text(row),
                           "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
                           row["devices"], ago(row.get("started_at"), now), row["name"], key=record.id)
@@ -164,9 +171,12 @@ class JobsScreen(Screen):
             extra = f" · exit {row['exit_code']}"
         if row.get("error"):
             extra += f" · {row['error']}"
+        # A SLURM job has no pid here: its SLURM id and state (pending reason, restarts) instead.
+        where = (f"SLURM job {record.slurm_job_id} · {row.get('slurm_state') or '?'}"
+                 if row.get("backend") == registry.SLURM else f"pid {record.pid}")
         self.query_one("#job-detail", Static).update(Content.from_markup(
-            "[b]$name[/] $dir\n[dim]pid $pid · $resumes resume(s)$extra[/]", name=record.name,
-            dir=record.run_dir, pid=str(record.pid), resumes=str(record.resumes), extra=extra))
+            "[b]$name[/] $dir\n[dim]$where · $resumes resume(s)$extra[/]", name=record.name,
+            dir=record.run_dir, where=where, resumes=str(record.resumes), extra=extra))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
@@ -189,7 +199,7 @@ class JobsScreen(Screen):
         from tui.screens.compare import CompareScreen
 
         chosen = [self.jobs[j] for j in self.jobs if j in self.marked] or \
-                 [job for job in self.jobs.values() if job[1]["status"] != registry.RUNNING]
+                 [job for job in self.jobs.values() if job[1]["status"] not in registry.ACTIVE]
         if not chosen:
             self.notify("No finished run to compare yet.", severity="warning")
             return

@@ -27,7 +27,7 @@ from textual.widgets import (DataTable, Footer, Header, ProgressBar, RichLog, St
                              TabPane)
 from rich.text import Text
 
-from launcher.jobs import registry
+from launcher.jobs import backends, registry
 from launcher.hardware.gpu_probe import Inventory
 from tui.format import ago, ap, duration, number, status_markup, styled
 from tui.job_actions import ask_stop
@@ -281,11 +281,15 @@ class MonitorScreen(Screen):
         idle = snap.get("idle_s")
         if status == registry.RUNNING and idle is not None and idle > 300:
             eta_text += f" · [bold $warning]no log for {duration(idle)}[/]"
-        shown = (status, started, text, fraction, eta_text)
+        devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
+        if r.backend == registry.SLURM:  # its SLURM id, state (pending reason) and restart count
+            slurm = snap.get("slurm") or {}
+            slurm_id = slurm.get("slurm_job_id") or r.slurm_job_id  # a resume submits a new one
+            devices = f"{backends.devices(r)} · SLURM job {slurm_id} {slurm.get('slurm_state') or ''}".rstrip()
+        shown = (status, started, text, fraction, eta_text, devices)
         if shown == self._summary_shown:
             return
         self._summary_shown = shown
-        devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
         nodes = f" × {r.nodes} nodes" if r.nodes > 1 else ""
         name = f" ({r.name})" if r.name != r.preset else ""
         line1 = Content.from_markup(

@@ -89,6 +89,8 @@ def launch(req: PlanRequest, spec: SlurmSpec, *, force: bool = False) -> tuple[J
     try:
         if not force:
             refuse_failing(plan)
+        if not plan.config_file.is_file():
+            raise CheckFailed(f"the resolved config was not written to {plan.config_file}")
         script = write_files(plan, spec, name or plan.preset.name)
         _fresh_run_files(plan.run_dir)
         slurm_id = cluster.submit(str(script))

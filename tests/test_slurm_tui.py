@@ -1,0 +1,112 @@
+"""The TUI with SLURM jobs, against the real one-node cluster (slurm_helpers): the Plan screen's
+SLURM target (partitions from sinfo, the cluster's checks), and a SLURM job watched, stopped and
+resumed from the Jobs and Monitor screens without typing a SLURM command."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from conftest import run_cli
+from launcher.jobs import registry
+from slurm_helpers import PARTITION, cancel_leftovers, slurm_cluster, squeue_ids  # noqa: F401
+from test_tui_support import make_app, screen_text, sync, wait_for
+from training_helpers import needs_stack
+from tui.app import FrcnnApp
+from tui.screens.dialogs import ConfirmDialog
+from tui.screens.monitor import MonitorScreen
+from tui.screens.plan import PlanScreen
+
+SIZE = (120, 40)
+
+
+def notes(app) -> str:
+    return " | ".join(str(n.message) for n in app._notifications)
+
+
+def test_the_slurm_target_follows_sbatch_on_path(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert FrcnnApp().slurm is False
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "sbatch").write_text("#!/bin/sh\nexit 1\n")
+    (tools / "sbatch").chmod(stat.S_IRWXU)
+    monkeypatch.setenv("PATH", str(tools))
+    assert FrcnnApp().slurm is True
+
+
+@needs_stack
+@sync
+async def test_plan_screen_targets_a_slurm_partition_with_the_clusters_checks(slurm_cluster, fake_gpus, tmp_path):
+    fake_gpus("none")  # a login node without GPUs: the CPU form
+    app = make_app(slurm=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.inventory is not None, what="the probe")
+        await pilot.press("p")  # demo-cpu is preselected without GPUs
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan screen")
+        screen = app.screen
+        select = screen.query_one("#target")
+        await wait_for(pilot, lambda: len(select._options) >= 3, what="partitions from sinfo")
+        assert [str(label) for label, _ in select._options] == ["this host", "SLURM: debug", "SLURM: short"]
+        screen.query_one("#data-root").value = str(tmp_path / "no-data")  # no dataset generation here
+        select.value = "debug"
+        await wait_for(pilot, lambda: screen.plan is not None and any(c.id == "slurm-partition"
+                                                                      for c in screen.plan.checks),
+                       60, "the checklist with the cluster's items")
+        checks = {c.id: c for c in screen.plan.checks}
+        assert checks["slurm-partition"].status == "pass" and checks["slurm-resources"].status == "pass"
+        assert "port" not in checks  # SLURM's allocation picks the rendezvous, not this host
+        assert screen.slurm_spec.partition == "debug" and screen.slurm_spec.cpu
+        # The lr counts nodes x tasks per node x images: 2 nodes of 2 gloo tasks double the batch.
+        screen.query_one("#nodes").value = "2"
+        await pilot.pause()
+        assert "0.002 × (2×2×2)/4 = 0.004" in screen_text(app)
+        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.proposal.nodes == 2, 60, "re-plan")
+        checks = {c.id: c for c in screen.plan.checks}
+        assert checks["slurm-partition"].status == "fail" and "partition debug has 1" in checks["slurm-partition"].detail
+
+
+@needs_stack
+@sync
+async def test_a_pending_slurm_job_is_watched_stopped_and_resumed_from_the_tui(slurm_cluster, fake_gpus, tmp_path,
+                                                                             cancel_leftovers):
+    fake_gpus("none")
+    # 2 tasks x 2 CPUs on a 2-CPU node: SLURM accepts it and can never start it (PENDING, PartitionConfig).
+    result = run_cli("launch", "--preset", "demo-cpu", "--slurm", "--partition", PARTITION, "--cpu", "--nproc", "2",
+                     "--cpus-per-task", "2", "--data-root", str(tmp_path / "no-data"), "--force", "--json")
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    first_id = job["slurm_job_id"]
+    app = make_app(slurm=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: "pending (PartitionConfig)" in screen_text(app), 30, "the pending row")
+        text = screen_text(app)
+        assert job["id"] in text and f"SLURM job {first_id} · PENDING (PartitionConfig)" in text
+        assert "slurm 1×cpu×2" in text
+        await pilot.press("enter")  # the Monitor follows it like a local job
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen)
+                       and f"SLURM job {first_id} PENDING (PartitionConfig)" in screen_text(app), 30,
+                       "the monitor's SLURM line")
+        await pilot.press("x")  # the Monitor's stop
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+        assert f"scancel of SLURM job {first_id}" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: f"SLURM job {first_id} cancelled" in notes(app), 120, "the stop")
+        assert first_id not in squeue_ids()
+        assert registry.status(registry.find(job["id"])) == registry.STOPPED
+        # Resume resubmits the job's own script with --resume. The checkpoint is a stand-in: the job
+        # asks for more CPUs than the node has, so it waits in the queue and never reads it.
+        Path(job["run_dir"], "last_checkpoint").write_text(os.path.join(job["run_dir"], "epoch_1.pth"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "stopped" in screen_text(app), 30, "the stopped row")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "resumed job" in notes(app), 60, "the resume")
+        record = registry.find(job["id"])
+        assert record.slurm_job_id != first_id and record.slurm_job_id in squeue_ids() and record.resumes == 1
+        assert f"SLURM job {record.slurm_job_id}" in notes(app)
+        await wait_for(pilot, lambda: "pending (PartitionConfig)" in screen_text(app), 30, "the resubmitted row")
+        script = Path(job["run_dir"], "slurm.sh").read_text()
+        assert "#SBATCH --requeue" in script and "--cpus-per-task=2" in script

@@ -1,0 +1,68 @@
+"""Where a plan runs: this host, or a SLURM partition. Shown only where sbatch is on PATH (app.slurm).
+
+The partitions come from sinfo in a thread (a slow controller never blocks the screen). With a
+partition chosen, the Device picker's choice becomes the per-node shape of the SLURM job: its
+CPU workers are the CPU form's tasks, its GPU count (or the GPUs/node field, for a login node
+without GPUs) the GPU form's tasks per node. What that means for the lr is the core's business.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Select
+
+from launcher.jobs.slurm import cluster
+from launcher.jobs.slurm.script import SlurmSpec
+from launcher.planning.request import PlanRequest
+from tui.form import whole_number
+
+HERE = "here"
+
+
+class SlurmTarget(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Label("run on ")
+        yield Select([("this host", HERE)], value=HERE, allow_blank=False, id="target", compact=True)
+        yield Label(" GPUs/node ", id="slurm-gpus-label")
+        yield Input(id="slurm-gpus", type="integer", placeholder="as picked", compact=True)
+
+    def on_mount(self) -> None:
+        self._show_gpus(False)
+        self._load_partitions()
+
+    @work(thread=True, exclusive=True, group="slurm-partitions", exit_on_error=False)
+    def _load_partitions(self) -> None:
+        names = cluster.partition_names()
+        self.app.call_from_thread(self._fill, names)
+
+    def _fill(self, names: list[str]) -> None:
+        select = self.query_one("#target", Select)
+        select.set_options([("this host", HERE)] + [(f"SLURM: {name}", name) for name in names])
+        select.value = HERE
+
+    def _show_gpus(self, show: bool) -> None:
+        for widget_id in ("#slurm-gpus-label", "#slurm-gpus"):
+            self.query_one(widget_id).display = show
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._show_gpus(self.partition is not None)  # the event bubbles on: the screen re-plans
+
+    @property
+    def partition(self) -> str | None:
+        value = self.query_one("#target", Select).value
+        return None if value in (HERE, Select.BLANK) else str(value)
+
+    def spec(self, req: PlanRequest) -> SlurmSpec | None:
+        """None for this host; else the SLURM job's shape, with REQ's devices made per node
+        (a count of GPUs, not this host's ids). ValueError (one line) on a bad GPUs/node."""
+        if self.partition is None:
+            return None
+        gpus = whole_number(self.query_one("#slurm-gpus", Input).value, "GPUs per node", None, 1)
+        if gpus is not None:
+            req.cpu, req.nproc, req.gpu_ids, req.gpus = False, None, None, gpus
+        elif req.gpu_ids is not None:
+            req.gpus, req.gpu_ids = len(req.gpu_ids), None
+        return SlurmSpec(partition=self.partition, nodes=req.nodes, cpu=req.cpu,
+                         tasks_per_node=(req.nproc or 1) if req.cpu else req.gpus)
