@@ -70,6 +70,8 @@ def marked_processes(job_id: str, *, created_since: float | None = None) -> list
     than CREATED_SINCE, less the tolerance: a job's processes are never older than its leader)."""
     found = []
     for proc in psutil.process_iter():
+        if proc.pid == os.getpid():  # frcnn-tui run from inside a job's shell inherits its marker
+            continue
         try:
             if created_since is not None and proc.create_time() < created_since - CREATE_TIME_TOLERANCE_S:
                 continue
