@@ -79,6 +79,34 @@ def test_time_limit_and_partition_are_checked_against_the_cluster(slurm_cluster,
     assert result.returncode == 1 and "partition 'nosuch' does not exist (partitions: debug, short)" in result.stderr
 
 
+def test_a_job_slurm_has_forgotten_is_judged_by_the_files_its_script_writes(slurm_cluster, tmp_path, monkeypatch):
+    """No accounting here (sacct has nothing) and scontrol forgets a finished job after MinJobAge:
+    then the exit status the batch script writes decides; with SLURM unreachable, 'unknown'."""
+    from launcher.jobs import registry
+    from launcher.jobs.slurm import cluster
+
+    sacct = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, text=True)
+    assert sacct.stdout.strip() == ""  # accounting is off: nothing, whatever the job
+    forgotten = "999999"
+    assert cluster.job_info(forgotten) is None and cluster.in_queue(forgotten) is False
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    record = registry.JobRecord(
+        id="20261130-000000-gone", name="gone", preset="demo-cpu", run_dir=str(run_dir), gpu_ids=[], cpu=True,
+        nproc_per_node=2, nodes=1, pid=0, pgid=0, create_time=0.0, started_at=0.0, port=0, command=["sbatch"],
+        python="python", backend=registry.SLURM, slurm_job_id=forgotten)
+    assert registry.status(record) == registry.FAILED  # ended without writing its exit status
+    (run_dir / registry.STOP_FILE).write_text("1")
+    assert registry.status(record) == registry.STOPPED
+    (run_dir / registry.EXIT_FILE).write_text("0\n")
+    assert registry.status(record) == registry.SUCCEEDED
+    (run_dir / registry.EXIT_FILE).unlink()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no scontrol: SLURM cannot be asked
+    assert registry.status(record) == registry.STOPPED  # the stop file still says so
+    (run_dir / registry.STOP_FILE).unlink()
+    assert registry.status(record) == registry.UNKNOWN
+
+
 @needs_stack
 def test_job_that_cannot_start_is_pending_with_its_reason_then_stops(slurm_cluster, tiny_data, cancel_leftovers):
     # 2 tasks x 2 CPUs on a 2-CPU node: SLURM queues it and can never start it.

@@ -81,10 +81,16 @@ def _reason(value: str | None) -> str | None:
     return None if value in (None, "", "None", "(null)") else value
 
 
+UNREACHABLE = "UNREACHABLE"  # not a SLURM state: scontrol did not answer (controller down, no scontrol)
+
+
 def job_info(job_id: str) -> JobInfo | None:
-    """The job's state from scontrol, else sacct (accounting); None when SLURM no longer knows it."""
+    """The job's state from scontrol, else sacct (accounting); None when SLURM answers that it no
+    longer knows the job; state UNREACHABLE (reason: scontrol's error) when it did not answer."""
     proc = _run(["scontrol", "show", "job", "-o", str(job_id)])
-    if proc is not None and proc.returncode == 0 and (line := proc.stdout.strip()):
+    if proc is None or (proc.returncode != 0 and "Invalid job id" not in (proc.stderr or "")):
+        return JobInfo(state=UNREACHABLE, reason=_last_line(proc, "scontrol did not answer"), source="none")
+    if proc.returncode == 0 and (line := proc.stdout.strip()):
         restarts = _field(line, "Restarts") or "0"
         return JobInfo(state=(_field(line, "JobState") or "UNKNOWN").upper(), reason=_reason(_field(line, "Reason")),
                        restarts=int(restarts) if restarts.isdigit() else 0, exit_code=_field(line, "ExitCode"),

@@ -111,7 +111,7 @@ def launch(req: PlanRequest, spec: SlurmSpec, *, force: bool = False) -> tuple[J
 
 
 def _info(record: JobRecord) -> cluster.JobInfo | None:
-    return cluster.job_info(record.slurm_job_id) if record.slurm_job_id and cluster.available("scontrol") else None
+    return cluster.job_info(record.slurm_job_id) if record.slurm_job_id else None
 
 
 def status(record: JobRecord) -> str:

@@ -8,7 +8,7 @@ running one, a finished one can be resumed).
 from __future__ import annotations
 
 from launcher.jobs import registry
-from launcher.jobs.slurm.cluster import JobInfo
+from launcher.jobs.slurm.cluster import UNREACHABLE, JobInfo
 
 # Waiting for resources, or put back in the queue by a requeue or a preemption.
 WAITING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD",
@@ -21,7 +21,7 @@ FAILED = frozenset({"FAILED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMOR
 def status_of(info: JobInfo | None, *, exit_code: int | None, stop_requested: bool) -> str:
     """The registry status of a SLURM job: SLURM's state while it knows the job, else the exit
     status the batch script wrote (a cancelled script writes none)."""
-    if info is not None:
+    if info is not None and info.state != UNREACHABLE:
         if info.state in WAITING:
             return registry.PENDING
         if info.state in ACTIVE:
@@ -36,15 +36,19 @@ def status_of(info: JobInfo | None, *, exit_code: int | None, stop_requested: bo
         return registry.SUCCEEDED
     if stop_requested:
         return registry.STOPPED
-    if exit_code is not None or info is not None:
-        return registry.FAILED
-    return registry.UNKNOWN
+    if info is not None and info.state == UNREACHABLE:
+        return registry.UNKNOWN  # no answer and no exit status: cannot tell
+    # Forgotten by SLURM (MinJobAge passed, no accounting) without an exit status: the script never
+    # got to write one (killed, timed out, its node failed), or it failed.
+    return registry.FAILED
 
 
 def describe(info: JobInfo | None) -> str:
     """SLURM's view in one short line: 'PENDING (Resources)', 'RUNNING on vm, restarts 1'."""
     if info is None:
         return "not known to SLURM any more"
+    if info.state == UNREACHABLE:
+        return f"SLURM did not answer ({info.reason})"
     text = info.state
     if info.reason and info.state in WAITING | FAILED:
         text += f" ({info.reason})"
