@@ -56,7 +56,7 @@ def test_bad_preset_is_one_line_and_the_others_still_load(tmp_path, body, field,
 
 
 def test_lr_rule_follows_the_optimizer_unless_the_preset_names_one(tmp_path):
-    from launcher.planning.plan import default_rule
+    from launcher.planning.preview import default_rule
 
     (tmp_path / "a.toml").write_text(GOOD.format(name="sgd"))
     (tmp_path / "b.toml").write_text(GOOD.format(name="adamw") + 'optimizer = "adamw"\n')

@@ -1,5 +1,6 @@
 """Pilot tests of the TUI: simulated GPUs (the fake NVML edge), real presets, lr rule, registry and
-recorded MMEngine logs. Only make_plan's subprocess is replaced where a test is about the UI around it."""
+recorded MMEngine logs. Only make_plan's subprocess is replaced (by a recorded inspection) where a test is
+about the UI around it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -15,7 +15,7 @@ from textual.widgets import DataTable, SelectionList
 
 from conftest import modules_after
 from launcher.jobs import identity, registry
-from launcher.planning.checklist import Check
+from recorded_inspection import use_recorded_inspection
 from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.home import HomeScreen
@@ -37,15 +37,10 @@ def notes(app) -> str:
 
 
 @pytest.fixture
-def quick_plan(monkeypatch):
-    """make_plan without its 5 s subprocess: a fixed checklist (the UI around it is what is tested)."""
-
-    def fake(req, inventory=None, catalog=None, dump=False):
-        checks = [Check("lr", "pass", "lr as the linear rule says"),
-                  Check("seed", "warn", "no randomness.seed", "set a seed")]
-        return SimpleNamespace(checks=checks, status="warn", request=req)
-
-    monkeypatch.setattr("tui.screens.plan.make_plan", fake)
+def recorded_env(monkeypatch):
+    """make_plan without its 5 s subprocess: the training interpreter's recorded inspection;
+    everything else in make_plan (preset, devices, lr, every check) runs for real."""
+    use_recorded_inspection(monkeypatch)
 
 
 @sync
@@ -74,7 +69,7 @@ async def test_busy_gpu_shows_its_process(fake_gpus):
 
 
 @sync
-async def test_pick_a_preset_then_the_lr_follows_the_gpu_count(fake_gpus, quick_plan):
+async def test_pick_a_preset_then_the_lr_follows_the_gpu_count(fake_gpus, recorded_env):
     fake_gpus("eight")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -106,7 +101,7 @@ async def test_pick_a_preset_then_the_lr_follows_the_gpu_count(fake_gpus, quick_
 
 
 @sync
-async def test_no_gpu_preselects_the_cpu_demo_and_plans_gloo_workers(fake_gpus, quick_plan):
+async def test_no_gpu_preselects_the_cpu_demo_and_plans_gloo_workers(fake_gpus, recorded_env):
     fake_gpus("none")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -340,7 +335,7 @@ async def test_compare_puts_runs_next_to_the_reference(fake_gpus):
 
 
 @sync
-async def test_command_palette_opens_a_plan(fake_gpus, quick_plan):
+async def test_command_palette_opens_a_plan(fake_gpus, recorded_env):
     fake_gpus("eight")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -361,7 +356,7 @@ def test_startup_imports_no_training_stack_and_no_charts():
 
 
 @sync
-async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, quick_plan, monkeypatch):
+async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, recorded_env, monkeypatch):
     import threading
 
     from launcher.errors import CheckFailed
@@ -380,7 +375,7 @@ async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, quick_plan
         await pilot.press("enter")
         await pilot.pause(0.8)
         await settle(app, pilot)
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+f", "y")  # forced: the real checklist fails here (no COCO copy)
         await pilot.pause()
         await pilot.press("q")
         await pilot.pause()

@@ -7,13 +7,12 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from textual.widgets import Input
 
 from launcher.jobs import registry
-from launcher.planning.checklist import Check
+from recorded_inspection import use_recorded_inspection
 from test_tui_support import NOW, add_job, fake_gpus_env
 from tui.app import FrcnnApp
 from tui.screens.monitor import MonitorScreen
@@ -37,18 +36,15 @@ def gpus(monkeypatch):
 
 
 @pytest.fixture
-def fixed_plan(monkeypatch):
-    def fake(req, inventory=None, catalog=None, dump=False):
-        checks = [Check("lr", "pass", "lr 0.01 = 0.02 × (1×4×2)/16 = 0.01 (linear rule)"),
-                  Check("seed", "warn", "no randomness.seed: every run draws a new seed, so runs differ by a few "
-                        "0.1 AP", "pass --seed 0 (add --deterministic for bit-exact runs, at some speed cost)"),
-                  Check("schedule", "pass", "12 epochs × repeat 1, milestones [8, 11]"),
-                  Check("data", "fail", "missing: val ann file data/coco/annotations/instances_val2017.json",
-                        "point --data-root at your COCO copy (annotations/, train2017/, val2017/)"),
-                  Check("gpus", "pass", "GPUs 0,1,2,3 free")]
-        return SimpleNamespace(checks=checks, status="fail", request=req)
-
-    monkeypatch.setattr("tui.screens.plan.make_plan", fake)
+def fixed_plan(monkeypatch, fixed_home):
+    """make_plan for real but for its subprocess (the recorded inspection) and for what is this
+    machine's, not the plan's: the working directory (relative data roots become absolute) and
+    the rendezvous port (a free one is drawn; whether it is free is this machine's state)."""
+    use_recorded_inspection(monkeypatch)
+    fixed_home.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(fixed_home)
+    monkeypatch.setattr("launcher.planning.plan.free_port", lambda: 29500)
+    monkeypatch.setattr("launcher.planning.checklist.port_is_free", lambda port: True)
 
 
 def app() -> FrcnnApp:

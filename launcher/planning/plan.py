@@ -2,6 +2,7 @@
 
 The flow is one way: probe (Inventory) -> plan (this) -> launch (spawn) -> registry.
 `plan` never starts anything; `launch` runs exactly the command a plan shows.
+Its fast part (devices, lr, formula, warmup) is ``preview``, which the TUI shows as you type.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import math
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +23,8 @@ from launcher.planning.checklist import FAIL, Check
 from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory, probe
 from launcher.planning.presets import Preset, PresetCatalog, load_presets
-
-
-@dataclass
-class PlanRequest:
-    preset: str
-    gpus: int | None = None
-    gpu_ids: list[int] | None = None
-    cpu: bool = False
-    nproc: int | None = None  # CPU workers
-    nodes: int = 1
-    node_rank: int = 0
-    master_addr: str | None = None
-    port: int | None = None
-    imgs_per_gpu: int | None = None
-    lr: float | None = None
-    lr_rule: str | None = None
-    rescale_warmup: bool = False
-    seed: int | None = None
-    deterministic: bool = False
-    data_root: str | None = None
-    cfg_options: list[str] = field(default_factory=list)
-    work_dir: str | None = None
-    name: str | None = None
-    python: str | None = None
-    amp: bool = False
+from launcher.planning.preview import preview
+from launcher.planning.request import PlanRequest
 
 
 @dataclass
@@ -144,14 +122,6 @@ def read_saved_plan(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def default_rule(preset: Preset) -> str:
-    """The preset's own rule if it names one; else linear for SGD (Goyal et al.) and the
-    square-root rule for Adam-family optimizers."""
-    if preset.lr_rule:
-        return preset.lr_rule
-    return "sqrt" if preset.is_adam_family else "linear"
-
-
 def new_job_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -162,29 +132,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("", 0))
         return s.getsockname()[1]
-
-
-def _devices(req: PlanRequest, preset: Preset, inventory: Inventory) -> tuple[bool, list[int], int]:
-    """(cpu?, gpu ids, processes per node). No GPU found and none asked for means CPU."""
-    if req.gpu_ids is not None and req.gpus is not None:
-        raise UserError("use --gpus N or --gpu-ids LIST, not both")
-    if req.cpu or (not inventory.gpus and req.gpus is None and req.gpu_ids is None):
-        nproc = preset.default_cpu_workers if req.nproc is None else req.nproc
-        if nproc < 1:
-            raise UserError(f"--nproc must be >= 1, got {nproc}")
-        return True, [], nproc
-    if req.gpu_ids is not None:
-        if len(set(req.gpu_ids)) != len(req.gpu_ids) or any(g < 0 for g in req.gpu_ids):
-            raise UserError(f"--gpu-ids must be distinct non-negative indices, got {req.gpu_ids}")
-        return False, list(req.gpu_ids), len(req.gpu_ids)
-    count = req.gpus if req.gpus is not None else len(inventory.gpus)
-    if count < 1:
-        raise UserError(f"--gpus must be >= 1, got {count}")
-    # Planning for more GPUs than this host has is allowed (a laptop planning for a
-    # GPU box); the gpus check then fails with the real count.
-    known = [g.index for g in inventory.gpus]
-    ids = known[:count] + list(range(len(known), count)) if count > len(known) else known[:count]
-    return False, ids, count
 
 
 def _plan_options(req: PlanRequest, proposal: lr_scaling.LrProposal, cpu: bool) -> list[list[Any]]:
@@ -265,27 +212,17 @@ def run_dir_for(req: PlanRequest, job_id: str) -> Path:
 
 def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: PresetCatalog | None = None,
               dump: bool = False, job_id: str | None = None) -> Plan:
-    catalog = catalog or load_presets()
-    preset = catalog.get(req.preset)
-    python = training_env.training_python(req.python)
     inventory = inventory if inventory is not None else probe()
-    cpu, gpu_ids, nproc = _devices(req, preset, inventory)
-    if req.nodes < 1:
-        raise UserError(f"--nodes must be >= 1, got {req.nodes}")
+    fast = preview(req, inventory=inventory, catalog=catalog or load_presets())
+    preset, proposal = fast.preset, fast.proposal
+    cpu, gpu_ids, nproc = fast.cpu, fast.gpu_ids, fast.nproc_per_node
+    python = training_env.training_python(req.python)
     if req.port is not None and not 1 <= req.port <= 65535:
         raise UserError(f"--port must be in 1..65535, got {req.port}")
     if req.nodes > 1 and (req.port is None or not req.master_addr):
         raise UserError("--nodes > 1 needs --master-addr HOST and --port PORT, the same on every node")
     if not 0 <= req.node_rank < req.nodes:
         raise UserError(f"--node-rank must be in [0, {req.nodes}), got {req.node_rank}")
-    try:
-        proposal = lr_scaling.propose(
-            preset.base_lr, preset.base_batch_size, nodes=req.nodes, gpus_per_node=nproc,
-            imgs_per_gpu=preset.imgs_per_gpu if req.imgs_per_gpu is None else req.imgs_per_gpu,
-            rule=req.lr_rule or default_rule(preset),
-            base_warmup_iters=preset.warmup_iters, rescale_warmup=req.rescale_warmup, override=req.lr)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
     data_root = _data_root(req, preset, python)
     job_id = job_id or new_job_id()  # launch picks it first, to record its intent (launch_journal)
     run_dir = run_dir_for(req, job_id)

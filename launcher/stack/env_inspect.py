@@ -271,7 +271,7 @@ def resolve(args) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ops", action="store_true", help="run RoIAlign and batched_nms")
     parser.add_argument("--config")
@@ -283,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-ann")
     parser.add_argument("--warmup-iters", type=int)
     parser.add_argument("--dump")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     result: dict = {"versions": versions()}
     if args.ops:
         result["ops"] = check_ops()

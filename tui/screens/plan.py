@@ -1,5 +1,6 @@
 """Plan: pick GPUs (or CPU workers), nodes and images per GPU; the lr and its formula follow as you
-type (lr_scaling.propose is pure and instant); the checklist comes from make_plan in a worker.
+type (launcher.planning.preview: make_plan's own fast part, so the screen shows the lr that launches);
+the checklist comes from make_plan in a worker.
 
 Launch is refused while a check fails; ctrl+f forces it after a confirmation.
 """
@@ -15,22 +16,23 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, SelectionList, Static
-from textual.widgets.selection_list import Selection
+from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, SelectionList, Static
 
 from launcher.planning.checklist import FAIL
 from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory
-from launcher.planning.lr_scaling import LrProposal, propose
-from launcher.planning.plan import Plan, PlanRequest, default_rule, make_plan
+from launcher.planning.lr_scaling import LrProposal
+from launcher.planning.plan import Plan, PlanRequest, make_plan
+from launcher.planning.preview import preview
 from launcher.planning.presets import Preset
-from tui.format import gib, styled
+from tui.form import whole_number
+from tui.format import styled
 from tui.job_actions import STARTING
 from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
 from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.styles import use_styles
 from tui.threads import run_detached
-from tui.widgets.gpu_panel import no_gpu_text, short_name
+from tui.widgets.device_picker import DevicePicker
 from tui.widgets.tables import fill_width
 
 DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
@@ -51,8 +53,6 @@ class PlanScreen(Screen):
         super().__init__()
         use_styles(self, "plan")
         self.preset = preset
-        self.cpu: bool | None = None  # known once the inventory is
-        self.inventory: Inventory | None = None
         self.proposal: LrProposal | None = None
         self.plan: Plan | None = None
         self.plan_error: str | None = None
@@ -68,12 +68,7 @@ class PlanScreen(Screen):
         yield Header()
         yield Static(Content.from_markup("[b]$name[/] $desc", name=p.name, desc=p.description), id="plan-title")
         with Horizontal(id="plan-top"):
-            with Vertical(id="devices"):
-                yield Static("Probing GPUs…", id="devices-message")
-                yield SelectionList[int](id="gpu-select", compact=True)
-                with Horizontal(id="cpu-row"):
-                    yield Label("gloo workers ")
-                    yield Input(str(p.default_cpu_workers), id="nproc", type="integer", compact=True)
+            yield DevicePicker(p.default_cpu_workers, id="devices")
             with Vertical(id="settings"):
                 with Grid(id="fields"):
                     yield Label("nodes")
@@ -102,11 +97,8 @@ class PlanScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#devices").border_title = "Devices"
         self.query_one("#settings").border_title = "Batch and lr"
         self.query_one("#checks-box").border_title = "Checklist"
-        self.query_one("#cpu-row").display = False
-        self.query_one("#gpu-select").display = False
         table = self.query_one("#checklist", DataTable)
         table.add_column("", key="status", width=4)
         table.add_column("check", key="id", width=9)
@@ -120,41 +112,25 @@ class PlanScreen(Screen):
 
     # -- devices --------------------------------------------------------------
 
+    @property
+    def devices(self) -> DevicePicker:
+        return self.query_one("#devices", DevicePicker)
+
+    @property
+    def cpu(self) -> bool | None:
+        """Whether the form plans CPU workers; None until the inventory is known."""
+        pickers = self.query(DevicePicker)  # none before the screen is composed
+        return pickers.first().cpu if pickers else None
+
     def _on_inventory(self, inv: Inventory) -> None:
-        if self.inventory is not None:
+        if self.devices.inventory is not None:
             return  # the choice the user is editing stays put; the checklist re-reads GPUs on re-check
-        self.inventory = inv
-        self.cpu = not inv.gpus
-        message = self.query_one("#devices-message", Static)
-        devices = self.query_one("#devices")
-        if self.cpu:
-            devices.border_title = "CPU"
-            message.update(no_gpu_text(inv))
-            message.add_class("no-gpu")
-            self.query_one("#cpu-row").display = True
-            self.query_one("#imgs-label", Label).update("imgs/worker")
-            self.query_one("#nproc", Input).focus()
-        else:
-            free = [g.index for g in inv.gpus if g.is_free]
-            chosen = set(free or [g.index for g in inv.gpus if not g.error])
-            selections = []
-            for g in inv.gpus:
-                if g.error:
-                    label = Content.from_markup(f"{g.index} {short_name(g.name)} [$error]lost[/]")
-                elif g.is_free:
-                    label = Content.from_markup(f"{g.index} {short_name(g.name)} [$success]free[/] "
-                                                f"{gib(g.memory_free_mib)}")
-                else:
-                    pids = ",".join(str(p.pid) for p in g.processes or []) or "?"
-                    label = Content.from_markup(f"{g.index} {short_name(g.name)} [$warning]busy[/] pid {pids}")
-                selections.append(Selection(label, g.index, g.index in chosen, disabled=bool(g.error)))
-            gpu_select = self.query_one("#gpu-select", SelectionList)
-            gpu_select.add_options(selections)
-            gpu_select.highlighted = 0
-            gpu_select.display = True
-            message.display = False
-            devices.border_title = f"GPUs (space toggles)"
-            gpu_select.focus()
+        self.devices.show_inventory(inv)
+        self._device_kind_changed()
+
+    @on(Checkbox.Changed, "#use-cpu")
+    def _device_kind_changed(self) -> None:
+        self.query_one("#imgs-label", Label).update("imgs/worker" if self.cpu else "imgs/GPU")
         self.changed()
 
     # -- the request, the live lr ----------------------------------------------
@@ -163,20 +139,10 @@ class PlanScreen(Screen):
         return self.query_one(f"#{widget_id}", Input).value.strip()
 
     def _int(self, widget_id: str, name: str, default: int | None, minimum: int | None = None) -> int | None:
-        text = self._value(widget_id)
-        if not text:
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{name} must be a whole number, got {text!r}") from None
-        # make_plan reads 0 images per GPU as "the preset's": say so instead of planning another batch.
-        if minimum is not None and value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
-        return value
+        return whole_number(self._value(widget_id), name, default, minimum)
 
     def selected_gpus(self) -> list[int]:
-        return sorted(self.query_one("#gpu-select", SelectionList).selected)
+        return self.devices.selected_gpus()
 
     def build_request(self) -> PlanRequest:
         """The request the form describes; ValueError (one line) when it cannot be one."""
@@ -200,23 +166,8 @@ class PlanScreen(Screen):
             "imgs", "images per GPU", p.imgs_per_gpu, 1), lr=lr, seed=self._int("seed", "seed", None),
             node_rank=self._int("node-rank", "node rank", 0), master_addr=master, port=port, cfg_options=cfg,
             data_root=self._value("data-root") or None)
-        if self.cpu:
-            req.cpu = True
-            req.nproc = self._int("nproc", "gloo workers", p.default_cpu_workers, 1)
-        else:
-            req.gpu_ids = self.selected_gpus()
-            if not req.gpu_ids:
-                raise ValueError("select at least one GPU (space toggles)")
+        self.devices.fill(req)
         return req
-
-    def _propose(self, req: PlanRequest) -> LrProposal:
-        p = self.preset
-        per_node = req.nproc if req.cpu else len(req.gpu_ids or [])
-        # The rule make_plan uses when none is asked for (the request never sets lr_rule here).
-        rule = req.lr_rule or default_rule(p)
-        return propose(p.base_lr, p.base_batch_size, nodes=req.nodes, gpus_per_node=per_node,
-                       imgs_per_gpu=req.imgs_per_gpu or p.imgs_per_gpu, rule=rule,
-                       base_warmup_iters=p.warmup_iters, rescale_warmup=req.rescale_warmup, override=req.lr)
 
     @on(Input.Changed)
     @on(SelectionList.SelectedChanged)
@@ -227,8 +178,8 @@ class PlanScreen(Screen):
         view = self.query_one("#lr-view", Static)
         try:
             req = self.build_request()
-            self.proposal = self._propose(req)
-        except ValueError as exc:
+            self.proposal = preview(req, inventory=self.app.inventory, catalog=self.app.catalog).proposal
+        except (ValueError, UserError) as exc:
             self.proposal = None
             view.update(Content.from_markup("[bold $error]$e[/]", e=str(exc)))
             self._show_checks_pending(str(exc), error=True)

@@ -1,0 +1,32 @@
+"""What a user asks to plan: a preset, devices, nodes, batch and lr overrides (CLI flags or the Plan screen)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["PlanRequest"]
+
+
+@dataclass
+class PlanRequest:
+    preset: str
+    gpus: int | None = None
+    gpu_ids: list[int] | None = None
+    cpu: bool = False
+    nproc: int | None = None  # CPU workers
+    nodes: int = 1
+    node_rank: int = 0
+    master_addr: str | None = None
+    port: int | None = None
+    imgs_per_gpu: int | None = None
+    lr: float | None = None
+    lr_rule: str | None = None
+    rescale_warmup: bool = False
+    seed: int | None = None
+    deterministic: bool = False
+    data_root: str | None = None
+    cfg_options: list[str] = field(default_factory=list)
+    work_dir: str | None = None
+    name: str | None = None
+    python: str | None = None
+    amp: bool = False
