@@ -27,11 +27,11 @@ from textual.widgets import (DataTable, Footer, Header, ProgressBar, RichLog, St
                              TabPane)
 from rich.text import Text
 
-from launcher.jobs import backends, registry
 from launcher.hardware.gpu_probe import Inventory
-from tui.format import ago, ap, duration, number, status_markup, styled
+from tui.format import ap, styled
 from tui.job_actions import ask_stop
 from tui.messages import JobActionDone, LogLines, MetricsUpdated
+from tui.screens import monitor_text
 from tui.styles import use_styles
 from tui.visibility import screen_visible
 from tui.watcher import JobWatcher
@@ -41,11 +41,6 @@ from tui.widgets.gpu_panel import GpuRow
 MAP_COLUMNS = (("mAP", "bbox_mAP"), ("AP50", "bbox_mAP_50"), ("AP75", "bbox_mAP_75"), ("APs", "bbox_mAP_s"),
                ("APm", "bbox_mAP_m"), ("APl", "bbox_mAP_l"))
 TABS = ("loss", "lr", "map", "log", "gpus")
-BANNER_TITLES = {"rank_failed": "Rank failed", "stalled": "Stalled", "nonfinite_loss": "NaN / inf loss",
-                 "divergence": "Loss diverging", "behind-reference": "Behind the reference",
-                 "lr-after-resume": "lr after resume"}
-URGENT = ("nonfinite_loss", "rank_failed", "stalled")
-RANK_TRACEBACK_LINES = 8
 CHARTS = ("loss", "lr", "map")
 # While a job logs, its visible chart is redrawn at most every (CPU time of its last redraw
 # / CHART_CPU_SHARE) seconds, within CHART_PERIOD_S: ~20 s for a 120x40 terminal on a slow,
@@ -244,59 +239,13 @@ class MonitorScreen(Screen):
             self._on_inventory(self.app.inventory)
 
     def _render_summary(self) -> None:
-        r, snap = self.record, self.snapshot or {}
-        status = snap.get("status") or "…"
-        started = ago(r.started_at, self.app.clock())
-        prog = snap.get("progress") or {}
-        bits = []
-        if prog.get("epoch") is not None:
-            bits.append(f"epoch {prog['epoch']}/{prog.get('max_epochs') or '?'}")
-        if prog.get("iter_in_epoch") is not None and prog.get("iters_per_epoch"):
-            bits.append(f"iter {prog['iter_in_epoch']}/{prog['iters_per_epoch']}")
-        latest = snap.get("latest") or {}
-        if "loss" in latest:
-            bits.append(f"loss {number(latest['loss'])}")
-        if "lr" in latest:
-            bits.append(f"lr {number(latest['lr'])}")
-        best = snap.get("best")
-        rc = snap.get("reference") or {}
-        if rc.get("reference") is not None:
-            # The run against its reference at the same epoch: on track or not, from epoch 1.
-            bits.append(f"ep {rc['epoch']} mAP {100 * rc['run']:.1f} vs {rc['name']} {100 * rc['reference']:.1f} "
-                        f"({100 * rc['delta']:+.1f}{', behind' if rc.get('behind') else ''})")
-        elif best:
-            ref = best.get("reference_ap")
-            gap = best.get("gap_to_reference")
-            bits.append(f"best mAP {best['percent']:.1f} (ep {best['epoch']})"
-                        + (f" vs ref {ref:g} ({gap:+.1f})" if ref and gap is not None else ""))
-        elif r.reference_ap:
-            bits.append(f"ref AP {r.reference_ap:g}")
-        if snap.get("catching_up"):
-            bits.append("reading history…")
-        text = " · ".join(bits) or "waiting for the first log line…"
-        fraction = prog.get("fraction")
-        eta = snap.get("eta_s")
-        eta_text = "done" if snap.get("eta_source") == "finished" else (
-            f"ETA {duration(eta)}" if eta is not None else "ETA ?")
-        idle = snap.get("idle_s")
-        if status == registry.RUNNING and idle is not None and idle > 300:
-            eta_text += f" · [bold $warning]no log for {duration(idle)}[/]"
-        devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
-        if r.backend == registry.SLURM:  # its SLURM id, state (pending reason) and restart count
-            slurm = snap.get("slurm") or {}
-            slurm_id = slurm.get("slurm_job_id") or r.slurm_job_id  # a resume submits a new one
-            devices = f"{backends.devices(r)} · SLURM job {slurm_id} {slurm.get('slurm_state') or ''}".rstrip()
-        shown = (status, started, text, fraction, eta_text, devices)
+        shown = monitor_text.summary(self.record, self.snapshot or {}, self.app.clock())
         if shown == self._summary_shown:
             return
         self._summary_shown = shown
-        nodes = f" × {r.nodes} nodes" if r.nodes > 1 else ""
-        name = f" ({r.name})" if r.name != r.preset else ""
-        line1 = Content.from_markup(
-            "[b]$id[/]$name · $preset · ", id=r.id, name=name, preset=r.preset,
-        ) + Content.from_markup(status_markup(status)) + Content.from_markup(
-            " · $dev$nodes · $ago", dev=devices, nodes=nodes, ago=started)
-        set_text(self.query_one("#job-summary", Static), Content("\n").join([line1, Content(text)]))
+        status, started, text, fraction, eta_text, devices = shown
+        set_text(self.query_one("#job-summary", Static),
+                 monitor_text.summary_content(self.record, status, started, text, devices))
         self._render_progress(100 * (fraction or 0))
         set_text(self.query_one("#eta", Static), Content.from_markup(eta_text))
 
@@ -314,18 +263,10 @@ class MonitorScreen(Screen):
 
     def _render_banner(self, snap: dict) -> None:
         banner = self.query_one("#banner", Static)
-        alerts = [a for a in snap.get("alerts") or []
-                  if a.get("kind") in BANNER_TITLES]
-        if not alerts:
-            banner.display = False
-            return
-        # A NaN, a failed rank or a stall says what to do now; the others can wait.
-        urgent = sorted((URGENT.index(a["kind"]), i) for i, a in enumerate(alerts) if a["kind"] in URGENT)
-        alert = alerts[urgent[0][1]] if urgent else alerts[-1]
-        title = BANNER_TITLES[alert["kind"]]
-        more = f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
-        banner.update(Content.from_markup("[b]⚠ $t:[/] $m$more", t=title, m=alert["message"], more=more))
-        banner.display = True
+        content = monitor_text.banner(snap.get("alerts") or [])
+        if content is not None:
+            banner.update(content)
+        banner.display = content is not None
 
     def _render_map(self, snap: dict) -> None:
         rows = snap.get("map_by_epoch") or []
@@ -340,55 +281,20 @@ class MonitorScreen(Screen):
             cells = [styled(self.app, ap(row.get(key)), "pass", bold=True) if is_best and key == "bbox_mAP"
                      else ap(row.get(key)) for _, key in MAP_COLUMNS]
             table.add_row(str(row["epoch"]), *cells, key=str(row["epoch"]))
-        ref = self.record.reference_ap
-        rc = snap.get("reference") or {}
-        if best and rc.get("reference") is not None:
-            # A reference run: the same epoch is what says whether the run is on track.
-            status = "warn" if rc.get("behind") else "pass"
-            text = (f"best {best['percent']:.1f} at epoch {best['epoch']}\n{rc['name']} at epoch {rc['epoch']}: "
-                    f"{100 * rc['reference']:.1f} " + status_markup(status, f"{100 * rc['delta']:+.1f}"))
-            if rc.get("final") is not None:
-                text += f"\n{rc['name']} final: {100 * rc['final']:.1f}"
-            self.query_one("#best", Static).update(Content.from_markup(text))
-        elif best:
-            gap = best.get("gap_to_reference")
-            text = f"best {best['percent']:.1f} at epoch {best['epoch']}"
-            if ref:
-                status = "pass" if gap is not None and gap >= -0.5 else "warn"
-                text += f"\nreference {ref:g}: " + status_markup(status, f"{gap:+.1f}")
-            self.query_one("#best", Static).update(Content.from_markup(text))
-        else:
-            self.query_one("#best", Static).update(f"reference {ref:g}" if ref else "")
+        self.query_one("#best", Static).update(monitor_text.best_note(snap, self.record.reference_ap))
 
     def _render_errors(self, errors: dict, failed: dict | None = None) -> None:
         box = self.query_one("#errors", Static)
-        tb = errors.get("last_traceback") or errors.get("traceback")
-        first = errors.get("first_error_line")
-        if not tb and not first and not failed:
-            box.display = False
-            self._errors_shown = None
-            return
-        shown = (first, errors.get("first_error_source"), tb, errors.get("error_count"), failed)
+        shown = (errors.get("first_error_line"), errors.get("first_error_source"),
+                 errors.get("last_traceback") or errors.get("traceback"), errors.get("error_count"), failed)
         if shown == self._errors_shown:
             return
         self._errors_shown = shown
-        parts = []
-        if failed:  # the rank that failed first, with its own traceback (not whichever rank printed last)
-            own = (failed.get("traceback") or "").splitlines()[-RANK_TRACEBACK_LINES:]
-            parts.append(Content.from_markup("[b]$s[/]", s=failed["summary"]))
-            parts.extend(Content("  " + line) for line in own)
-        if first:
-            parts.append(Content.from_markup("[b]first error[/] ($src): $l", src=errors.get("first_error_source") or "?",
-                                             l=first))
-        if tb:
-            tail = tb.splitlines()[-1]
-            parts.append(Content.from_markup("[b]traceback[/] ends: $l", l=tail))
-        count = errors.get("error_count") or 0
-        if count > 1:
-            parts.append(Content(f"{count} error lines in all; they are highlighted below"))
-        box.update(Content("\n").join(parts))
-        box.display = True
-        self.query_one("#tabs", TabbedContent).get_tab("log").label = "4 Log ⚠"
+        content = monitor_text.errors_box(errors, failed)
+        box.display = content is not None
+        if content is not None:
+            box.update(content)
+            self.query_one("#tabs", TabbedContent).get_tab("log").label = "4 Log ⚠"
 
     def on_log_lines(self, message: LogLines) -> None:
         log = self.query_one("#log-view", RichLog)

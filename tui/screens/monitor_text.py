@@ -1,0 +1,136 @@
+"""What the Monitor says in words, from a job's record and its metrics snapshot: the summary
+lines, the alert banner, the best-mAP note and the errors box.
+
+Pure functions (no widgets), so MonitorScreen only decides when to redraw and where.
+A new alert kind gets its banner title in BANNER_TITLES (and a place in URGENT if it
+says what to do now).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.content import Content
+
+from launcher.jobs import backends, registry
+from tui.format import ago, duration, number, status_markup
+
+BANNER_TITLES = {"rank_failed": "Rank failed", "stalled": "Stalled", "nonfinite_loss": "NaN / inf loss",
+                 "divergence": "Loss diverging", "behind-reference": "Behind the reference",
+                 "lr-after-resume": "lr after resume"}
+URGENT = ("nonfinite_loss", "rank_failed", "stalled")
+RANK_TRACEBACK_LINES = 8
+
+
+def summary(r: Any, snap: dict, now: float) -> tuple:
+    """(status, started, progress text, fraction done, ETA text, devices): everything the
+    summary and progress row show, comparable to skip a redraw when nothing changed."""
+    status = snap.get("status") or "…"
+    started = ago(r.started_at, now)
+    prog = snap.get("progress") or {}
+    bits = []
+    if prog.get("epoch") is not None:
+        bits.append(f"epoch {prog['epoch']}/{prog.get('max_epochs') or '?'}")
+    if prog.get("iter_in_epoch") is not None and prog.get("iters_per_epoch"):
+        bits.append(f"iter {prog['iter_in_epoch']}/{prog['iters_per_epoch']}")
+    latest = snap.get("latest") or {}
+    if "loss" in latest:
+        bits.append(f"loss {number(latest['loss'])}")
+    if "lr" in latest:
+        bits.append(f"lr {number(latest['lr'])}")
+    best = snap.get("best")
+    rc = snap.get("reference") or {}
+    if rc.get("reference") is not None:
+        # The run against its reference at the same epoch: on track or not, from epoch 1.
+        bits.append(f"ep {rc['epoch']} mAP {100 * rc['run']:.1f} vs {rc['name']} {100 * rc['reference']:.1f} "
+                    f"({100 * rc['delta']:+.1f}{', behind' if rc.get('behind') else ''})")
+    elif best:
+        ref = best.get("reference_ap")
+        gap = best.get("gap_to_reference")
+        bits.append(f"best mAP {best['percent']:.1f} (ep {best['epoch']})"
+                    + (f" vs ref {ref:g} ({gap:+.1f})" if ref and gap is not None else ""))
+    elif r.reference_ap:
+        bits.append(f"ref AP {r.reference_ap:g}")
+    if snap.get("catching_up"):
+        bits.append("reading history…")
+    text = " · ".join(bits) or "waiting for the first log line…"
+    eta = snap.get("eta_s")
+    eta_text = "done" if snap.get("eta_source") == "finished" else (
+        f"ETA {duration(eta)}" if eta is not None else "ETA ?")
+    idle = snap.get("idle_s")
+    if status == registry.RUNNING and idle is not None and idle > 300:
+        eta_text += f" · [bold $warning]no log for {duration(idle)}[/]"
+    devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
+    if r.backend == registry.SLURM:  # its SLURM id, state (pending reason) and restart count
+        slurm = snap.get("slurm") or {}
+        slurm_id = slurm.get("slurm_job_id") or r.slurm_job_id  # a resume submits a new one
+        devices = f"{backends.devices(r)} · SLURM job {slurm_id} {slurm.get('slurm_state') or ''}".rstrip()
+    return status, started, text, prog.get("fraction"), eta_text, devices
+
+
+def summary_content(r: Any, status: str, started: str, text: str, devices: str) -> Content:
+    nodes = f" × {r.nodes} nodes" if r.nodes > 1 else ""
+    name = f" ({r.name})" if r.name != r.preset else ""
+    line1 = Content.from_markup(
+        "[b]$id[/]$name · $preset · ", id=r.id, name=name, preset=r.preset,
+    ) + Content.from_markup(status_markup(status)) + Content.from_markup(
+        " · $dev$nodes · $ago", dev=devices, nodes=nodes, ago=started)
+    return Content("\n").join([line1, Content(text)])
+
+
+def banner(alerts: list[dict]) -> Content | None:
+    """The one alert the banner shows (None: no banner): a NaN, a failed rank or a stall says
+    what to do now; the others can wait."""
+    alerts = [a for a in alerts if a.get("kind") in BANNER_TITLES]
+    if not alerts:
+        return None
+    urgent = sorted((URGENT.index(a["kind"]), i) for i, a in enumerate(alerts) if a["kind"] in URGENT)
+    alert = alerts[urgent[0][1]] if urgent else alerts[-1]
+    title = BANNER_TITLES[alert["kind"]]
+    more = f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
+    return Content.from_markup("[b]⚠ $t:[/] $m$more", t=title, m=alert["message"], more=more)
+
+
+def best_note(snap: dict, reference_ap: float | None) -> Content | str:
+    """Under the mAP table: the best epoch, against the reference run or the preset's AP."""
+    best = snap.get("best") or {}
+    rc = snap.get("reference") or {}
+    if best and rc.get("reference") is not None:
+        # A reference run: the same epoch is what says whether the run is on track.
+        status = "warn" if rc.get("behind") else "pass"
+        text = (f"best {best['percent']:.1f} at epoch {best['epoch']}\n{rc['name']} at epoch {rc['epoch']}: "
+                f"{100 * rc['reference']:.1f} " + status_markup(status, f"{100 * rc['delta']:+.1f}"))
+        if rc.get("final") is not None:
+            text += f"\n{rc['name']} final: {100 * rc['final']:.1f}"
+        return Content.from_markup(text)
+    if best:
+        gap = best.get("gap_to_reference")
+        text = f"best {best['percent']:.1f} at epoch {best['epoch']}"
+        if reference_ap:
+            status = "pass" if gap is not None and gap >= -0.5 else "warn"
+            text += f"\nreference {reference_ap:g}: " + status_markup(status, f"{gap:+.1f}")
+        return Content.from_markup(text)
+    return f"reference {reference_ap:g}" if reference_ap else ""
+
+
+def errors_box(errors: dict, failed: dict | None = None) -> Content | None:
+    """Above the log: the failed rank, the first error line, how the traceback ends (None: no errors)."""
+    tb = errors.get("last_traceback") or errors.get("traceback")
+    first = errors.get("first_error_line")
+    if not tb and not first and not failed:
+        return None
+    parts = []
+    if failed:  # the rank that failed first, with its own traceback (not whichever rank printed last)
+        own = (failed.get("traceback") or "").splitlines()[-RANK_TRACEBACK_LINES:]
+        parts.append(Content.from_markup("[b]$s[/]", s=failed["summary"]))
+        parts.extend(Content("  " + line) for line in own)
+    if first:
+        parts.append(Content.from_markup("[b]first error[/] ($src): $l", src=errors.get("first_error_source") or "?",
+                                         l=first))
+    if tb:
+        tail = tb.splitlines()[-1]
+        parts.append(Content.from_markup("[b]traceback[/] ends: $l", l=tail))
+    count = errors.get("error_count") or 0
+    if count > 1:
+        parts.append(Content(f"{count} error lines in all; they are highlighted below"))
+    return Content("\n").join(parts)
