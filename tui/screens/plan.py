@@ -29,6 +29,7 @@ from tui.form import whole_number
 from tui.format import styled
 from tui.job_actions import STARTING
 from tui.messages import LaunchDone, LaunchFailed, PlanFailed, PlanReady
+from tui.screens import plan_text
 from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.styles import use_styles
 from tui.threads import run_detached
@@ -178,35 +179,15 @@ class PlanScreen(Screen):
         view = self.query_one("#lr-view", Static)
         try:
             req = self.build_request()
-            self.proposal = preview(req, inventory=self.app.inventory, catalog=self.app.catalog).proposal
+            pv = preview(req, inventory=self.app.inventory, catalog=self.app.catalog)
         except (ValueError, UserError) as exc:
             self.proposal = None
             view.update(Content.from_markup("[bold $error]$e[/]", e=str(exc)))
             self._show_checks_pending(str(exc), error=True)
             return
-        view.update(self._lr_content(self.proposal))
+        self.proposal = pv.proposal
+        view.update(plan_text.lr_preview(pv))
         self._schedule_plan()
-
-    def _lr_content(self, pr: LrProposal) -> Content:
-        p = self.preset
-        unit = "worker" if self.cpu else "GPU"
-        head = Content.from_markup("[b]lr [reverse] $lr [/reverse][/b]  [dim]$rule rule[/]",
-                                   lr=f"{pr.lr:g}", rule=pr.rule)
-        if pr.override is not None:
-            head = Content.from_markup("[b]lr [reverse] $lr [/reverse][/b]  [bold $warning]override: "
-                                       "$ratio× the $rule rule's $rule_lr[/]", lr=f"{pr.lr:g}",
-                                       ratio=f"{pr.override_ratio:.3g}", rule=pr.rule, rule_lr=f"{pr.rule_lr:g}")
-        warm = f"warmup {pr.warmup_iters}" if pr.base_warmup_iters else "no warmup"
-        ref = f" · ref AP {p.reference_ap:g}" if p.reference_ap else ""
-        nodes = f"{pr.nodes} nodes × " if pr.nodes > 1 else ""
-        return Content("\n").join([
-            head,
-            Content.from_markup("[$accent]$f[/]", f=pr.formula),
-            Content.from_markup("[dim]$n$g $unit × $i img = batch $b · $warm · $ep ep $ms$ref[/]",
-                                n=nodes, g=str(pr.gpus_per_node), unit=unit + ("s" if pr.gpus_per_node > 1 else ""),
-                                i=str(pr.imgs_per_gpu), b=str(pr.total_batch), warm=warm,
-                                ep=str(p.effective_epochs), ms=str(p.milestones), ref=ref),
-        ])
 
     # -- the checklist (make_plan, in a worker) ----------------------------------
 
