@@ -63,3 +63,14 @@ def test_a_missing_wheel_folder_fails_in_one_line_before_any_work(tmp_path):
     result = _run(tmp_path, "--dry-run", "--out", str(tmp_path / "out"), "--wheels", str(tmp_path / "nothing"))
     assert result.returncode == 1
     assert "FAILED: no " in result.stdout and "gpu_check_prepare.sh" in result.stdout.strip().splitlines()[-1]
+
+
+@needs_stack
+def test_with_a_gpu_but_a_cpu_torch_it_refuses_to_build_before_any_long_step(tmp_path, wheels):
+    """A simulated H200 and this venv's CPU torch: the mmcv build is planned, and refused, at once."""
+    result = _run(tmp_path, "--out", str(tmp_path / "out"), "--wheels", str(wheels),
+                  env={"FRCNN_TUI_FAKE_GPUS": str(GPU_SCENARIOS / "h200.json")})
+    assert result.returncode == 1
+    last = result.stdout.strip().splitlines()[-1]
+    assert "FAILED: no CUDA ops planned" in last and "CPU build" in last
+    assert "COCO-format set" not in result.stdout  # stopped before the data, the build and the training

@@ -16,6 +16,7 @@ from typing import Any
 from launcher.hardware.gpu_probe import Inventory
 from launcher.planning.lr_scaling import LrProposal, fmt
 from launcher.planning.presets import Preset
+from launcher.stack.cuda_compiler import major_minor, version_tuple
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
@@ -195,6 +196,35 @@ def check_versions(versions: dict[str, Any], ops: dict[str, str] | None = None) 
     cuda = versions.get("cuda_build") or "none"
     return Check("versions", PASS, f"torch {versions['torch']} (CUDA {cuda}), mmcv {versions['mmcv']}, "
                  f"mmdet {versions['mmdet']}, mmengine {versions['mmengine']}, cv2 {versions.get('cv2')}")
+
+
+def check_cuda(inventory: Inventory, versions: dict[str, Any]) -> Check | None:
+    """For a GPU plan: can the training interpreter run on these GPUs at all? A CPU torch, a torch built
+    for a newer CUDA than the driver offers, or mmcv ops compiled without CUDA (or for another CUDA)
+    each crash the job at start. None when the versions are unknown (the versions check fails then)."""
+    if versions.get("error") or not versions.get("torch"):
+        return None
+    torch, cuda, driver = versions["torch"], versions.get("cuda_build"), inventory.cuda_driver_version
+    rebuild = "rebuild mmcv against this torch on the GPU machine: make setup (scripts/bootstrap.sh, README 'GPU machines')"
+    if not cuda:
+        return Check("cuda", FAIL, f"torch {torch} is a CPU build (CUDA none): GPU workers would crash at start",
+                     "install a CUDA torch in the training interpreter (README 'GPU machines'), "
+                     "or plan with --cpu to train on CPU")
+    if driver and version_tuple(cuda)[0] > version_tuple(driver)[0]:
+        return Check("cuda", FAIL, f"torch {torch} is built for CUDA {cuda}, newer than the driver's CUDA {driver} "
+                     f"(driver {inventory.driver_version}): torch would see no GPU",
+                     f"update the NVIDIA driver to one for CUDA {cuda}, or install a torch built for CUDA <= {driver}")
+    mmcv_cuda = versions.get("mmcv_cuda")
+    if mmcv_cuda == "not available":
+        return Check("cuda", FAIL, f"mmcv {versions.get('mmcv')} has CPU ops only: RoIAlign and NMS on GPU tensors "
+                     f"would fail", rebuild)
+    if mmcv_cuda and major_minor(mmcv_cuda) != major_minor(cuda):
+        return Check("cuda", FAIL, f"mmcv's ops are compiled for CUDA {mmcv_cuda}, torch is CUDA {cuda}", rebuild)
+    detail = f"torch CUDA {cuda}, driver CUDA {driver or 'unknown'}, mmcv ops CUDA {mmcv_cuda or 'unknown'}"
+    if driver and version_tuple(cuda) > version_tuple(driver):
+        return Check("cuda", WARN, detail + ": torch's CUDA minor is newer than the driver's, which runs only "
+                     "through CUDA minor-version compatibility (no PTX JIT)", f"update the driver to one for CUDA {cuda}")
+    return Check("cuda", PASS, detail)
 
 
 def port_is_free(port: int) -> bool:

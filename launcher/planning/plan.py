@@ -264,4 +264,5 @@ def _run_checks(preset: Preset, proposal: lr_scaling.LrProposal, inspection: dic
     checks += [checklist.check_opencv(preset, versions), checklist.check_gpus(preset, inventory, gpu_ids, cpu, nproc),
                checklist.check_versions(versions),
                checklist.check_port(port, host_is_local=req.nodes == 1 or req.node_rank == 0)]
-    return checks
+    cuda = None if cpu else checklist.check_cuda(inventory, versions)
+    return checks + ([cuda] if cuda else [])

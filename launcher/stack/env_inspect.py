@@ -26,6 +26,17 @@ def _version(module: str) -> tuple[str | None, str | None]:
     return str(getattr(mod, "__version__", "unknown")), None
 
 
+def _mmcv_cuda() -> str | None:
+    """The CUDA that mmcv's compiled ops were built for ('not available': CPU ops only; None: no ops).
+    Asked of the extension module itself: importing mmcv.ops loads every op's Python side (seconds)."""
+    try:
+        from mmcv.utils import ext_loader
+
+        return str(ext_loader.load_ext("_ext", ["get_compiling_cuda_version"]).get_compiling_cuda_version())
+    except Exception:
+        return None
+
+
 def versions() -> dict:
     out: dict = {"python": sys.version.split()[0], "executable": sys.executable, "import_errors": {}}
     for key, module in (("torch", "torch"), ("mmcv", "mmcv"), ("mmdet", "mmdet"), ("mmengine", "mmengine"),
@@ -39,6 +50,8 @@ def versions() -> dict:
         out["cuda_build"] = torch.version.cuda
         out["cuda_available"] = bool(torch.cuda.is_available())
         out["cuda_device_count"] = torch.cuda.device_count() if out["cuda_available"] else 0
+    if out["mmcv"]:
+        out["mmcv_cuda"] = _mmcv_cuda()
     if out["pycocotools"] == "unknown":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -18,6 +18,7 @@ from launcher.planning.request import PlanRequest
 from tui.form import whole_number
 from tui.format import gib
 from tui.widgets.gpu_panel import no_gpu_text, short_name
+from tui.widgets.marked_toggles import MarkedCheckbox, MarkedSelectionList
 
 
 class DevicePicker(Vertical):
@@ -28,8 +29,9 @@ class DevicePicker(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Probing GPUs…", id="devices-message")
-        yield Checkbox("CPU (gloo workers)", id="use-cpu", compact=True)
-        yield SelectionList[int](id="gpu-select", compact=True)
+        # Marked: on and off differ in text (X or blank), not by colour alone (NO_COLOR, monochrome SSH).
+        yield MarkedCheckbox("CPU (gloo workers)", id="use-cpu", compact=True)
+        yield MarkedSelectionList[int](id="gpu-select", compact=True)
         with Horizontal(id="cpu-row"):
             yield Label("gloo workers ")
             yield Input(str(self.default_workers), id="nproc", type="integer", compact=True)

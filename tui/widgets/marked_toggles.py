@@ -7,12 +7,15 @@ shows `▐ ▌`, a chosen one `▐X▌`.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widgets import Checkbox, SelectionList
 from textual.widgets._toggle_button import ToggleButton
 
 OFF = " "
+Value = TypeVar("Value")
 
 
 class MarkedCheckbox(Checkbox):
@@ -21,7 +24,7 @@ class MarkedCheckbox(Checkbox):
         return ToggleButton.BUTTON_INNER if self.value else OFF
 
 
-class MarkedSelectionList(SelectionList):
+class MarkedSelectionList(SelectionList[Value], Generic[Value]):
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
         index = self.scroll_offset.y + y
