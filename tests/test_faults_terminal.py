@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import psutil
 import pytest
@@ -65,17 +66,20 @@ def tui_processes(home: Path) -> list[psutil.Process]:
     return tuis
 
 
-def wait_tui_up(home: Path, out_path: Path | None = None, timeout: float = 60) -> list[psutil.Process]:
-    """The TUI process exists and has drawn (its title reached the terminal), so it is in its loop."""
+DRAWN = b"r50-fpn-1x"  # a preset row of the Home screen: drawn only once the app has mounted
+
+
+def wait_tui_up(home: Path, screen: Callable[[], bytes], timeout: float = 90) -> list[psutil.Process]:
+    """The TUI process exists and has drawn its first screen (SCREEN: what the terminal shows or
+    received), so it is in its loop: a hang-up during start-up is another case."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         tuis = tui_processes(home)
-        drawn = out_path is None or b"frcnn-tui" in out_path.read_bytes()
-        if tuis and drawn:
+        if tuis and DRAWN in screen():
             time.sleep(1.0)  # past start-up: the hang-up must reach a running app
             return tuis
         time.sleep(0.2)
-    raise AssertionError("the TUI never came up")
+    raise AssertionError(f"the TUI never came up; the screen was: {screen()[-2000:]!r}")
 
 
 def wait_all_gone(home: Path) -> float:
@@ -102,6 +106,10 @@ def tui_env(home: Path) -> dict[str, str]:
             "TERM": "xterm-256color"}
 
 
+def tmux_screen(tmux: list[str]) -> Callable[[], bytes]:
+    return lambda: subprocess.run(tmux + ["capture-pane", "-p", "-t", "hup"], capture_output=True).stdout
+
+
 def start_in_tmux(sock: Path, home: Path, command: str) -> list[str]:
     """COMMAND as the only thing in a new tmux session's pane; returns the tmux command prefix."""
     env_args = [arg for k, v in tui_env(home).items() for arg in ("-e", f"{k}={v}")]
@@ -116,7 +124,7 @@ def start_in_tmux(sock: Path, home: Path, command: str) -> list[str]:
 def test_tmux_pane_killed_under_the_tui_ends_it(form, tmp_path, frcnn_home):
     tmux = start_in_tmux(tmp_path / "tmux.sock", frcnn_home, START_FORMS[form])
     try:
-        wait_tui_up(frcnn_home)
+        wait_tui_up(frcnn_home, tmux_screen(tmux))
         subprocess.run(tmux + ["kill-pane", "-t", "hup"], check=True, timeout=10)
         took = wait_all_gone(frcnn_home)
         print(f"tmux {form}: no process left after {took:.2f}s")
@@ -148,7 +156,7 @@ def test_ssh_client_killed_under_the_tui_leaves_no_process(form, sshd, tmp_path,
     out = tmp_path / "ssh.out"
     client = run_tui_over_ssh(sshd, frcnn_home, START_FORMS[form], out)
     try:
-        wait_tui_up(frcnn_home, out)
+        wait_tui_up(frcnn_home, out.read_bytes)
         client.kill()  # the connection drops: sshd closes the pty master
         client.wait(timeout=5)
         took = wait_all_gone(frcnn_home)
