@@ -36,7 +36,8 @@ def wheels() -> Path:
 
 def _run(tmp_path, *args, env=None):
     full = dict(os.environ, PYTHON=sys.executable, FRCNN_TUI_FAKE_GPUS=str(GPU_SCENARIOS / "none.json"),
-                GPU_CHECK_TRAIN_IMAGES="6", KEEP_WORK="1", TMPDIR=str(tmp_path), **(env or {}))
+                GPU_CHECK_TRAIN_IMAGES="6", KEEP_WORK="1", TMPDIR=str(tmp_path))
+    full.update(env or {})
     full.pop("OUT", None)
     return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=full, timeout=600,
                           cwd=tmp_path)
