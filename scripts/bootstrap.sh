@@ -71,8 +71,9 @@ plan
 if [ -z "$PLAN_TORCH_INSTALL" ]; then
   say "keeping torch $("$PY" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)')"
 else
-  step "installing torch==2.13.0 (${PLAN_TORCH_CUDA:+CUDA $PLAN_TORCH_CUDA build}${PLAN_TORCH_CUDA:-CPU build})" \
-    eval "$PLAN_TORCH_INSTALL"
+  build="CPU build"
+  [ -z "$PLAN_TORCH_CUDA" ] || build="the CUDA $PLAN_TORCH_CUDA build"
+  step "installing torch==2.13.0 ($build)" eval "$PLAN_TORCH_INSTALL"
 fi
 
 step "installing frcnn-tui and its dependencies" pip_ install --no-build-isolation -e "$ROOT[train,dev]"

@@ -208,12 +208,14 @@ def test_gpu_run_installs_the_registry_compiler_and_builds_with_its_env(tmp_path
     key = f"{PYTAG}-torch2.13.0+cu130-cuda13.0-sm90-mmcv2.1.0"
     assert list((tmp_path / "cache" / "wheels" / key).glob("mmcv-2.1.0-*.whl"))
     assert "building mmcv 2.1.0 with CUDA (9.0" in result.stdout
+    assert "installing torch==2.13.0 (the CUDA 13.0 build)" in result.stdout
 
 
 def test_no_gpu_run_builds_as_before(tmp_path):
     clone = Clone(tmp_path, torch=None, fake_pip=True)
     result = clone.run(gpus="none")
     assert result.returncode == 1 and "installed but its ops do not import" in result.stderr
+    assert "installing torch==2.13.0 (CPU build)" in result.stdout
     calls = clone.pip_calls()
     [wheel] = [c for c in calls if "-w" in c["args"]]
     assert wheel["env"]["FORCE_CUDA"] is None and wheel["env"]["CUDA_HOME"] is None
