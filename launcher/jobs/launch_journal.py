@@ -35,7 +35,8 @@ from launcher.jobs import registry
 PAUSE_ENV = "FRCNN_TUI_TEST_PAUSE_AT"
 STEPS = ("before-run-dir", "after-run-dir", "before-registry", "after-registry")
 # The files a launch writes into a --work-dir that existed before it (the folder itself stays).
-WRITTEN_FILES = ("config.py", "plan.json", "launch.sh", "stdout.log", "stderr.log")
+# Not the logs: they are appended to, and a reused folder's hold the earlier job's history.
+WRITTEN_FILES = ("config.py", "plan.json", "launch.sh")
 GATE_EXIT = 125  # the job's leader gave up: its launch died before registering it
 
 
