@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,9 +33,11 @@ from launcher.jobs import registry
 
 PAUSE_ENV = "FRCNN_TUI_TEST_PAUSE_AT"
 STEPS = ("before-run-dir", "after-run-dir", "before-registry", "after-registry")
-# The files a launch writes into a --work-dir that existed before it (the folder itself stays).
-# Not the logs: they are appended to, and a reused folder's hold the earlier job's history.
+# What a launch writes into its run dir before its job starts (the gate holds the job until it is
+# registered). A folder that existed before keeps its logs: they are appended to, and a reused
+# folder's hold the earlier job's history.
 WRITTEN_FILES = ("config.py", "plan.json", "launch.sh")
+LOG_FILES = ("stdout.log", "stderr.log")
 GATE_EXIT = 125  # the job's leader gave up: its launch died before registering it
 
 
@@ -74,13 +75,14 @@ def _launcher_alive(intent: dict[str, Any]) -> bool:
 
 
 def discard(run_dir: Path, made_here: bool) -> None:
-    """Remove what an unfinished launch made: its whole run dir, or only its files in a folder that was there."""
-    if made_here:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return
-    for name in WRITTEN_FILES:
+    """Remove what an unfinished launch made: its files, and its run dir when the launch made it.
+    Only named files, never a tree: whatever else a folder holds is not the launch's and stays."""
+    for name in WRITTEN_FILES + (LOG_FILES if made_here else ()):
         with contextlib.suppress(OSError):
             (run_dir / name).unlink()
+    if made_here:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # only if empty
 
 
 def sweep() -> list[str]:
