@@ -4,10 +4,11 @@
 # For a machine with an NVIDIA GPU, Python 3.12 with a CUDA torch, nvcc, 16 or so cores and no
 # network. What it lacks travels in the wheel folder (scripts/gpu_check_prepare.sh fills it here).
 #   1. checks the interpreter, torch, nvcc and the wheel folder; installs the wheels into a temp dir
-#   2. generates a COCO-format set (COCO's category names and image sizes; bench/coco_like_data.py)
-#   3. resolves r50-fpn-1x on it through `frcnn-tui plan --gpus 1` (init_cfg=None: no weights offline)
-#   4. stops here without an NVIDIA GPU (or with --dry-run), in one line saying so
-#   5. builds mmcv 2.1.0's ops for this GPU only (launcher/stack/mmcv_build.py decides: its arch, its nvcc)
+#   2. with a GPU, starts compiling mmcv 2.1.0's ops for it only (launcher/stack/mmcv_build.py decides:
+#      its architecture, its nvcc), and meanwhile
+#   3. generates a COCO-format set (COCO's category names and image sizes; bench/coco_like_data.py)
+#   4. resolves r50-fpn-1x on it through `frcnn-tui plan --gpus 1` (init_cfg=None: no weights offline)
+#   5. stops here without an NVIDIA GPU (or with --dry-run), in one line saying so; else waits for mmcv
 #   6. runs `frcnn-tui doctor` and `frcnn-tui gpus --json` against the real device
 #   7. times `frcnn-tui launch --preset r50-fpn-1x --gpus 1` against plain torchrun of mmdet's
 #      tools/train.py on the same config, A B A B (bench/bench_launch_overhead.py), and captures the
@@ -111,7 +112,29 @@ else
   say "wheels checked by name only (they are for Python 3.12, this is $PYVER): using $PYTHON's own packages"
 fi
 
-# -- 3. the data and the config ------------------------------------------------------------
+# -- 3. a GPU? Then mmcv's ops for it, compiled while the data and the config are prepared -------
+frcnn gpus --json >"$OUTDIR/gpus.json" 2>>"$LOGS/gpus.txt"
+GPUS="$("$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d.get("gpus") or []), d.get("error") or "")' \
+  "$OUTDIR/gpus.json" 2>/dev/null || echo "0 frcnn-tui gpus failed")"
+BUILD_PID="" BUILD_T0=$SECONDS
+if [ "${GPUS%% *}" != 0 ] && [ -z "$DRY" ]; then
+  PLAN="$("$PYTHON" -m launcher.stack.mmcv_build plan --shell --offline --source "$WHEELS/mmcv-2.1.0.tar.gz" \
+    2>>"$LOGS/mmcv_plan.txt")" || fail "could not plan the mmcv build (logs/mmcv_plan.txt)"
+  eval "$PLAN"
+  "$PYTHON" -m launcher.stack.mmcv_build plan --offline --source "$WHEELS/mmcv-2.1.0.tar.gz" >>"$REPORT" 2>&1
+  [ -z "$PLAN_STOP" ] || fail "$PLAN_STOP"
+  [ -n "$PLAN_CUDA_OPS" ] || fail "no CUDA ops planned: ${PLAN_NOTES:-torch has no CUDA}"
+  mkdir -p "$WORK/build"
+  (
+    eval "export $PLAN_BUILD_ENV"
+    export PATH="$PLAN_CUDA_HOME/bin:$PATH"
+    eval "$PLAN_WHEEL -w \"$WORK/build\""
+  ) >"$LOGS/mmcv_build.log" 2>&1 &
+  BUILD_PID=$!
+  say "compiling mmcv 2.1.0's ops for CUDA $PLAN_TORCH_CUDA in the background (logs/mmcv_build.log)"
+fi
+
+# -- 4. the data and the config ------------------------------------------------------------
 "$PYTHON" "$ROOT/bench/coco_like_data.py" --out "$DATA" --train "$TRAIN_IMAGES" --val 50 >"$LOGS/data.json" \
   2>>"$LOGS/data.txt" || fail "generating the COCO-format set failed (logs/data.txt)"
 say "COCO-format set: $(cat "$LOGS/data.json")"
@@ -127,42 +150,24 @@ print(f"      plan r50-fpn-1x --gpus 1: lr {plan['lr']} ({plan['formula']}); "
 sys.exit(1 if bad or "data" not in checks else 0)
 EOF
 
-# -- 4. a GPU? ------------------------------------------------------------------------------------
-frcnn gpus --json >"$OUTDIR/gpus.json" 2>>"$LOGS/gpus.txt"
-GPUS="$("$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d.get("gpus") or []), d.get("error") or "")' \
-  "$OUTDIR/gpus.json" 2>/dev/null || echo "0 frcnn-tui gpus failed")"
 if [ "${GPUS%% *}" = 0 ]; then
   say "no NVIDIA GPU here (${GPUS#* }): stopping before the mmcv CUDA build; checked the wheels, the data and the config"
   [ -n "$DRY" ] && exit 0 || exit 1
 fi
 if [ -n "$DRY" ]; then say "--dry-run: stopping before the mmcv CUDA build (${GPUS%% *} GPU(s) here)"; exit 0; fi
 
-# -- 5. mmcv's ops for this GPU ---------------------------------------------------------------
-PLAN="$("$PYTHON" -m launcher.stack.mmcv_build plan --shell --offline --source "$WHEELS/mmcv-2.1.0.tar.gz" 2>>"$LOGS/mmcv_plan.txt")" \
-  || fail "could not plan the mmcv build (logs/mmcv_plan.txt)"
-eval "$PLAN"
-"$PYTHON" -m launcher.stack.mmcv_build plan --offline --source "$WHEELS/mmcv-2.1.0.tar.gz" >>"$REPORT" 2>&1
-[ -z "$PLAN_STOP" ] || fail "$PLAN_STOP"
-[ -n "$PLAN_CUDA_OPS" ] || fail "no CUDA ops planned: ${PLAN_NOTES:-torch has no CUDA}"
-mkdir -p "$WORK/build"
-(
-  eval "export $PLAN_BUILD_ENV"
-  export PATH="$PLAN_CUDA_HOME/bin:$PATH"
-  eval "$PLAN_WHEEL -w \"$WORK/build\""
-) >"$LOGS/mmcv_build.log" 2>&1 &
-pid=$! t0=$SECONDS
-while kill -0 $pid 2>/dev/null; do
+# -- 5. the build's end -------------------------------------------------------------------------
+while kill -0 "$BUILD_PID" 2>/dev/null; do
   sleep 15
-  say "  compiling mmcv ops: $((SECONDS - t0)) s, step $(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$LOGS/mmcv_build.log" | tail -n1 | tr -d ' ')"
+  say "  compiling mmcv ops: $((SECONDS - BUILD_T0)) s, step $(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$LOGS/mmcv_build.log" | tail -n1 | tr -d ' ')"
 done
-wait $pid || fail "the mmcv build failed after $((SECONDS - t0)) s (logs/mmcv_build.log): $(grep -m1 -E 'error' "$LOGS/mmcv_build.log")"
+wait "$BUILD_PID" || fail "the mmcv build failed after $((SECONDS - BUILD_T0)) s (logs/mmcv_build.log): $(grep -m1 -E 'error' "$LOGS/mmcv_build.log")"
 "$PYTHON" -m pip install -q --disable-pip-version-check --no-index --no-deps --target "$SITE" "$WORK"/build/mmcv-*.whl \
   >>"$LOGS/install.txt" 2>&1 || fail "installing the mmcv wheel failed"
-say "mmcv built in $((SECONDS - t0)) s: $(basename "$WORK"/build/mmcv-*.whl), $(du -h "$WORK"/build/mmcv-*.whl | cut -f1)"
+say "mmcv built in $((SECONDS - BUILD_T0)) s: $(basename "$WORK"/build/mmcv-*.whl), $(du -h "$WORK"/build/mmcv-*.whl | cut -f1)"
 
 # -- 6. doctor and gpus on the real device --------------------------------------------------------
 frcnn doctor >"$OUTDIR/doctor.txt" 2>&1; doctor_rc=$?
-frcnn doctor --json >"$LOGS/doctor.json" 2>&1
 frcnn gpus --json >"$OUTDIR/gpus.json" 2>>"$LOGS/gpus.txt"
 say "frcnn-tui doctor: exit $doctor_rc; $(grep -c -i fail "$OUTDIR/doctor.txt") FAIL line(s)"
 frcnn plan --preset r50-fpn-1x --gpus 1 --seed 0 --data-root "$DATA" --cfg-options "${OPTIONS[@]}" \
