@@ -12,9 +12,11 @@ fi
 [ "$(id -u)" = 0 ] || { echo "install_sshd: needs root to apt-get install openssh-server" >&2; exit 1; }
 command -v apt-get >/dev/null || { echo "install_sshd: no apt-get (not Debian/Ubuntu)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
+# Offline, fail fast (a test suite waits on this) instead of retrying a mirror for minutes.
+APT=(apt-get -q -o Acquire::Retries=0 -o Acquire::http::Timeout=15 -o Acquire::https::Timeout=15)
 # The package's postinst starts no daemon in a container without systemd; the tests run their own.
-apt-get install -y -q --no-install-recommends openssh-server openssh-client >/dev/null 2>&1 \
-  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends \
+"${APT[@]}" install -y --no-install-recommends openssh-server openssh-client >/dev/null 2>&1 \
+  || { "${APT[@]}" update >/dev/null 2>&1 && "${APT[@]}" install -y --no-install-recommends \
          openssh-server openssh-client >/dev/null 2>&1; } \
   || { echo "install_sshd: apt-get install openssh-server failed" >&2; exit 1; }
 have sshd || { echo "install_sshd: sshd still missing after install" >&2; exit 1; }

@@ -34,7 +34,10 @@ def _ensure_installed() -> str:
         return _sshd_binary()
     if os.geteuid() != 0:
         raise Unavailable("sshd is not installed and the tests do not run as root to install it")
-    out = subprocess.run([str(INSTALLER)], capture_output=True, text=True, timeout=600)
+    try:
+        out = subprocess.run([str(INSTALLER)], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"{INSTALLER.name} took over 300 s (no package mirror reachable?)") from None
     if out.returncode != 0 or not _sshd_binary():
         raise Unavailable(f"{INSTALLER.name} could not install openssh-server: {out.stderr.strip()[-200:]}")
     return _sshd_binary()
