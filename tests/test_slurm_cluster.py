@@ -63,20 +63,31 @@ def test_gpu_form_is_accepted_on_a_node_with_gpu2(slurm_cluster, tmp_path, cli):
     assert checks["slurm-partition"]["status"] == "pass" and checks["slurm-resources"]["status"] == "pass"
     test = subprocess.run(["sbatch", "--test-only", str(work / "slurm.sh")], capture_output=True, text=True)
     assert test.returncode == 0 and "to start at" in test.stderr, test.stderr
-    # Three GPUs per node exceed the node's gpu:2: the checklist says so before sbatch would.
-    result = cli("slurm", "--preset", "r50-fpn-1x", "--partition", slurm_cluster, "--gpus-per-node", "3",
-                 "--cpus-per-task", "1", "--work-dir", str(tmp_path / "three"))
-    assert result.returncode == 1 and "slurm-resources" in result.stderr and "2 GPU(s)" in result.stderr
 
 
-def test_time_limit_and_partition_are_checked_against_the_cluster(slurm_cluster, tmp_path, cli):
-    result = cli("slurm", "--preset", "r50-fpn-1x", "--partition", "short", "--gpus-per-node", "1",
-                 "--cpus-per-task", "1", "--time", "1:00:00", "--work-dir", str(tmp_path / "a"))
-    assert result.returncode == 1
-    assert "slurm-time: --time 1:00:00 exceeds partition short's limit 00:10:00" in result.stderr
-    result = cli("slurm", "--preset", "r50-fpn-1x", "--partition", "nosuch", "--gpus-per-node", "1",
-                 "--work-dir", str(tmp_path / "b"))
-    assert result.returncode == 1 and "partition 'nosuch' does not exist (partitions: debug, short)" in result.stderr
+def test_the_checklist_asks_the_cluster(slurm_cluster):
+    """sinfo's partitions, GRES, CPUs and time limits against what a job asks for (the CLI and the
+    Plan screen show these items; the tests above and in test_slurm_tui go through them)."""
+    from launcher.jobs.slurm.checks import cluster_checks
+    from launcher.jobs.slurm.script import SlurmSpec
+
+    def items(**spec):
+        return {c.id: c for c in cluster_checks(SlurmSpec(**spec))}
+
+    ok = items(partition=slurm_cluster, tasks_per_node=2, cpus_per_task=1, time="10")
+    assert [ok[k].status for k in ("slurm-partition", "slurm-resources", "slurm-time")] == ["pass"] * 3
+    three = items(partition=slurm_cluster, tasks_per_node=3, cpus_per_task=1)
+    assert three["slurm-resources"].status == "fail" and "2 GPU(s) (sinfo GRES)" in three["slurm-resources"].detail
+    cpus = items(partition=slurm_cluster, cpu=True, tasks_per_node=2, cpus_per_task=2)
+    assert cpus["slurm-resources"].status == "fail" and "most per node: 2 CPUs" in cpus["slurm-resources"].detail
+    late = items(partition="short", tasks_per_node=1, cpus_per_task=1, time="1:00:00")
+    assert late["slurm-time"].status == "fail"
+    assert late["slurm-time"].detail == "--time 1:00:00 exceeds partition short's limit 00:10:00"
+    assert items(partition="short", tasks_per_node=1, cpus_per_task=1, time="9:30")["slurm-time"].status == "pass"
+    nodes = items(partition=slurm_cluster, nodes=2, tasks_per_node=1, cpus_per_task=1)
+    assert nodes["slurm-partition"].status == "fail" and "partition debug has 1" in nodes["slurm-partition"].detail
+    missing = items(partition="nosuch", tasks_per_node=1)
+    assert missing["slurm-partition"].detail == "partition 'nosuch' does not exist (partitions: debug, short)"
 
 
 def test_a_job_slurm_has_forgotten_is_judged_by_the_files_its_script_writes(slurm_cluster, tmp_path, monkeypatch):

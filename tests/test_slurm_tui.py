@@ -39,33 +39,33 @@ def test_the_slurm_target_follows_sbatch_on_path(tmp_path, monkeypatch):
 
 @needs_stack
 @sync
-async def test_plan_screen_targets_a_slurm_partition_with_the_clusters_checks(slurm_cluster, fake_gpus, tmp_path):
-    fake_gpus("none")  # a login node without GPUs: the CPU form
+async def test_plan_screen_targets_a_slurm_partition_with_the_clusters_checks(slurm_cluster, fake_gpus):
+    fake_gpus("eight")
     app = make_app(slurm=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.inventory is not None, what="the probe")
-        await pilot.press("p")  # demo-cpu is preselected without GPUs
+        await pilot.press("enter")  # r50-fpn-1x
         await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan screen")
         screen = app.screen
         select = screen.query_one("#target")
         await wait_for(pilot, lambda: len(select._options) >= 3, what="partitions from sinfo")
         assert [str(label) for label, _ in select._options] == ["this host", "SLURM: debug", "SLURM: short"]
-        screen.query_one("#data-root").value = str(tmp_path / "no-data")  # no dataset generation here
         select.value = "debug"
         await wait_for(pilot, lambda: screen.plan is not None and any(c.id == "slurm-partition"
                                                                       for c in screen.plan.checks),
-                       60, "the checklist with the cluster's items")
+                       90, "the checklist with the cluster's items")
         checks = {c.id: c for c in screen.plan.checks}
-        assert checks["slurm-partition"].status == "pass" and checks["slurm-resources"].status == "pass"
         assert "port" not in checks  # SLURM's allocation picks the rendezvous, not this host
-        assert screen.slurm_spec.partition == "debug" and screen.slurm_spec.cpu
-        # The lr counts nodes x tasks per node x images: 2 nodes of 2 gloo tasks double the batch.
+        assert checks["slurm-partition"].status == "pass"
+        # The 8 GPUs picked here become 8 per node: more than the node's gpu:2 (sinfo GRES).
+        assert checks["slurm-resources"].status == "fail" and "2 GPU(s) (sinfo GRES)" in checks["slurm-resources"].detail
+        assert screen.slurm_spec.partition == "debug" and screen.slurm_spec.tasks_per_node == 8
+        # GPUs/node (a login node has none to pick) and nodes: the lr counts nodes x tasks x images.
+        screen.query_one("#slurm-gpus").value = "2"
         screen.query_one("#nodes").value = "2"
         await pilot.pause()
-        assert "0.002 × (2×2×2)/4 = 0.004" in screen_text(app)
-        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.proposal.nodes == 2, 60, "re-plan")
-        checks = {c.id: c for c in screen.plan.checks}
-        assert checks["slurm-partition"].status == "fail" and "partition debug has 1" in checks["slurm-partition"].detail
+        assert "0.02 × (2×2×2)/16 = 0.01" in screen_text(app)
+        assert (screen.slurm_spec.nodes, screen.slurm_spec.tasks_per_node, screen.slurm_spec.cpu) == (2, 2, False)
 
 
 @needs_stack

@@ -31,11 +31,10 @@ LEAVE_QUEUE_S = 90.0
 def plan_for(req: PlanRequest, spec: SlurmSpec, *, dump: bool = True) -> Plan:
     """The same plan as a local launch (lr over nodes x tasks per node x images, resolved config,
     checklist), for SLURM's allocation instead of this host, plus the cluster's checklist items."""
-    if req.gpus is not None or req.gpu_ids is not None:
-        raise UserError("a SLURM job takes --gpus-per-node (and --nodes); SLURM picks the GPUs")
-    req.nodes = spec.nodes
+    # The spec says how many devices per node; which ones is SLURM's choice on each node.
+    req.nodes, req.gpu_ids = spec.nodes, None
     if spec.cpu:
-        req.cpu, req.nproc = True, spec.tasks_per_node
+        req.cpu, req.nproc, req.gpus = True, spec.tasks_per_node, None
         allocated = Inventory(gpus=[], error="CPU tasks under srun", source="slurm")
     else:
         req.cpu, req.gpus = False, spec.tasks_per_node
