@@ -49,7 +49,7 @@ def fixed_plan(monkeypatch, fixed_home):
 
 def app() -> FrcnnApp:
     return FrcnnApp(probe_interval=None, jobs_interval=None, watch_interval=0.1, host="gpu-box",
-                    clock=lambda: NOW)
+                    clock=lambda: NOW, slurm=False)  # the same screens whether or not sbatch is installed
 
 
 async def settle(pilot) -> None:

@@ -16,7 +16,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, SelectionList, Static
+from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, Select, SelectionList, Static
 
 from launcher.planning.checklist import FAIL
 from launcher.errors import UserError
@@ -34,6 +34,7 @@ from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.widgets.device_picker import DevicePicker
+from tui.widgets.slurm_target import SlurmTarget
 from tui.widgets.tables import fill_width
 
 DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
@@ -61,6 +62,7 @@ class PlanScreen(Screen):
         self.planned_generation = -1
         self.launching = False
         self._timer: Timer | None = None
+        self.slurm_spec = None  # a SlurmSpec while a SLURM partition is the target (set by build_request)
 
     # -- layout ---------------------------------------------------------------
 
@@ -71,6 +73,8 @@ class PlanScreen(Screen):
         with Horizontal(id="plan-top"):
             yield DevicePicker(p.default_cpu_workers, id="devices")
             with Vertical(id="settings"):
+                if self.app.slurm:
+                    yield SlurmTarget(id="slurm-target")
                 with Grid(id="fields"):
                     yield Label("nodes")
                     yield Input("1", id="nodes", type="integer", compact=True)
@@ -168,10 +172,13 @@ class PlanScreen(Screen):
             node_rank=self._int("node-rank", "node rank", 0), master_addr=master, port=port, cfg_options=cfg,
             data_root=self._value("data-root") or None)
         self.devices.fill(req)
+        targets = self.query(SlurmTarget)
+        self.slurm_spec = targets.first().spec(req) if targets else None
         return req
 
     @on(Input.Changed)
     @on(SelectionList.SelectedChanged)
+    @on(Select.Changed)
     def changed(self) -> None:
         if self.cpu is None:
             return
@@ -203,12 +210,17 @@ class PlanScreen(Screen):
         except ValueError:
             return
         # The GPUs as probed now (the list on screen keeps the user's choice; the checks see today's state).
-        self._plan_worker(self.generation, req, self.app.inventory)
+        self._plan_worker(self.generation, req, self.app.inventory, self.slurm_spec)
 
     @work(exclusive=True, group="plan", exit_on_error=False)
-    async def _plan_worker(self, generation: int, req: PlanRequest, inventory: Inventory | None) -> None:
+    async def _plan_worker(self, generation: int, req: PlanRequest, inventory: Inventory | None, slurm) -> None:
         try:
-            plan = await run_detached(make_plan, req, inventory=inventory, catalog=self.app.catalog)
+            if slurm is not None:  # the same plan for SLURM's allocation, plus the cluster's checks
+                from launcher.jobs.slurm.jobs import plan_for
+
+                plan = await run_detached(plan_for, req, slurm, dump=False)
+            else:
+                plan = await run_detached(make_plan, req, inventory=inventory, catalog=self.app.catalog)
         except UserError as exc:
             self.post_message(PlanFailed(generation, str(exc)))
         except Exception as exc:  # a bug below us must not take the UI down
@@ -321,16 +333,17 @@ class PlanScreen(Screen):
         self.launching = True
         self.query_one("#check-detail", Static).update(
             Content.from_markup("[bold $accent]launching… (re-checking, then starting torchrun detached)[/]"))
-        self._launch_worker(req, force)
+        self._launch_worker(req, force, self.slurm_spec)
 
     # An ordinary thread worker, not a detached one: quitting waits for it, so a launch is never
     # cut between starting the job and registering it.
     @work(thread=True, exclusive=True, group=STARTING, exit_on_error=False)
-    def _launch_worker(self, req: PlanRequest, force: bool) -> None:
+    def _launch_worker(self, req: PlanRequest, force: bool, slurm) -> None:
         from launcher.jobs import local as jobs
+        from launcher.jobs.slurm import jobs as slurm_jobs
 
         try:
-            record, _plan = jobs.launch(req, force=force)
+            record, _plan = slurm_jobs.launch(req, slurm, force=force) if slurm else jobs.launch(req, force=force)
         except UserError as exc:  # CheckFailed included: one line, shown, not raised
             self.post_message(LaunchFailed(str(exc)))
         except Exception as exc:
@@ -347,8 +360,8 @@ class PlanScreen(Screen):
     def on_launch_done(self, message: LaunchDone) -> None:
         self.launching = False
         record = message.record
-        self.notify(f"job {record.id} started (pid {record.pid}); it keeps running if you quit.",
-                    title="Launched")
+        where = f"SLURM job {record.slurm_job_id}" if record.slurm_job_id else f"pid {record.pid}"
+        self.notify(f"job {record.id} started ({where}); it keeps running if you quit.", title="Launched")
         self.dismiss()
         self.app.open_monitor(record)
 
