@@ -71,3 +71,10 @@ def test_mmcv_without_cuda_ops_or_for_another_cuda_fails_with_the_rebuild():
 
 def test_unknown_versions_leave_it_to_the_versions_check():
     assert check_cuda(_inventory("h200"), {"error": "could not run python"}) is None
+
+
+@needs_stack
+def test_doctor_says_what_cuda_mmcvs_ops_were_built_for(cli):
+    data = json.loads(cli("doctor", "--json").stdout)
+    [cuda] = [c for c in data["checks"] if c["name"] == "cuda"]
+    assert "mmcv ops: CUDA not available" in cuda["detail"]  # this venv: CPU ops only

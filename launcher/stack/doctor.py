@@ -45,6 +45,8 @@ def run_doctor(python: str | None = None) -> tuple[list[DoctorLine], dict[str, A
         cuda = v.get("cuda_build")
         detail = (f"CUDA {cuda} build, {v.get('cuda_device_count', 0)} device(s) visible" if v.get("cuda_available")
                   else f"CUDA build {cuda}, but no device visible" if cuda else "CPU build (training runs on CPU with gloo)")
+        if v.get("mmcv_cuda"):  # what mmcv's compiled ops were built for: 'not available' is CPU ops only
+            detail += f"; mmcv ops: CUDA {v['mmcv_cuda']}"
         lines.append(DoctorLine("cuda", True, detail, required=False))
     inv = probe()
     nvml_detail = (f"{len(inv.gpus)} GPU(s), driver {inv.driver_version}, CUDA driver {inv.cuda_driver_version}"
