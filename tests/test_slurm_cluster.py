@@ -3,6 +3,7 @@ slurm-wlm) that scripts/slurm_local.sh brings up: real sbatch, real srun, real m
 
 Without root or packages these tests are skipped with the script's reason (slurm_helpers)."""
 
+import asyncio
 import json
 import re
 import subprocess
@@ -38,6 +39,21 @@ def slurm_launch(data_root: Path, *extra: str, epochs: int = 2) -> dict:
 
 def epochs_logged(run_dir: Path) -> set[int]:
     return {r["epoch"] for r in scalars_lines(run_dir) if "loss" in r and "epoch" in r}
+
+
+async def monitor_text(job_id: str, expected: str) -> str:
+    """The TUI's Monitor of JOB_ID (opened from the Jobs screen) once it shows EXPECTED."""
+    from test_tui_support import make_app, screen_text, wait_for as wait_on_screen
+    from tui.screens.monitor import MonitorScreen
+
+    app = make_app(slurm=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        await wait_on_screen(pilot, lambda: job_id in screen_text(app), 30, "the job's row")
+        await pilot.press("enter")
+        await wait_on_screen(pilot, lambda: isinstance(app.screen, MonitorScreen) and expected in screen_text(app),
+                             30, f"{expected!r} in the Monitor")
+        return screen_text(app)
 
 
 def leftover_processes(job: dict) -> list:
@@ -152,6 +168,8 @@ def test_cpu_job_runs_under_srun_to_succeeded_with_its_map_in_watch(slurm_cluste
     assert epochs_logged(run_dir) == {1, 2}
     # Both ranks ran under srun as one gloo world of 2.
     assert any("GPU number: 2" in p.read_text() for p in run_dir.glob("*/*.log"))
+    logs = run_cli("logs", job["id"])  # SLURM's output file is the run dir's stdout.log
+    assert logs.returncode == 0 and f"frcnn-tui: SLURM job {job['slurm_job_id']}" in logs.stdout
     watch = run_cli("watch", job["id"], "--once", "--json")
     assert watch.returncode == 0, watch.stderr
     snap = json.loads(watch.stdout)
@@ -194,6 +212,7 @@ def test_requeued_job_restarts_and_resumes_from_its_checkpoint(slurm_cluster, ti
     row = wait_row(job["id"], lambda r: (r["restarts"] or 0) >= 1 and r["status"] == "pending", 60,
                    "SLURM to queue it again")
     assert row["slurm_job_id"] == job["slurm_job_id"] and "restarts 1" in row["slurm_state"]
+    assert "restarts 1" in asyncio.run(monitor_text(job["id"], "restarts 1"))  # the TUI's Monitor shows it
     # SLURM holds a requeued job back for about two minutes (Reason=BeginTime); let it start now.
     subprocess.run(["scontrol", "update", f"JobId={job['slurm_job_id']}", "StartTime=now"], check=True,
                    capture_output=True)
