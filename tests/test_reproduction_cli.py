@@ -154,3 +154,9 @@ def test_report_of_a_running_job_says_so(cli):
     md = Path(result["report"]).read_text()
     assert "**This job is still running**: this report covers what is on disk, epoch 4 of 12" in md
     assert "| this run | 4 |" in md and "| zoo-r50 (final) | 12 | 37.4 |" in md
+
+
+def test_launch_with_an_unknown_reference_starts_nothing(cli):
+    result = cli("launch", "--preset", "demo-cpu", "--cpu", "--reference", "nope")
+    assert result.returncode == 2 and "no reference 'nope'" in result.stderr and "Traceback" not in result.stderr
+    assert _json(cli("jobs", "--json"))["jobs"] == []

@@ -23,19 +23,23 @@ def stack_available() -> bool:
 needs_stack = pytest.mark.skipif(not stack_available(), reason="training stack (mmcv with ops, mmdet) not installed")
 
 
-def make_tiny_dataset(root: Path) -> Path:
-    out = root / "tiny-shapes"
+def make_tiny_dataset(root: Path, **sizes: int) -> Path:
+    """The TINY set, or another size (``train=``, ``val=``, ``size=``) for tests that need learning."""
+    sizes = {**TINY, **sizes}
+    out = root / "tiny-shapes-{train}-{val}-{size}".format(**sizes)
     subprocess.run([sys.executable, str(REPO / "launcher" / "stack" / "synthetic_data.py"), "--out", str(out), "--seed", "3",
-                    "--train", str(TINY["train"]), "--val", str(TINY["val"]), "--size", str(TINY["size"])],
+                    "--train", str(sizes["train"]), "--val", str(sizes["val"]), "--size", str(sizes["size"])],
                    check=True, capture_output=True)
     return out
 
 
-def tiny_launch_args(data_root: Path, epochs: int = 1, nproc: int = 2) -> list[str]:
+def tiny_launch_args(data_root: Path, epochs: int = 1, nproc: int = 2, *, imgs_per_gpu: int = 1,
+                     warmup_iters: int = 2, cfg_options: tuple[str, ...] = ()) -> list[str]:
     # Shortened schedule on purpose: --force accepts the checklist's schedule failure.
     return ["--preset", "demo-cpu", "--cpu", "--nproc", str(nproc), "--seed", "0", "--data-root", str(data_root),
-            "--imgs-per-gpu", "1", "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
-            "default_hooks.logger.interval=1", "param_scheduler.0.end=2", "param_scheduler.1.milestones=[100]"]
+            "--imgs-per-gpu", str(imgs_per_gpu), "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
+            "default_hooks.logger.interval=1", f"param_scheduler.0.end={warmup_iters}",
+            "param_scheduler.1.milestones=[100]", *cfg_options]
 
 
 def launch(*args: str) -> dict:
