@@ -94,7 +94,7 @@ def parse_job_dir(run_dir: Path, name: str, preset: str | None = None) -> Refere
     for key, value in (("lr", plan.get("lr")), ("imgs_per_gpu", plan.get("imgs_per_gpu")),
                        ("world_size", plan.get("world_size")), ("total_batch", plan.get("total_batch")),
                        ("max_epochs", resolved.get("max_epochs") or plan.get("epochs")),
-                       ("milestones", plan.get("milestones"))):
+                       ("milestones", resolved.get("milestones") or plan.get("milestones"))):
         if value is not None:
             train[key] = value
     # MMEngine logs the seed it drew even when none was set; only the config's counts.

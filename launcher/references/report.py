@@ -152,11 +152,19 @@ def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference
     if chart_error:
         out += [f"(charts not drawn: {chart_error})", ""]
     out += ["## Plan", ""]
+    resolved = plan.get("resolved") or {}
     if plan:
-        out += [f"- lr **{plan.get('lr')}** = {plan.get('formula')} ({plan.get('rule')} rule)",
+        rule = f"{plan.get('formula')} ({plan.get('rule')} rule)"
+        out += [f"- lr **{plan.get('lr')}**, set by hand: {plan.get('lr') / plan['rule_lr']:.3g}× the rule's {rule}"
+                if plan.get("lr_override") and plan.get("rule_lr") else f"- lr **{plan.get('lr')}** = {rule}",
                 f"- total batch **{plan.get('total_batch')}** = {plan.get('nodes')} node(s) × "
                 f"{plan.get('gpus_per_node')} {'CPU workers' if plan.get('cpu') else 'GPUs'} × "
                 f"{plan.get('imgs_per_gpu')} images",
+                f"- warmup {resolved.get('warmup_iters', plan.get('warmup_iters'))} iterations, "
+                f"{resolved.get('max_epochs') or plan.get('epochs')} epochs, milestones "
+                f"{resolved.get('milestones') or plan.get('milestones')}, seed {plan.get('seed')} "
+                f"(as the resolved config runs; the preset says {plan.get('epochs')} epochs, milestones "
+                f"{plan.get('milestones')})" if resolved else
                 f"- warmup {plan.get('warmup_iters')} iterations, {plan.get('epochs')} epochs, milestones "
                 f"{plan.get('milestones')}, seed {plan.get('seed')}", ""]
         out += ["## Checklist at launch", "", "| check | status | detail |", "|---|---|---|"]
