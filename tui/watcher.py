@@ -18,7 +18,7 @@ from launcher.jobs import backends, registry
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
-from launcher.monitor import run_checks
+from launcher.monitor import history_cache, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
 from launcher.monitor.reference_compare import tracker_for
 from tui.messages import LogLines, MetricsUpdated
@@ -80,6 +80,9 @@ class JobWatcher(threading.Thread):
         tailer = WorkDirTailer(record.run_path)
         metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
                              warmup_iters=self.warmup_iters)
+        # Reopening a long run's monitor starts from what the last reader kept.
+        history_cache.restore(tailer, metrics)
+        kept_at = tailer.bytes_read
         try:
             reference = tracker_for(record.run_path, None, record.preset)
         except Exception:  # an unreadable reference must not stop the monitor; the flat AP line stays
@@ -110,6 +113,9 @@ class JobWatcher(threading.Thread):
                 self.target.post_message(LogLines(lines))
             first, last_status = False, status
             if not upd.backlog_bytes:
+                if tailer.bytes_read - kept_at >= history_cache.SAVE_MIN_BYTES:
+                    history_cache.save(tailer, metrics)  # caught up on a long history
+                    kept_at = tailer.bytes_read
                 self._stop_event.wait(self.interval)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 
+from launcher.monitor import history_cache
 from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
 from launcher.monitor.scalars import ScalarBatch
@@ -324,19 +325,35 @@ class JobMetrics:
                               for k, v in sorted(self._series.items())}
         return snap
 
+    @property
+    def empty(self) -> bool:
+        """Nothing folded in yet."""
+        return not (self._latest or self._series or self._map or self._progress or self._resets)
+
     def series(self, key: str) -> DownsampledSeries | None:
         return self._series.get(key)
 
 
-def catch_up(tailer: WorkDirTailer, metrics: JobMetrics) -> bool:
+def catch_up(tailer: WorkDirTailer, metrics: JobMetrics, *, keep: bool = True) -> bool:
     """Reads everything on disk into ``metrics``, a bounded piece at a time;
-    returns whether anything changed."""
-    changed = False
+    returns whether anything changed. ``keep``: start from the state kept by the
+    last reader of this work dir, and keep a long history read here for the next
+    one (``history_cache``)."""
+    changed = keep and fresh(tailer, metrics) and history_cache.restore(tailer, metrics)
+    start = tailer.bytes_read
     while True:
         upd = tailer.poll(max_bytes=CATCH_UP_BYTES, skim=False)
         changed |= metrics.update(upd)
         if not upd.backlog_bytes:
-            return changed
+            break
+    if keep and tailer.bytes_read - start >= history_cache.SAVE_MIN_BYTES:
+        history_cache.save(tailer, metrics)
+    return changed
+
+
+def fresh(tailer: WorkDirTailer, metrics: JobMetrics) -> bool:
+    """Whether neither has read anything yet (only then may a kept state replace theirs)."""
+    return not tailer.bytes_read and not tailer.followed_files() and metrics.empty
 
 
 def snapshot_of_work_dir(work_dir: str | os.PathLike, *, max_epochs: int | None = None,

@@ -14,12 +14,23 @@ from dataclasses import dataclass
 
 from launcher.monitor.follow import FollowedFile
 
+try:
+    # orjson parses a line ~4x faster than json.loads with the same results: it refuses
+    # what json.loads reads differently (NaN, 1e400, lone surrogates) and those lines
+    # go through json.loads. The one exception: an integer beyond 64 bits comes back as the nearest
+    # float, not an int; no training log holds one, and guarding against it (a regex
+    # over every chunk) would cost a third of the parse.
+    from orjson import JSONDecodeError as _OrjsonError, loads as _orjson_loads
+except ImportError:  # still correct without it, at the regex path's speed
+    _orjson_loads = None
+
 __all__ = ["ScalarBatch", "ScalarFile", "learn_shape", "parse_single"]
 
 # json.dumps writes every value of a train line as one of these; NaN and Infinity
 # are what Python's json emits for non-finite floats.
 _VALUE = rb"(-?[0-9][0-9.eE+-]*|NaN|-?Infinity)"
 _NOT_INT = re.compile(rb"[.eENI]")
+_NUMBER_TYPES = {int, float}
 
 
 @dataclass
@@ -82,6 +93,19 @@ def learn_shape(lines) -> tuple[str, ...] | None:
     return None
 
 
+def _loads_one(line: bytes) -> object:
+    """A line orjson refused: json.loads' reading of it (NaN, 1e400...), None when blank
+    or not JSON."""
+    try:
+        return _orjson_loads(line)
+    except _OrjsonError:
+        pass
+    try:
+        return json.loads(line)
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+
+
 def _convert_column(values: tuple) -> list:
     # int() first so the column equals what json.loads would give; a float that
     # slipped into an int column (or "1.2.3" that only looks numeric) falls back.
@@ -124,17 +148,58 @@ class ScalarFile(FollowedFile):
     def parse(self, data: bytes, first_line: int) -> tuple[list[ScalarBatch], int]:
         """Complete lines -> batches in file order, plus the count of bad lines.
 
-        The fast path is one regex over the whole chunk for the file's usual key
-        order, then column-wise int()/float(): 1.1-2x faster than json.loads per line
-        (float parsing dominates both). Lines with other keys (validation, odd lines) go through json.loads,
+        The fast path is orjson on every line (``_parse_orjson``), ~3x faster than
+        json.loads with its exact results. Without orjson it is one regex over the whole chunk for the
+        file's usual key order, then column-wise int()/float(): 1.1-2x faster than
+        json.loads per line (float parsing dominates both). Lines with other keys (validation, odd lines) go through json.loads,
         unless many consecutive ones share a new key order (a resume without CUDA
         drops "memory"), which then gets a fast path of its own.
         """
         if self.shape is None:
             self.shape = learn_shape(data.split(b"\n", 64)[:64])
+        if _orjson_loads is not None:
+            return self._parse_orjson(data, first_line)
         if self.shape is None:
             return self._parse_slow(data.split(b"\n")[:-1], first_line)
         batches, bad, self.shape = self._parse_shaped(data, first_line, self.shape, depth=0)
+        return batches, bad
+
+    def _parse_orjson(self, data: bytes, first_line: int) -> tuple[list[ScalarBatch], int]:
+        """Every line through orjson (json.loads for the lines orjson refuses), then
+        runs of consecutive lines with the same keys turned into columns in C (zip)."""
+        lines = data.split(b"\n")
+        lines.pop()  # data ends with a newline
+        try:
+            rows = list(map(_orjson_loads, lines))
+        except _OrjsonError:
+            rows = list(map(_loads_one, lines))
+        if all(rows) and set(map(type, rows)) == {dict}:  # the usual chunk: no odd line
+            at, bad = range(len(rows)), 0
+        else:
+            kept = [(i, r) for i, r in enumerate(rows) if type(r) is dict and r]
+            # Blank lines are skipped, not bad (as in _parse_slow).
+            bad = len(rows) - len(kept) - sum(1 for line in lines if not line.strip())
+            at, rows = [i for i, _ in kept], [r for _, r in kept]
+        shapes = list(map(tuple, rows))
+        # Where a run ends (the keys change, or a skipped line): the only per-line
+        # Python loop, over booleans.
+        if isinstance(at, range):
+            cuts = [i + 1 for i, same in enumerate(map(tuple.__eq__, shapes, shapes[1:])) if not same]
+        else:
+            cuts = [i + 1 for i in range(len(rows) - 1)
+                    if shapes[i] != shapes[i + 1] or at[i + 1] != at[i] + 1]
+        batches: list[ScalarBatch] = []
+        for a, b in zip([0, *cuts], [*cuts, len(rows)]):
+            keys = shapes[a]
+            cols = list(zip(*map(dict.values, rows[a:b])))
+            # A run keeps numbers only (what consumers of a column expect); anything
+            # else JSON allows comes out line by line, as parse_single would give it.
+            if b - a == 1 or all(set(map(type, c)) <= _NUMBER_TYPES for c in cols):
+                batches.append(ScalarBatch(keys, dict(zip(keys, map(list, cols))),
+                                           self.index, first_line + at[a]))
+            else:
+                batches.extend(ScalarBatch(keys, {k: [v] for k, v in rows[i].items()},
+                                           self.index, first_line + at[i]) for i in range(a, b))
         return batches, bad
 
     def _parse_shaped(self, data: bytes, first_line: int, shape: tuple[str, ...],

@@ -145,6 +145,14 @@ class WorkDirTailer:
     def _tracked(self) -> list[FollowedFile]:
         return [*self._scalars.values(), *self._texts.values(), *self._mmdet2.values()]
 
+    def followed_files(self) -> list[FollowedFile]:
+        """Every file followed so far, with how far each was read."""
+        return self._tracked()
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(f.offset for f in self._tracked())
+
     def _scan_dir(self, upd: TailUpdate) -> bool:
         try:
             entries = list(os.scandir(self.work_dir))

@@ -1,0 +1,128 @@
+"""The fast ways to read a long history (orjson, the kept state of history_cache) give
+exactly what a plain json.loads of every line gives."""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).with_name("data")))
+
+from mmlog import Run, line, train_record, val_record  # noqa: E402
+
+from launcher.monitor import history_cache, scalars  # noqa: E402
+from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
+from launcher.monitor.scalars import ScalarBatch  # noqa: E402
+from launcher.monitor.workdir import TailUpdate, WorkDirTailer  # noqa: E402
+
+ODD_LINES = [
+    '{"lr": 0.02, "loss": NaN, "epoch": 1, "iter": 60, "step": 60}\n',  # orjson refuses NaN
+    "\n",
+    "not json at all\n",
+    '{"lr": 0.02, "loss": true, "epoch": 1, "iter": 61, "step": 61}\n',
+    '{"lr": 0.02, "loss": "high", "epoch": 1, "iter": 62, "step": 62}\n',
+    "[1, 2, 3]\n",
+    "{}\n",
+    '{"loss": 1e400, "epoch": 1, "iter": 63, "step": 63}\n',  # json.loads: inf; orjson refuses
+    '{"step": 64, "iter": 64, "loss": 0.9, "lr": 0.02}\n',  # another key order
+    '{"lr": 0.02, "loss": 1, "epoch": 1, "iter": 65, "step": 65}\n',  # an int in a float column
+]
+
+
+def _history(run: Run, rng: random.Random, *, odd: bool) -> None:
+    text = []
+    for step in range(1, 400):
+        rec = train_record(step * 10, epoch=1 + step // 100, loss=rng.uniform(0.2, 2.0),
+                           lr=rng.uniform(0.001, 0.02), time=rng.uniform(0.3, 0.4))
+        text.append(line(rec))
+        if step % 100 == 0:
+            text.append(line(val_record(step // 100, rng.uniform(0.1, 0.4))))
+        if odd and step % 57 == 0:
+            text.extend(ODD_LINES)
+    run.append(run.scalars, "".join(text) + ('{"lr": 0.02, "loss"' if odd else ""))
+
+
+def _plain(work_dir: Path) -> dict:
+    """Every line through json.loads; consecutive lines with the same keys (numbers
+    only) form one batch, as the tailer's contract says, so rules that look at a
+    batch at a time (divergence) see the same batches."""
+    path = Run(work_dir).scalars
+    upd = TailUpdate(newest_mtime=path.stat().st_mtime)
+    run: list[tuple[int, dict]] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        keys = tuple(run[0][1])
+        numeric = all(type(v) in (int, float) for _, d in run for v in d.values())
+        groups = [run] if len(run) == 1 or numeric else [[r] for r in run]
+        for g in groups:
+            upd.batches.append(ScalarBatch(keys, {k: [d[k] for _, d in g] for k in keys}, 0, g[0][0]))
+        run.clear()
+
+    for i, raw in enumerate(path.read_bytes().split(b"\n")[:-1]):
+        try:
+            d = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            d = {}
+        if not isinstance(d, dict) or not d:
+            upd.bad_lines += d is not None
+            flush()
+            continue
+        if run and tuple(run[-1][1]) != tuple(d):
+            flush()
+        run.append((i, d))
+    flush()
+    metrics = JobMetrics(max_epochs=4, reference_ap=37.4)
+    metrics.update(upd)
+    return metrics.snapshot(series=True, now=0)
+
+
+def _fast(work_dir: Path, *, keep: bool = False) -> dict:
+    metrics = JobMetrics(max_epochs=4, reference_ap=37.4)
+    catch_up(WorkDirTailer(work_dir), metrics, keep=keep)
+    return metrics.snapshot(series=True, now=0)
+
+
+@pytest.mark.parametrize("use_orjson, odd", [(True, False), (True, True), (False, False)])
+def test_fast_parse_equals_json_loads_of_every_line(tmp_path, monkeypatch, odd, use_orjson):
+    # The regex path (no orjson) reads odd lines one by one: same values, other batches.
+    if not use_orjson:
+        monkeypatch.setattr(scalars, "_orjson_loads", None)
+    elif scalars._orjson_loads is None:
+        pytest.skip("orjson not installed")
+    _history(Run(tmp_path), random.Random(1), odd=odd)
+    fast, plain = _fast(tmp_path), _plain(tmp_path)
+    assert fast == plain
+    assert json.dumps(fast) == json.dumps(plain)  # same types too (an int stays an int)
+    assert fast["series"]["loss"] and fast["map_by_epoch"]
+
+
+def test_kept_history_gives_the_same_snapshot_and_only_new_lines_are_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(history_cache, "SAVE_MIN_BYTES", 0)
+    run = Run(tmp_path / "wd")
+    _history(run, random.Random(2), odd=True)
+    first = _fast(run.work_dir, keep=True)
+    assert list((tmp_path / "home" / "cache" / "history").glob("*.pickle"))
+    tailer, metrics = WorkDirTailer(run.work_dir), JobMetrics(max_epochs=4, reference_ap=37.4)
+    assert history_cache.restore(tailer, metrics)
+    assert tailer.bytes_read == run.scalars.stat().st_size
+    assert metrics.snapshot(series=True, now=0) == first
+    # Lines written since are read on top of what was kept.
+    run.records(train_record(9000, epoch=5, loss=0.1), val_record(5, 0.5))
+    assert _fast(run.work_dir, keep=True) == _plain(run.work_dir)
+
+
+def test_kept_history_of_a_replaced_log_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(history_cache, "SAVE_MIN_BYTES", 0)
+    run = Run(tmp_path / "wd")
+    _history(run, random.Random(3), odd=False)
+    _fast(run.work_dir, keep=True)
+    # Rewritten as long as before, with other values: the kept state must not be used.
+    data = run.scalars.read_bytes()
+    run.scalars.unlink()
+    run.append(run.scalars, data.replace(b'"acc": 90.1', b'"acc": 80.1'))
+    assert not history_cache.restore(WorkDirTailer(run.work_dir), JobMetrics())
+    assert _fast(run.work_dir, keep=True)["latest"]["acc"] == 80.1
