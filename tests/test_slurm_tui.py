@@ -7,11 +7,13 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 from launcher.jobs import registry
 from slurm_helpers import PARTITION, cancel_leftovers, slurm_cluster, squeue_ids  # noqa: F401
 from test_tui_support import make_app, screen_text, sync, wait_for
-from training_helpers import needs_stack
+from training_helpers import make_tiny_dataset, needs_stack
 from tui.app import FrcnnApp
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.monitor import MonitorScreen
@@ -110,3 +112,43 @@ async def test_a_pending_slurm_job_is_watched_stopped_and_resumed_from_the_tui(s
         await wait_for(pilot, lambda: "pending (PartitionConfig)" in screen_text(app), 30, "the resubmitted row")
         script = Path(job["run_dir"], "slurm.sh").read_text()
         assert "#SBATCH --requeue" in script and "--cpus-per-task=2" in script
+
+
+@needs_stack
+@pytest.mark.training
+@sync
+async def test_launch_from_the_plan_screen_to_slurm_then_watch_and_stop(slurm_cluster, fake_gpus, tmp_path,
+                                                                        cancel_leftovers):
+    """The whole TUI path on SLURM: Plan screen -> SLURM target -> ctrl+l (sbatch) -> the Monitor follows the
+    job's training under srun -> stop from the Monitor (scancel, out of the queue)."""
+    fake_gpus("none")
+    data = make_tiny_dataset(tmp_path)
+    app = make_app(slurm=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.inventory is not None, what="the probe")
+        await pilot.press("p")  # demo-cpu, 2 gloo workers
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan screen")
+        screen = app.screen
+        select = screen.query_one("#target")
+        await wait_for(pilot, lambda: len(select._options) >= 3, what="partitions from sinfo")
+        screen.query_one("#data-root").value = str(data)
+        screen.query_one("#cfg").value = "default_hooks.logger.interval=1"
+        select.value = "debug"
+        await wait_for(pilot, lambda: screen.plan is not None and any(c.id == "slurm-partition"
+                                                                      for c in screen.plan.checks),
+                       120, "the SLURM checklist")
+        await pilot.press("ctrl+f")  # the tiny set is not the preset's: force past what fails
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the force confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 120, "the Monitor of the new job")
+        record = registry.load_all()[-1]
+        assert record.backend == registry.SLURM and record.slurm_job_id in squeue_ids()
+        assert f"SLURM job {record.slurm_job_id}" in notes(app)
+        await wait_for(pilot, lambda: "loss " in screen_text(app), 240, "training lines in the Monitor")
+        assert f"SLURM job {record.slurm_job_id} RUNNING on" in screen_text(app)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the stop confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: f"SLURM job {record.slurm_job_id} cancelled" in notes(app), 120, "the stop")
+        assert record.slurm_job_id not in squeue_ids()
+        assert registry.status(registry.find(record.id)) == registry.STOPPED
