@@ -5,7 +5,10 @@ temp work dir, then measures, in the same run:
 
 * first snapshot: WorkDirTailer.poll() (default budget) + JobMetrics.snapshot(), i.e.
   what ``frcnn-tui watch`` shows first;
-* full ingest: every line parsed in order, snapshot with series;
+* full ingest: every line parsed in order, snapshot with series (what ``watch --once``
+  prints and the Monitor's charts need), read from scratch ("cold": orjson parse);
+* reattach: the same full history when an earlier reader kept it
+  (``launcher.monitor.history_cache``; the cache lives in a temp FRCNN_TUI_HOME);
 * baseline: a plain ``json.loads`` loop over every line (results thrown away);
 * peak memory above the interpreter's own, for both of ours (a child process each,
   VmHWM, so tracemalloc's overhead does not distort the timings; Linux only);
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -33,6 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from launcher.monitor.workdir import WorkDirTailer  # noqa: E402
+from launcher.monitor import history_cache  # noqa: E402
 from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
 
 STAMP = "20261128_231000"
@@ -80,11 +85,16 @@ def first_snapshot(work_dir: Path) -> dict:
     return metrics.snapshot()
 
 
-def full_ingest(work_dir: Path) -> tuple[dict, WorkDirTailer, JobMetrics]:
-    """What ``watch --once`` does: every line, in order, then a snapshot with series."""
+def full_ingest(work_dir: Path, keep: bool = False) -> tuple[dict, WorkDirTailer, JobMetrics]:
+    """What ``watch --once`` does: every line, in order, then a snapshot with series;
+    ``keep``: starting from the history an earlier reader kept."""
     tailer, metrics = WorkDirTailer(work_dir), JobMetrics(max_epochs=12, reference_ap=37.4)
-    catch_up(tailer, metrics)
-    return metrics.snapshot(series=True), tailer, metrics
+    catch_up(tailer, metrics, keep=keep)
+    return metrics.snapshot(series=True, now=0), tailer, metrics
+
+
+def reattach(work_dir: Path) -> dict:
+    return full_ingest(work_dir, keep=True)[0]
 
 
 def json_loads_loop(path: Path) -> int:
@@ -126,7 +136,7 @@ def peak_memory_mib(mode: str, work_dir: Path) -> float | None:
 
 def _child(mode: str, work_dir: Path) -> None:
     base = _status_mib("VmRSS")
-    (first_snapshot if mode == "first" else full_ingest)(work_dir)
+    {"first": first_snapshot, "full": full_ingest, "reattach": reattach}[mode](work_dir)
     print(json.dumps({"peak_mib": round(_status_mib("VmHWM") - base, 1)}))
 
 
@@ -162,12 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     poll_seconds, interval = (1.0, 0.25) if args.quick else (10.0, 1.0)
 
     with tempfile.TemporaryDirectory(prefix="bench_log_ingest_") as tmp:
-        work_dir = Path(tmp)
+        work_dir = Path(tmp) / "work_dir"
+        os.environ["FRCNN_TUI_HOME"] = str(Path(tmp) / "home")  # the kept history goes there
+        if args.quick:
+            history_cache.SAVE_MIN_BYTES = 0  # a quick file is smaller than what is worth keeping
         path = write_work_dir(work_dir, lines)
-        runs = {"first_snapshot": [], "full_ingest": [], "json_loads": []}
+        cold = full_ingest(work_dir, keep=True)[0]  # keeps the history for `reattach`
+        same = reattach(work_dir) == cold
+        runs = {"first_snapshot": [], "full_ingest": [], "reattach": [], "json_loads": []}
         for _ in range(repeats):
             runs["first_snapshot"].append(timed(first_snapshot, work_dir))
             runs["full_ingest"].append(timed(full_ingest, work_dir))
+            runs["reattach"].append(timed(reattach, work_dir))
             runs["json_loads"].append(timed(json_loads_loop, path))
         _snap, tailer, metrics = full_ingest(work_dir)
         idle = idle_poll_cost(tailer, metrics, poll_seconds, interval)
@@ -179,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
                for name, times in runs.items() for i, kind in enumerate(("wall", "cpu"))},
             "peak_mib_first_snapshot": peak_memory_mib("first", work_dir),
             "peak_mib_full_ingest": peak_memory_mib("full", work_dir),
+            "peak_mib_reattach": peak_memory_mib("reattach", work_dir),
+            "reattach_same_snapshot": same,
             "idle_poll": {**idle, "interval_s": interval, "seconds": poll_seconds},
         }
-    for name in ("first_snapshot", "full_ingest"):
+    for name in ("first_snapshot", "full_ingest", "reattach"):
         for kind in ("wall", "cpu"):
             result[f"speedup_{name}_vs_json_loads_{kind}"] = (
                 result[f"json_loads_{kind}_s"]["median"] / result[f"{name}_{kind}_s"]["median"])
@@ -193,16 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for key, label in (("first_snapshot", "first snapshot (tailer + metrics)"),
                        ("full_ingest", "full in-order ingest + series"),
+                       ("reattach", "full history, kept by an earlier reader"),
                        ("json_loads", "baseline: json.loads every line")):
         for kind in ("wall", "cpu"):
             s = result[f"{key}_{kind}_s"]
             print(f"| {label}, {kind} s | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} |")
-    for key, label in (("first_snapshot", "first snapshot"), ("full_ingest", "full ingest")):
+    for key, label in (("first_snapshot", "first snapshot"), ("full_ingest", "full ingest"),
+                       ("reattach", "full history, kept")):
         print(f"| {label} speedup vs json.loads (wall / cpu) | "
               f"{result[f'speedup_{key}_vs_json_loads_wall']:.1f}x / "
               f"{result[f'speedup_{key}_vs_json_loads_cpu']:.1f}x | | |")
     print(f"| peak memory, first snapshot, MiB | {result['peak_mib_first_snapshot']} | | |")
     print(f"| peak memory, full ingest, MiB | {result['peak_mib_full_ingest']} | | |")
+    print(f"| peak memory, full history kept, MiB | {result['peak_mib_reattach']} | | |")
     print(f"| idle polling, CPU s per minute (interval {interval} s) | {idle['cpu_s_per_min']:.4f} | | |")
     print(f"| idle polling, % of one core | {idle['pct_core']:.3f} | | |")
     return 0

@@ -9,7 +9,9 @@ app on the same interpreter, run side by side (hello, frcnn-tui frame, --help, h
 
 Both apps run headless (`App.run(headless=True)`, terminal size 120x40) with the same
 hook: `App._display`, which Textual calls with each composed frame (headless it then
-writes nothing), records `time.time()` at its first frame and exits. Goal: <= 1.5x.
+writes nothing), records `time.time()` (and the process's CPU seconds) at its first frame and exits.
+Goals: --help <= 1.5x; first frame <= 1.2x (issue 16), judged on wall time, with the
+CPU-seconds ratio beside it (fairer while other work shares the cores).
 
 Each child gets a private FRCNN_TUI_HOME, and no simulated GPUs.
 
@@ -29,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PY, ROOT, BenchHome, fmt_summary, loadavg, run_figure, summary  # noqa: E402
 
-GOAL = 1.5
+GOAL = 1.5  # --help
+FRAME_GOAL = 1.2  # first frame (issue 16)
 
 # The same hook in both children: the first non-empty frame handed to App._display.
 _HOOK = """
@@ -43,7 +46,9 @@ _display = App._display
 def _first_frame(self, screen, renderable):
     _display(self, screen, renderable)
     if renderable is not None and not _FIRST:
-        _FIRST.update(first_frame=time.time(), screen=type(screen).__name__)
+        # CPU seconds of the whole process so far (interpreter start included): on a
+        # shared machine the wall time mostly measures the wait for a core.
+        _FIRST.update(first_frame=time.time(), cpu=time.process_time(), screen=type(screen).__name__)
         # Exit once the mounts already queued are done: exiting from inside the first
         # frame would interrupt them and print a MountError.
         self.call_after_refresh(self.exit)
@@ -67,9 +72,7 @@ print(json.dumps(dict(_FIRST, start=T_START, imported=T_IMPORTED)))
 
 FRCNN = _HOOK + """
 sys.path.insert(0, sys.argv[1])
-from launcher.cli.main import build_parser
-
-build_parser().parse_args([])  # what `frcnn-tui` does before opening the TUI
+import tui.entry, launcher.errors  # what `frcnn-tui` (tui/entry.py) imports before opening the TUI
 from tui.app import FrcnnApp
 
 T_IMPORTED = time.time()
@@ -97,6 +100,7 @@ def run_child(cmd: list[str], env: dict[str, str], *, frame: bool) -> dict:
             raise RuntimeError(f"no frame was composed: {proc.stdout[-500:]}")
         out.update(first_frame_s=data["first_frame"] - t0, interpreter_s=data["start"] - t0,
                    imports_s=data["imported"] - data["start"], mount_to_frame_s=data["first_frame"] - data["imported"],
+                   first_frame_cpu_s=data["cpu"],
                    screen=data["screen"])
     return out
 
@@ -118,6 +122,10 @@ def measure(args: argparse.Namespace) -> dict:
     result["help_ratio"] = summary(r["help"]["exit_s"] / r["hello"]["exit_s"] for r in rounds)
     result["first_frame_ratio"] = summary(r["frcnn_frame"]["first_frame_s"] / r["hello"]["first_frame_s"]
                                           for r in rounds)
+    result["first_frame_cpu_ratio"] = summary(r["frcnn_frame"]["first_frame_cpu_s"] / r["hello"]["first_frame_cpu_s"]
+                                              for r in rounds)
+    result["hello_first_frame_cpu_s"] = summary(r["hello"]["first_frame_cpu_s"] for r in rounds)
+    result["frcnn_first_frame_cpu_s"] = summary(r["frcnn_frame"]["first_frame_cpu_s"] for r in rounds)
     result["help_exit_s"] = summary(r["help"]["exit_s"] for r in rounds)
     result["hello_exit_s"] = summary(r["hello"]["exit_s"] for r in rounds)
     result["hello_first_frame_s"] = summary(r["hello"]["first_frame_s"] for r in rounds)
@@ -128,7 +136,8 @@ def measure(args: argparse.Namespace) -> dict:
             result[f"{name}_{part}"] = summary(r[name][part] for r in rounds)
     result["frcnn_first_screen"] = rounds[0]["frcnn_frame"]["screen"]
     result["met_help"] = result["help_ratio"]["median"] <= GOAL
-    result["met_first_frame"] = result["first_frame_ratio"]["median"] <= GOAL
+    result["met_first_frame"] = result["first_frame_ratio"]["median"] <= FRAME_GOAL
+    result["met_first_frame_cpu"] = result["first_frame_cpu_ratio"]["median"] <= FRAME_GOAL
     result["met"] = result["met_help"] and result["met_first_frame"]
     result["loadavg_end"] = loadavg()
     return result
@@ -147,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  first frame: frcnn-tui {fmt_summary(r['frcnn_first_frame_s'])} s, hello-world "
         f"{fmt_summary(r['hello_first_frame_s'])} s; ratio {fmt_summary(r['first_frame_ratio'], '.2f')}x: "
         f"{'met' if r['met_first_frame'] else 'MISSED'}",
+        f"  first frame, CPU s: frcnn-tui {fmt_summary(r['frcnn_first_frame_cpu_s'])}, hello-world "
+        f"{fmt_summary(r['hello_first_frame_cpu_s'])}; ratio {fmt_summary(r['first_frame_cpu_ratio'], '.2f')}x: "
+        f"{'met' if r['met_first_frame_cpu'] else 'MISSED'}",
         f"  (bare `python -c pass`: {fmt_summary(r['python_exit_s'])} s)",
     ])
 

@@ -33,6 +33,7 @@ from _common import PY, ROOT, cpu_count, cpu_model, cuda_info, fmt_summary, load
 SCRIPTS = {
     "startup": "bench_startup.py",
     "log_ingest": "bench_log_ingest.py",
+    "tui_jobs": "bench_tui_jobs.py",
     "launch_overhead": "bench_launch_overhead.py",
     "monitor_cost": "bench_monitor_cost.py",
     "demo": "bench_demo.py",
@@ -152,12 +153,18 @@ def missed_note(key: str, figure: str, notes: dict[str, str]) -> list[str]:
 
 
 def section_startup(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
+    frame_goal = "≤ 1.2×" if "first_frame_cpu_ratio" in d else "≤ 1.5×"  # issue 16 lowered it
     rows = [
         (f"`{d.get('help_command', 'frcnn-tui --help')}` until exit ÷ hello-world until exit",
          fmt_summary(d["help_ratio"], ".2f", "×"), "≤ 1.5×", met_text(d["met_help"])),
         ("first frame of the TUI ÷ first frame of a Textual hello-world", fmt_summary(d["first_frame_ratio"], ".2f",
                                                                                       "×"),
-         "≤ 1.5×", met_text(d["met_first_frame"])),
+         frame_goal, met_text(d["met_first_frame"])),
+        *([("… in CPU seconds of each process to its first frame (fairer under load)",
+            fmt_summary(d["first_frame_cpu_ratio"], ".2f", "×"), frame_goal, met_text(d["met_first_frame_cpu"])),
+           ("frcnn-tui / hello-world first frame, CPU s",
+            f"{fmt_summary(d['frcnn_first_frame_cpu_s'])} / {fmt_summary(d['hello_first_frame_cpu_s'])}", "", "")]
+          if "first_frame_cpu_ratio" in d else []),
         ("`frcnn-tui --help`, s to exit", fmt_summary(d["help_exit_s"]), "", ""),
         ("hello-world, s to exit", fmt_summary(d["hello_exit_s"]), "", ""),
         ("frcnn-tui first frame, s from spawn", fmt_summary(d["frcnn_first_frame_s"]), "", ""),
@@ -179,7 +186,11 @@ def section_startup(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tup
     summary = [("Startup: `frcnn-tui --help` ÷ hello-world", fmt_summary(d["help_ratio"], ".2f", "×"), "≤ 1.5×",
                 met_text(d["met_help"])),
                ("Startup: TUI first frame ÷ hello-world", fmt_summary(d["first_frame_ratio"], ".2f", "×"),
-                "≤ 1.5×", met_text(d["met_first_frame"]))]
+                frame_goal, met_text(d["met_first_frame"]))]
+    if "first_frame_cpu_ratio" in d:
+        summary.append(("Startup: TUI first frame ÷ hello-world, CPU s", fmt_summary(d["first_frame_cpu_ratio"], ".2f",
+                                                                                    "×"),
+                        frame_goal, met_text(d["met_first_frame_cpu"])))
     return lines, summary
 
 
@@ -199,12 +210,54 @@ def section_ingest(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tupl
          f"{d.get('peak_mib_first_snapshot')} / {d.get('peak_mib_full_ingest')}", "", ""),
         ("idle polling, CPU s per minute", f"{d['idle_poll']['cpu_s_per_min']:.4f}", "", ""),
     ]
-    lines = [f"`bench/bench_log_ingest.py --json` (another engineer's script): a {d['lines']:,}-line "
+    summary = [(f"Log ingest: first snapshot of {d['lines']:,} lines", fmt_summary(first, '.3f', " s")
+                + f" ({ratio:.3f}× the json.loads loop)", "≤ 1 s", met_text(met))]
+    if "reattach_wall_s" in d:  # the full history (issue 16): cold, and kept by an earlier reader
+        kept, kept_cpu = d["reattach_wall_s"], d["reattach_cpu_s"]
+        cold_cpu, base_cpu = d["full_ingest_cpu_s"], d["json_loads_cpu_s"]
+        kept_ratio = kept_cpu["median"] / base_cpu["median"]
+        kept_met = kept["median"] <= 1.0 and kept_ratio <= 0.25
+        rows += [
+            ("full history kept by an earlier reader (`history_cache`), wall s", fmt_summary(kept), "≤ 1 s",
+             met_text(kept["median"] <= 1.0)),
+            ("… CPU s ÷ `json.loads` loop CPU s (ratio of medians)", f"{kept_ratio:.3f}", "≤ 0.25",
+             met_text(kept_ratio <= 0.25)),
+            ("full history read from scratch (orjson), CPU s ÷ `json.loads` loop CPU s",
+             f"{cold_cpu['median'] / base_cpu['median']:.3f}", "", ""),
+            ("CPU s: kept / from scratch / `json.loads` loop",
+             f"{kept_cpu['median']:.3f} / {cold_cpu['median']:.3f} / {base_cpu['median']:.3f}", "", ""),
+            ("peak memory, full history kept, MiB", f"{d.get('peak_mib_reattach')}", "", ""),
+            ("kept history gives the same snapshot as reading from scratch", str(d.get("reattach_same_snapshot")),
+             "", ""),
+        ]
+        summary.append((f"Log ingest: full history of {d['lines']:,} lines, kept ÷ json.loads loop (CPU)",
+                        f"{kept_ratio:.3f}× ({kept['median']:.3f} s wall)", "≤ 0.25×, ≤ 1 s", met_text(kept_met)))
+    lines = [f"`bench/bench_log_ingest.py --json`: a {d['lines']:,}-line "
              f"scalars.json ({d['file_mib']} MiB), median of {d['repeats']} (min–max).", ""] + table(rows)
     if not met:
         lines += missed_note("log-ingest", "first snapshot within 1 s", notes)
-    return lines, [(f"Log ingest: first snapshot of {d['lines']:,} lines", fmt_summary(first, '.3f', " s")
-                    + f" ({ratio:.3f}× the json.loads loop)", "≤ 1 s", met_text(met))]
+    return lines, summary
+
+
+def section_tui_jobs(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
+    goal = f"≤ {d['goal_pct_core']:g}% of a core"
+    rows, summary = [], []
+    for key, label in (("jobs_screen", "Jobs screen open"), ("monitor", "one Monitor open, nine more jobs live")):
+        p = d[key]
+        ratio = "n/a" if p["read_over_appended"] is None else f"{p['read_over_appended']:.2f}"
+        rows += [(f"{label}: TUI CPU, % of one core", f"{p['pct_core']:.2f}% ({p['cpu_s_per_min']:.3f} CPU-s/min)",
+                  goal, met_text(p["met"])),
+                 (f"… bytes read ÷ bytes the jobs appended to what it follows", ratio, "≈ 1 (new bytes only)", ""),
+                 (f"… bytes read / reads / bytes per read",
+                  f"{p['bytes_read']} / {p['reads']} / {p['bytes_per_read']:.0f}", "", "")]
+        summary.append((f"{d['jobs']} live jobs, {label}: TUI CPU", f"{p['pct_core']:.2f}% of a core "
+                        f"(read {ratio}× what was appended)", goal, met_text(p["met"])))
+    lines = [f"`bench/bench_tui_jobs.py --json`: {d['jobs']} jobs in a private registry, each with a live process "
+             f"carrying its marker and a work dir of {d['history_lines']:,} lines that grows by a scalars.json line "
+             f"and a text-log line every {d['period_s']:g} s (the demo's log rate); the TUI headless at 120x40, "
+             f"measured over {d['window_s']:g} s per phase: CPU of its process (all threads), and the bytes its file "
+             f"followers read (`FollowedFile.total_bytes_read`) against the bytes appended meanwhile.", ""] + table(rows)
+    return lines, summary
 
 
 def section_launch(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
@@ -319,7 +372,8 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
                         section_launch),
     "monitor_cost": ("2. Monitoring cost: throughput with the TUI and `watch` following the job", section_monitor),
     "startup": ("3. Startup: `--help` and the TUI's first frame vs a Textual hello-world", section_startup),
-    "log_ingest": ("4. Log ingest: first snapshot of a long scalars.json", section_ingest),
+    "log_ingest": ("4. Log ingest: first snapshot and full history of a long scalars.json", section_ingest),
+    "tui_jobs": ("4b. Ten live jobs: the TUI's CPU and the bytes each poll reads", section_tui_jobs),
     "demo": ("5. Demo: wall time to bbox mAP ≥ 0.75", section_demo),
 }
 
@@ -368,7 +422,8 @@ def render(results: dict[str, dict], info: dict[str, Any], quick: bool, started_
             continue
         d = results[key]
         body += ["", f"## {title}", ""]
-        if d.get("error") and not any(k in d for k in ("ratio", "help_ratio", "first_snapshot_wall_s", "runs")):
+        if d.get("error") and not any(k in d for k in ("ratio", "help_ratio", "first_snapshot_wall_s", "runs",
+                                                        "jobs_screen")):
             body.append(f"**Failed:** {d['error']}")
             summary_rows.append((title.split(":")[0], "failed", "", "**failed**"))
             continue

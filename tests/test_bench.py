@@ -93,6 +93,17 @@ def test_demo_time_to_target_reads_mmengine_val_lines(tmp_path):
     assert bench_demo.time_to_target(tmp_path, start, target=0.9) is None
 
 
+def test_tui_jobs_quick_measures_both_phases_and_the_bytes_read():
+    data = run_bench("bench_tui_jobs.py", "--quick", "--json", timeout=120)
+    assert data["jobs"] == 10
+    for phase in ("jobs_screen", "monitor"):
+        d = data[phase]
+        assert d["pct_core"] > 0 and isinstance(d["met"], bool)
+        # Each poll reads only new bytes: never (much) more than the jobs appended meanwhile.
+        assert d["bytes_appended"] > 0 and d["bytes_read"] <= 2 * d["bytes_appended"], d
+    assert "Ten live jobs" in render("tui_jobs", data)
+
+
 def test_run_all_writes_the_markdown(tmp_path):
     out, raw = tmp_path / "BENCH.md", tmp_path / "raw.json"
     proc = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--quick", "--only", "log_ingest,demo",

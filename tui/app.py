@@ -87,10 +87,7 @@ class FrcnnApp(App[int]):
                  watch_interval: float = 1.0, clock: Callable[[], float] = time.time,
                  host: str | None = None, slurm: bool | None = None) -> None:
         super().__init__()
-        from launcher.jobs.slurm import cluster
-
-        # Whether the Plan screen offers SLURM partitions: sbatch on PATH, unless pinned (tests pin it).
-        self.slurm = cluster.available("sbatch") if slurm is None else slurm
+        self._slurm = slurm
         self.probe_interval = probe_interval
         self.jobs_interval = jobs_interval
         self.watch_interval = watch_interval
@@ -104,6 +101,16 @@ class FrcnnApp(App[int]):
         self.inventory_changed: Signal[Inventory] = Signal(self, "inventory-changed")
         self.job_names: dict[str, str] = {}  # id -> name, for the command palette
         self.hung_up: str | None = None  # why the terminal was found gone (tui.hangup), if it was
+
+    @property
+    def slurm(self) -> bool:
+        """Whether the Plan screen offers SLURM partitions: sbatch on PATH, unless pinned (tests
+        pin it). Looked up when a Plan first asks, not before the first frame."""
+        if self._slurm is None:
+            from launcher.jobs.slurm import cluster
+
+            self._slurm = cluster.available("sbatch")
+        return self._slurm
 
     def on_mount(self) -> None:
         from tui import hangup

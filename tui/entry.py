@@ -20,6 +20,12 @@ def _open_tui() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not (sys.argv[1:] if argv is None else argv):
+        from launcher.errors import guarded
+
+        # No command: the TUI needs neither the CLI nor its parser; importing the one and
+        # building the other (every subcommand's options) was ~20 ms of the first frame.
+        return guarded(_open_tui)
     from launcher.cli.main import main as cli_main
 
     return cli_main(argv, open_tui=_open_tui)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from launcher import __version__
 from launcher.cli import arg_types, reproduction, slurm_cli
-from launcher.errors import UserError
+from launcher.errors import UserError, guarded
 
 
 class _Parser(argparse.ArgumentParser):
@@ -329,15 +329,7 @@ def main(argv: list[str] | None = None, *, open_tui: Callable[[], int] | None = 
     args = parser.parse_args(argv)
     default = (lambda _args: open_tui()) if open_tui is not None else _no_tui
     func: Callable[[argparse.Namespace], int] = getattr(args, "func", default)
-    try:
-        return func(args)
-    except UserError as exc:
-        print(f"frcnn-tui: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # `frcnn-tui jobs | head`
-        return 0
+    return guarded(lambda: func(args))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ read-modify-write sections hold an flock on <state>/jobs/.lock.
 from __future__ import annotations
 
 import contextlib
+import functools
 import fcntl
 import json
 import math
@@ -128,6 +129,12 @@ def _matches(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
+@functools.cache
+def _record_hints() -> dict[str, Any]:
+    # Resolving the annotations is most of a load's cost, and the Monitor loads its job every second.
+    return typing.get_type_hints(JobRecord)
+
+
 def _from_file(path: Path) -> JobRecord:
     try:
         data = json.loads(path.read_text())
@@ -135,7 +142,7 @@ def _from_file(path: Path) -> JobRecord:
         raise ValueError("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    hints = typing.get_type_hints(JobRecord)
+    hints = _record_hints()
     # A wrong type (say "pid": "12") would only fail later, deep in status or a screen:
     # refuse it here so the entry is quarantined like corrupt JSON.
     for key, value in data.items():

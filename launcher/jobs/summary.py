@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -11,20 +12,59 @@ from launcher.jobs import backends, registry
 from launcher.jobs.registry import JobRecord
 
 
-def _metrics_snapshot(record: JobRecord, status: str) -> dict[str, Any] | None:
+# Scalars parsed in order per look at a job; the rest of a long history is skimmed, which
+# keeps progress and best mAP exact and a long history no dearer.
+SUMMARY_POLL_BYTES = 1 << 20
+
+
+class Followers:
+    """The work dirs of the jobs a list shows, followed from one refresh to the next, so
+    each refresh reads only what the jobs wrote since the last (not every log again)."""
+
+    def __init__(self) -> None:
+        self._by_job: dict[tuple[str, str], tuple[Any, Any]] = {}
+        # A refresh runs in a thread that a newer refresh does not stop: one job at a time.
+        self._lock = threading.Lock()
+
+    def snapshot(self, record: JobRecord, status: str) -> dict[str, Any]:
+        from launcher.monitor.metrics import JobMetrics
+        from launcher.monitor.workdir import WorkDirTailer
+
+        key = (record.id, str(record.run_path))
+        with self._lock:
+            pair = self._by_job.get(key)
+            if pair is None:
+                pair = self._by_job[key] = (WorkDirTailer(record.run_path),
+                                            JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap))
+            tailer, metrics = pair
+            metrics.update(tailer.poll(max_bytes=SUMMARY_POLL_BYTES))
+            return metrics.snapshot(job_status=status)
+
+    def keep_only(self, records: list[JobRecord]) -> None:
+        """Forgets the jobs no longer listed."""
+        keys = {(r.id, str(r.run_path)) for r in records}
+        with self._lock:
+            self._by_job = {k: v for k, v in self._by_job.items() if k in keys}
+
+
+def _metrics_snapshot(record: JobRecord, status: str, followers: Followers | None) -> dict[str, Any] | None:
     from launcher.monitor import run_checks
     from launcher.monitor.metrics import snapshot_of_work_dir
 
     try:
-        # One skimmed poll: progress and best mAP stay exact, and a long history costs no more.
-        snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                                    max_bytes=1 << 20, job_status=status)
+        if followers is not None:
+            snap = followers.snapshot(record, status)
+        else:
+            snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs,
+                                        reference_ap=record.reference_ap, max_bytes=SUMMARY_POLL_BYTES,
+                                        job_status=status)
         return run_checks.annotate(snap, record.run_path, status)
     except OSError:
         return None
 
 
-def summarize(record: JobRecord) -> dict[str, Any]:
+def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str, Any]:
+    """One job's row; ``followers`` (kept by a view that refreshes) makes it read only new lines."""
     status = registry.status(record)
     row: dict[str, Any] = {
         "id": record.id, "name": record.name, "preset": record.preset, "status": status,
@@ -35,7 +75,7 @@ def summarize(record: JobRecord) -> dict[str, Any]:
         "progress": None, "best_map": None, "best_epoch": None, "alerts": [], "failed_rank": None,
         **backends.details(record),  # backend; for SLURM: job id, state (with the pending reason), restarts
     }
-    snap = _metrics_snapshot(record, status)
+    snap = _metrics_snapshot(record, status, followers)
     if snap:
         prog = snap.get("progress") or {}
         if prog.get("epoch") is not None:

@@ -27,6 +27,12 @@ class FollowedFile:
     replaced); ``read_lines()`` then yields the complete lines written since.
     """
 
+    # Bytes read and reads done by every follower in this process: benchmarks check with
+    # them that a poll reads only what is new (bench/bench_tui_jobs.py). An int add per
+    # read; unlocked, so threads may rarely lose a count, which a benchmark can bear.
+    total_bytes_read = 0
+    total_reads = 0
+
     def __init__(self, path: str | os.PathLike, name: str = "", index: int = 0, *,
                  keep_overlong: bool = False) -> None:
         self.path = Path(path)
@@ -117,6 +123,8 @@ class FollowedFile:
                     return
                 self.offset += len(data)
                 limit -= len(data)
+                FollowedFile.total_bytes_read += len(data)
+                FollowedFile.total_reads += 1
                 if self.dropping:
                     nl = data.find(b"\n")
                     if nl < 0:

@@ -321,8 +321,10 @@ class JobMetrics:
             "idle_s": round(max(0.0, now - self._newest_mtime), 1) if self._newest_mtime else None,
         }
         if series:
-            snap["series"] = {k: [[s, json_value(lo), json_value(hi)] for s, lo, hi in v.buckets()]
-                              for k, v in sorted(self._series.items())}
+            # Buckets hold finite numbers only (DownsampledSeries leaves NaN/inf out), so they
+            # are JSON-safe as they are: no per-value conversion, which was most of an open
+            # Monitor's snapshot cost (13 series x 512 buckets at every logged line).
+            snap["series"] = {k: v.buckets() for k, v in sorted(self._series.items())}
         return snap
 
     @property

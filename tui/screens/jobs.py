@@ -27,15 +27,19 @@ from tui.visibility import screen_visible
 MARK = "●"
 
 
-def load_job_rows() -> tuple[list[tuple[Any, dict]], list[str]]:
-    """(record, summary row) for every job, newest first, and the registry's warnings."""
+def load_job_rows(followers: Any = None) -> tuple[list[tuple[Any, dict]], list[str]]:
+    """(record, summary row) for every job, newest first, and the registry's warnings;
+    ``followers`` (launcher.jobs.summary.Followers) makes a refresh read only new lines."""
     from launcher.jobs import summary as job_summary
 
     warnings: list[str] = []
     jobs = []
-    for record in registry.load_all(warn=warnings.append):
+    records = registry.load_all(warn=warnings.append)
+    if followers is not None:
+        followers.keep_only(records)
+    for record in records:
         try:
-            row = job_summary.summarize(record)
+            row = job_summary.summarize(record, followers)
         except Exception as exc:  # one unreadable run dir must not hide the others
             row = {"id": record.id, "name": record.name, "preset": record.preset,
                    "status": registry.status(record), "devices": "?", "progress": None,
@@ -76,6 +80,7 @@ class JobsScreen(Screen):
         self.jobs: dict[str, tuple[Any, dict]] = {}
         self.marked: set[str] = set()
         self.loaded = False
+        self._followers: Any = None  # each job's work dir, followed across refreshes
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -111,7 +116,11 @@ class JobsScreen(Screen):
     @work(exclusive=True, group="jobs", exit_on_error=False)
     async def _load(self) -> None:
         try:
-            jobs, warnings = await run_detached(load_job_rows)
+            if self._followers is None:
+                from launcher.jobs.summary import Followers
+
+                self._followers = Followers()
+            jobs, warnings = await run_detached(load_job_rows, self._followers)
         except Exception as exc:  # never stay on "Loading jobs…": say what failed
             jobs, warnings = [], [f"could not read the job registry: {type(exc).__name__}: {exc}"]
         self.post_message(JobsLoaded(jobs, warnings))
