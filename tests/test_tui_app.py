@@ -204,6 +204,25 @@ async def test_jobs_screen_lists_the_registry(fake_gpus):
 
 
 @sync
+async def test_jobs_screen_names_the_rank_that_failed_first(fake_gpus, tmp_path):
+    # The same status note as `frcnn-tui jobs` (launcher.jobs.summary.status_note): a failed
+    # job's row says which rank failed first, from torchrun's report in its stderr.log.
+    from pathlib import Path
+
+    from test_faults_monitor import RAISED, torchrun_report
+
+    fake_gpus("eight")
+    record = add_job("20261129-081500-cccc", status="failed", epochs=2)
+    run_dir = Path(record.run_dir)
+    (run_dir / "stderr.log").write_text(torchrun_report(run_dir, {1: (1, RAISED.format("boom on 1"))}))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert "failed (rank 1)" in screen_text(app)
+
+
+@sync
 async def test_quitting_never_stops_a_job_and_reopening_finds_it(fake_gpus, sleeper_job):
     fake_gpus("eight")
     record, proc = sleeper_job

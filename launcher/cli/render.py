@@ -119,10 +119,12 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
 
 
 def _status_note(row: dict[str, Any]) -> str:
-    if any(a.get("kind") == "stalled" for a in row.get("alerts") or []):
+    from launcher.jobs.summary import status_note
+
+    note = status_note(row)
+    if note == "stalled":
         return " [bold red](stalled)[/]"
-    failed = row.get("failed_rank")
-    return f" (rank {failed['rank']})" if failed else ""
+    return f" ({note})" if note else ""
 
 
 def print_doctor(lines: list[Any]) -> None:

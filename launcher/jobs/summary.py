@@ -89,6 +89,15 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
     return row
 
 
+def status_note(row: dict[str, Any]) -> str:
+    """What to add to a job's status so a list shows it needs a look: a stall while it runs, or
+    the rank that failed first. One place, so the CLI's table and the TUI's Jobs screen agree."""
+    if any(a.get("kind") == "stalled" for a in row.get("alerts") or []):
+        return "stalled"
+    failed = row.get("failed_rank")
+    return f"rank {failed['rank']}" if failed else ""
+
+
 def summarize_all() -> list[dict[str, Any]]:
     return [summarize(r) for r in registry.load_all()]
 

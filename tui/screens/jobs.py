@@ -51,10 +51,14 @@ def load_job_rows(followers: Any = None) -> tuple[list[tuple[Any, dict]], list[s
 
 
 def status_text(row: dict) -> str:
-    """The status cell: ours, and for a SLURM job waiting in the queue, SLURM's reason."""
+    """The status cell: ours, with a stall or the rank that failed first, and for a SLURM job
+    waiting in the queue, SLURM's reason."""
+    from launcher.jobs.summary import status_note
+
     if row["status"] == registry.PENDING and row.get("slurm_reason"):
         return f"{row['status']} ({row['slurm_reason']})"
-    return row["status"]
+    note = status_note(row)
+    return f"{row['status']} ({note})" if note else row["status"]
 
 
 def best_text(row: dict) -> str:
