@@ -218,6 +218,7 @@ def section_ingest(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tupl
         kept, kept_cpu = d["reattach_wall_s"], d["reattach_cpu_s"]
         cold_cpu, base_cpu = d["full_ingest_cpu_s"], d["json_loads_cpu_s"]
         kept_ratio = kept_cpu["median"] / base_cpu["median"]
+        cold_ratio = cold_cpu["median"] / base_cpu["median"]
         kept_met = kept["median"] <= 1.0 and kept_ratio <= 0.25
         rows += [
             ("full history kept by an earlier reader (`history_cache`), wall s", fmt_summary(kept), "≤ 1 s",
@@ -225,7 +226,7 @@ def section_ingest(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tupl
             ("… CPU s ÷ `json.loads` loop CPU s (ratio of medians)", f"{kept_ratio:.3f}", "≤ 0.25",
              met_text(kept_ratio <= 0.25)),
             ("full history read from scratch (orjson), CPU s ÷ `json.loads` loop CPU s",
-             f"{cold_cpu['median'] / base_cpu['median']:.3f}", "", ""),
+             f"{cold_ratio:.3f}", "≤ 0.25", met_text(cold_ratio <= 0.25)),
             ("CPU s: kept / from scratch / `json.loads` loop",
              f"{kept_cpu['median']:.3f} / {cold_cpu['median']:.3f} / {base_cpu['median']:.3f}", "", ""),
             ("peak memory, full history kept, MiB", f"{d.get('peak_mib_reattach')}", "", ""),
@@ -234,6 +235,10 @@ def section_ingest(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tupl
         ]
         summary.append((f"Log ingest: full history of {d['lines']:,} lines, kept ÷ json.loads loop (CPU)",
                         f"{kept_ratio:.3f}× ({kept['median']:.3f} s wall)", "≤ 0.25×, ≤ 1 s", met_text(kept_met)))
+        # The first reader of a history nobody has read still parses it all: its own row, so the
+        # kept figure above never reads as the whole answer.
+        summary.append((f"Log ingest: full history of {d['lines']:,} lines, first reader ÷ json.loads loop (CPU)",
+                        f"{cold_ratio:.3f}×", "≤ 0.25×", met_text(cold_ratio <= 0.25)))
     lines = [f"`bench/bench_log_ingest.py --json`: a {d['lines']:,}-line "
              f"scalars.json ({d['file_mib']} MiB), median of {d['repeats']} (min–max).", ""] + table(rows)
     if "reattach_wall_s" in d:
