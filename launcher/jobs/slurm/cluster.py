@@ -127,12 +127,6 @@ def cancel(job_id: str) -> None:
         raise CheckFailed(f"scancel {job_id} failed: {_last_line(proc, 'scancel did not answer')}")
 
 
-def requeue(job_id: str) -> None:
-    proc = _run(["scontrol", "requeue", str(job_id)])
-    if proc is None or proc.returncode != 0:
-        raise CheckFailed(f"scontrol requeue {job_id} failed: {_last_line(proc, 'scontrol did not answer')}")
-
-
 @dataclass
 class Partition:
     name: str
