@@ -9,6 +9,10 @@ temp work dir, then measures, in the same run:
   prints and the Monitor's charts need), read from scratch ("cold": orjson parse);
 * reattach: the same full history when an earlier reader kept it
   (``launcher.monitor.history_cache``; the cache lives in a temp FRCNN_TUI_HOME);
+* job's first reader: the full history of a second work dir, written in chunks while
+  the job's own ``HistoryKeeper`` (launcher.monitor.history_keeper, the thread rank 0
+  of a frcnn-tui job runs) follows it, read by its first reader; plus the keeper's
+  own CPU time, which the job pays over its run;
 * baseline: a plain ``json.loads`` loop over every line (results thrown away);
 * peak memory above the interpreter's own, for both of ours (a child process each,
   VmHWM, so tracemalloc's overhead does not distort the timings; Linux only);
@@ -38,6 +42,7 @@ if str(ROOT) not in sys.path:
 
 from launcher.monitor.workdir import WorkDirTailer  # noqa: E402
 from launcher.monitor import history_cache  # noqa: E402
+from launcher.monitor.history_keeper import HistoryKeeper  # noqa: E402
 from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
 
 STAMP = "20261128_231000"
@@ -45,8 +50,9 @@ LINES_PER_EPOCH = 146  # COCO 1x: 7,330 iterations per epoch / LoggerHook interv
 INTERVAL = 50
 
 
-def write_work_dir(root: Path, lines: int) -> Path:
-    """A work dir whose scalars.json has ``lines`` lines (a val line closes each epoch)."""
+def write_work_dir(root: Path, lines: int, keeper: HistoryKeeper | None = None) -> Path:
+    """A work dir whose scalars.json has ``lines`` lines (a val line closes each epoch).
+    ``keeper``: started once the file exists and stopped at the end, as in a job."""
     rng = random.Random(0)
     # Full-precision floats as MMEngine writes them; a pool keeps generation fast.
     pool = [
@@ -60,6 +66,8 @@ def write_work_dir(root: Path, lines: int) -> Path:
     path = root / STAMP / "vis_data" / "scalars.json"
     path.parent.mkdir(parents=True)
     with open(path, "w") as fh:
+        if keeper is not None:
+            keeper.start()
         buf, epoch, global_iter = [], 1, 0
         for i in range(lines):
             if (i + 1) % (LINES_PER_EPOCH + 1) == 0:
@@ -74,8 +82,11 @@ def write_work_dir(root: Path, lines: int) -> Path:
                            % (pool[i & 4095], epoch, global_iter, global_iter))
             if len(buf) >= 65536:
                 fh.write("".join(buf))
+                fh.flush()  # the keeper reads the file as it grows
                 buf.clear()
         fh.write("".join(buf))
+    if keeper is not None:
+        keeper.stop()  # what the end of training does: the last lines, kept
     return path
 
 
@@ -179,11 +190,17 @@ def main(argv: list[str] | None = None) -> int:
         path = write_work_dir(work_dir, lines)
         cold = full_ingest(work_dir, keep=True)[0]  # keeps the history for `reattach`
         same = reattach(work_dir) == cold
-        runs = {"first_snapshot": [], "full_ingest": [], "reattach": [], "json_loads": []}
+        job_dir = Path(tmp) / "job_run_dir"
+        keeper = HistoryKeeper(job_dir, period=0.5)
+        write_work_dir(job_dir, lines, keeper)
+        # Nobody has read job_dir: what its first reader gets is what the job kept.
+        job_same = reattach(job_dir) == full_ingest(job_dir)[0]
+        runs = {"first_snapshot": [], "full_ingest": [], "reattach": [], "job_first_reader": [], "json_loads": []}
         for _ in range(repeats):
             runs["first_snapshot"].append(timed(first_snapshot, work_dir))
             runs["full_ingest"].append(timed(full_ingest, work_dir))
             runs["reattach"].append(timed(reattach, work_dir))
+            runs["job_first_reader"].append(timed(reattach, job_dir))
             runs["json_loads"].append(timed(json_loads_loop, path))
         _snap, tailer, metrics = full_ingest(work_dir)
         idle = idle_poll_cost(tailer, metrics, poll_seconds, interval)
@@ -197,9 +214,11 @@ def main(argv: list[str] | None = None) -> int:
             "peak_mib_full_ingest": peak_memory_mib("full", work_dir),
             "peak_mib_reattach": peak_memory_mib("reattach", work_dir),
             "reattach_same_snapshot": same,
+            "job_first_reader_same_snapshot": job_same,
+            "job_keeper": {"cpu_s": round(keeper.cpu_s, 3), "keeps": keeper.keeps},
             "idle_poll": {**idle, "interval_s": interval, "seconds": poll_seconds},
         }
-    for name in ("first_snapshot", "full_ingest", "reattach"):
+    for name in ("first_snapshot", "full_ingest", "reattach", "job_first_reader"):
         for kind in ("wall", "cpu"):
             result[f"speedup_{name}_vs_json_loads_{kind}"] = (
                 result[f"json_loads_{kind}_s"]["median"] / result[f"{name}_{kind}_s"]["median"])
@@ -212,18 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (("first_snapshot", "first snapshot (tailer + metrics)"),
                        ("full_ingest", "full in-order ingest + series"),
                        ("reattach", "full history, kept by an earlier reader"),
+                       ("job_first_reader", "full history, first reader of a job (kept by the job)"),
                        ("json_loads", "baseline: json.loads every line")):
         for kind in ("wall", "cpu"):
             s = result[f"{key}_{kind}_s"]
             print(f"| {label}, {kind} s | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} |")
     for key, label in (("first_snapshot", "first snapshot"), ("full_ingest", "full ingest"),
-                       ("reattach", "full history, kept")):
+                       ("reattach", "full history, kept"),
+                       ("job_first_reader", "full history, first reader of a job")):
         print(f"| {label} speedup vs json.loads (wall / cpu) | "
               f"{result[f'speedup_{key}_vs_json_loads_wall']:.1f}x / "
               f"{result[f'speedup_{key}_vs_json_loads_cpu']:.1f}x | | |")
     print(f"| peak memory, first snapshot, MiB | {result['peak_mib_first_snapshot']} | | |")
     print(f"| peak memory, full ingest, MiB | {result['peak_mib_full_ingest']} | | |")
     print(f"| peak memory, full history kept, MiB | {result['peak_mib_reattach']} | | |")
+    print(f"| the job's keeper: CPU s over the run, keeps | {result['job_keeper']['cpu_s']:.2f}, "
+          f"{result['job_keeper']['keeps']} | | |")
     print(f"| idle polling, CPU s per minute (interval {interval} s) | {idle['cpu_s_per_min']:.4f} | | |")
     print(f"| idle polling, % of one core | {idle['pct_core']:.3f} | | |")
     return 0

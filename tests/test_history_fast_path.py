@@ -4,6 +4,7 @@ exactly what a plain json.loads of every line gives."""
 import json
 import random
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 from mmlog import Run, line, train_record, val_record  # noqa: E402
 
 from launcher.monitor import history_cache, scalars  # noqa: E402
-from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
+from launcher.monitor.history_keeper import HistoryKeeper  # noqa: E402
+from launcher.monitor.metrics import JobMetrics, catch_up, planned_warmup_iters  # noqa: E402
 from launcher.monitor.scalars import ScalarBatch  # noqa: E402
 from launcher.monitor.workdir import TailUpdate, WorkDirTailer  # noqa: E402
 
@@ -126,3 +128,43 @@ def test_kept_history_of_a_replaced_log_is_not_used(tmp_path, monkeypatch):
     run.append(run.scalars, data.replace(b'"acc": 90.1', b'"acc": 80.1'))
     assert not history_cache.restore(WorkDirTailer(run.work_dir), JobMetrics())
     assert _fast(run.work_dir, keep=True)["latest"]["acc"] == 80.1
+
+
+def test_the_job_keeps_its_history_as_it_grows_so_its_first_reader_parses_only_the_rest(tmp_path):
+    run = Run(tmp_path / "wd")
+    (run.work_dir / "plan.json").write_text(json.dumps({"warmup_iters": 50}))
+    keeper = HistoryKeeper(run.work_dir, period=0.02, min_bytes=0)
+    keeper.start()
+    rng = random.Random(4)
+    for chunk in range(3):  # the run logs while the keeper follows it
+        run.records(*(train_record(chunk * 4000 + step * 10, epoch=1 + chunk, loss=rng.uniform(0.2, 2.0),
+                                   lr=rng.uniform(0.001, 0.02)) for step in range(1, 400)),
+                    val_record(1 + chunk, rng.uniform(0.1, 0.4)))
+        deadline = time.monotonic() + 10
+        while keeper.keeps == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    keeper.stop()
+    assert keeper.keeps >= 1 and not keeper.is_alive()
+    # The first reader, with the warmup every reader takes from the plan, restores the
+    # job's state at the run's last line and gets what parsing every line gives.
+    tailer, metrics = WorkDirTailer(run.work_dir), JobMetrics(warmup_iters=planned_warmup_iters(run.work_dir))
+    assert metrics.warmup_iters == 50
+    assert history_cache.restore(tailer, metrics)
+    assert tailer.bytes_read == run.scalars.stat().st_size
+    scratch = JobMetrics(warmup_iters=50)
+    catch_up(WorkDirTailer(run.work_dir), scratch, keep=False)
+    assert metrics.snapshot(series=True, now=0) == scratch.snapshot(series=True, now=0)
+    # Another warmup is another history (the divergence alert depends on it): not restored.
+    assert not history_cache.restore(WorkDirTailer(run.work_dir), JobMetrics(warmup_iters=500))
+
+
+def test_a_short_history_is_not_kept_and_the_plan_decides_the_warmup(tmp_path):
+    run = Run(tmp_path / "wd")
+    _history(run, random.Random(5), odd=False)
+    keeper = HistoryKeeper(run.work_dir, period=3600)  # the default threshold: 16 MiB
+    assert not keeper.step() and keeper.keeps == 0
+    assert not history_cache.restore(WorkDirTailer(run.work_dir), JobMetrics())
+    assert planned_warmup_iters(run.work_dir) == 500  # no plan.json: mmdet's default
+    for bad in ('{"warmup_iters": "50"}', "[1]", "{", '{"warmup_iters": -1}'):
+        (run.work_dir / "plan.json").write_text(bad)
+        assert planned_warmup_iters(run.work_dir) == 500

@@ -13,6 +13,9 @@ import psutil
 import pytest
 
 from conftest import REPO, default_signals, run_cli
+from launcher.monitor import history_cache, history_keeper
+from launcher.monitor.metrics import JobMetrics, catch_up, planned_warmup_iters
+from launcher.monitor.workdir import WorkDirTailer
 from launcher.planning.plan import free_port
 from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, scalars_lines,
                               tiny_launch_args, wait_done, wait_for)
@@ -51,7 +54,9 @@ def test_train_entry_under_torchrun_trains_and_checkpoints(tiny_data, tmp_path):
     assert any("GPU number: 2" in p.read_text() for p in work.glob("*/*.log"))
 
 
-def test_launch_runs_then_succeeds_and_records_everything(tiny_data):
+def test_launch_runs_then_succeeds_and_records_everything(tiny_data, monkeypatch):
+    # Keep the parsed history however short it is, to see that the job's rank 0 keeps it.
+    monkeypatch.setenv(history_keeper.MIN_BYTES_ENV, "0")
     job = launch(*tiny_launch_args(tiny_data, epochs=1))
     run_dir = Path(job["run_dir"])
     assert job["status"] == "running" and job_status(job["id"]) == "running"
@@ -66,6 +71,15 @@ def test_launch_runs_then_succeeds_and_records_everything(tiny_data):
     assert (run_dir / "exit_status").read_text().strip() == "0"
     rows = scalars_lines(run_dir)
     assert any("loss" in r for r in rows) and any("coco/bbox_mAP" in r for r in rows)
+    # The job kept its history up to its last line: its first reader restores it and
+    # has nothing left to parse, and sees what parsing every line gives.
+    tailer = WorkDirTailer(run_dir)
+    kept = JobMetrics(max_epochs=1, warmup_iters=planned_warmup_iters(run_dir))
+    assert history_cache.restore(tailer, kept)
+    assert tailer.bytes_read == sum(f.path.stat().st_size for f in tailer.followed_files())
+    scratch = JobMetrics(max_epochs=1, warmup_iters=planned_warmup_iters(run_dir))
+    catch_up(WorkDirTailer(run_dir), scratch, keep=False)
+    assert kept.snapshot(series=True, now=0) == scratch.snapshot(series=True, now=0)
 
 
 def test_job_survives_a_hangup_of_the_launching_session(tiny_data, tmp_path):

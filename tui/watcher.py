@@ -19,7 +19,7 @@ from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
 from launcher.monitor import history_cache, run_checks
-from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, snapshot_of_work_dir
+from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, planned_warmup_iters, snapshot_of_work_dir
 from launcher.monitor.reference_compare import tracker_for
 from tui.messages import LogLines, MetricsUpdated
 
@@ -57,11 +57,10 @@ class _LogPaneSource:
 
 
 class JobWatcher(threading.Thread):
-    def __init__(self, record: Any, target: MessagePump, *, interval: float = 1.0, warmup_iters: int = 500,
+    def __init__(self, record: Any, target: MessagePump, *, interval: float = 1.0,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(name=f"watch-{record.id}", daemon=True)
         self.record, self.target, self.interval, self.clock = record, target, interval, clock
-        self.warmup_iters = warmup_iters
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -78,8 +77,10 @@ class JobWatcher(threading.Thread):
     def run(self) -> None:
         record = self.record
         tailer = WorkDirTailer(record.run_path)
+        # The plan's warmup, as every reader of the run uses: then the state the job and
+        # other readers kept (history_cache) is valid here.
         metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                             warmup_iters=self.warmup_iters)
+                             warmup_iters=planned_warmup_iters(record.run_path))
         # Reopening a long run's monitor starts from what the last reader kept.
         history_cache.restore(tailer, metrics)
         kept_at = tailer.bytes_read
@@ -119,7 +120,7 @@ class JobWatcher(threading.Thread):
                 self._stop_event.wait(self.interval)
 
 
-def read_snapshot(record: Any, *, warmup_iters: int = 500) -> dict:
+def read_snapshot(record: Any, *, warmup_iters: int | None = None) -> dict:
     """Everything on disk for one job, read to the end once (for comparisons, not live views)."""
     return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
                                 warmup_iters=warmup_iters)

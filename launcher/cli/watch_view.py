@@ -18,7 +18,7 @@ from typing import Callable
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor import run_checks
-from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up
+from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up, planned_warmup_iters
 
 __all__ = ["render", "run_watch", "snapshot_json"]
 
@@ -105,7 +105,7 @@ def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float 
     if not work_dir.is_dir():
         raise UserError(f"work dir not found: {work_dir}")
     tailer = WorkDirTailer(work_dir)
-    metrics = JobMetrics(max_epochs=max_epochs, reference_ap=reference_ap)
+    metrics = JobMetrics(max_epochs=max_epochs, reference_ap=reference_ap, warmup_iters=planned_warmup_iters(work_dir))
     gpus = _GpuPoller(gpu_indices)
     interval = max(0.05, float(interval))
 

@@ -10,8 +10,10 @@ is per epoch or capped.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 
 from launcher.monitor import history_cache
 from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule, StallRule
@@ -22,7 +24,8 @@ from launcher.monitor.text_events import TrainProgress, parse_train_line
 from launcher.monitor.values import finite, json_value
 from launcher.monitor.workdir import TailUpdate, WorkDirTailer
 
-__all__ = ["CATCH_UP_BYTES", "RUNNING_STATES", "JobMetrics", "catch_up", "snapshot_of_work_dir"]
+__all__ = ["CATCH_UP_BYTES", "DEFAULT_WARMUP_ITERS", "RUNNING_STATES", "JobMetrics", "catch_up", "planned_warmup_iters",
+           "snapshot_of_work_dir"]
 
 # Job states (from the launcher's registry) that mean the job is still alive.
 RUNNING_STATES = frozenset({"running", "starting", "launching", "queued", "pending", "waiting"})
@@ -31,6 +34,7 @@ RUNNING_STATES = frozenset({"running", "starting", "launching", "queued", "pendi
 # seconds, small enough that a live view and Ctrl-C stay responsive, and that one
 # TailUpdate stays a few tens of MiB however long the history.
 CATCH_UP_BYTES = 8 << 20
+DEFAULT_WARMUP_ITERS = 500  # mmdet's Faster R-CNN configs
 _POSITION_KEYS = ("epoch", "iter", "step")
 _RECENT_TIMES = 8
 _MAX_ALERTS = 50
@@ -358,8 +362,22 @@ def fresh(tailer: WorkDirTailer, metrics: JobMetrics) -> bool:
     return not tailer.bytes_read and not tailer.followed_files() and metrics.empty
 
 
+def planned_warmup_iters(run_dir: str | os.PathLike) -> int:
+    """The lr warmup a run dir's plan.json planned (the divergence alert ignores it);
+    mmdet's default when there is no plan (a work dir frcnn-tui did not launch).
+
+    Every reader of a run builds its ``JobMetrics`` with this, so that a state kept by
+    one of them (``history_cache``, keyed on the warmup) is valid for all the others."""
+    try:
+        with open(Path(run_dir) / "plan.json", encoding="utf-8") as fh:
+            value = json.load(fh).get("warmup_iters")
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_WARMUP_ITERS
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else DEFAULT_WARMUP_ITERS
+
+
 def snapshot_of_work_dir(work_dir: str | os.PathLike, *, max_epochs: int | None = None,
-                         reference_ap: float | None = None, warmup_iters: int = 500,
+                         reference_ap: float | None = None, warmup_iters: int | None = None,
                          series: bool = False, max_bytes: int | None = None,
                          job_status: str | None = None) -> dict:
     """One-shot snapshot of a work dir, every line read (``max_bytes=None``).
@@ -370,6 +388,8 @@ def snapshot_of_work_dir(work_dir: str | os.PathLike, *, max_epochs: int | None 
     only the first ``max_bytes``.
     """
     tailer = WorkDirTailer(work_dir)
+    if warmup_iters is None:
+        warmup_iters = planned_warmup_iters(work_dir)
     metrics = JobMetrics(max_epochs=max_epochs, reference_ap=reference_ap, warmup_iters=warmup_iters)
     if max_bytes is None:
         catch_up(tailer, metrics)

@@ -4,7 +4,8 @@ It does what mmdet's tools/train.py does (work dir, --cfg-options, --amp, --resu
 --launcher) plus the fixes MMEngine 0.10.7 needs to train distributed on CPU with
 gloo. It is executed as a file path, so it must only import the stdlib and the
 training stack, never the rest of the launcher package: the training interpreter
-may be a conda env that does not have frcnn-tui installed.
+may be a conda env that does not have frcnn-tui installed. (The one exception,
+the history keeper, is optional: see start_history_keeper.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -117,8 +119,36 @@ def main(argv: list[str] | None = None) -> int:
 
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
     inject_test_fault(runner)
-    runner.train()
+    keeper = start_history_keeper(runner)
+    try:
+        runner.train()
+    finally:
+        if keeper is not None:
+            keeper.stop()
     return 0
+
+
+def start_history_keeper(runner):
+    """Rank 0 keeps the run's parsed history for its readers (launcher.monitor.history_keeper).
+
+    The one import from the launcher package, and an optional one: the keeper only saves
+    readers time, so a training interpreter without the launcher's dependencies
+    (platformdirs, or an older frcnn-tui installed there) trains exactly the same without it.
+    """
+    if runner.rank != 0:
+        return None
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.append(root)  # appended: never shadows what the environment has installed
+    try:
+        from launcher.monitor.history_keeper import HistoryKeeper
+
+        keeper = HistoryKeeper(runner.work_dir)
+        keeper.start()
+    except Exception as exc:  # noqa: BLE001 - see above: never a reason to stop training
+        print(f"frcnn-tui: not keeping the parsed history for readers ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
+    return keeper
 
 
 FAULT_ENV = "FRCNN_TUI_TEST_RAISE_AT"  # test-only: "RANK:ITER" raises on that rank at that iteration

@@ -136,9 +136,7 @@ class MonitorScreen(Screen):
         self.app.inventory_changed.subscribe(self, self._on_inventory)
         if self.app.inventory is not None:
             self._on_inventory(self.app.inventory)
-        preset = self.app.catalog.presets.get(self.record.preset)
-        self.watcher = JobWatcher(self.record, self, interval=self.app.watch_interval, clock=self.app.clock,
-                                  warmup_iters=preset.warmup_iters if preset else 500)
+        self.watcher = JobWatcher(self.record, self, interval=self.app.watch_interval, clock=self.app.clock)
         self.watcher.start()
 
     def on_unmount(self) -> None:
