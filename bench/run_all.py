@@ -233,11 +233,30 @@ def section_ingest(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tupl
             ("kept history gives the same snapshot as reading from scratch", str(d.get("reattach_same_snapshot")),
              "", ""),
         ]
+        if "job_first_reader_wall_s" in d:  # the job keeps its own history (launcher/monitor/history_keeper.py)
+            job, job_cpu = d["job_first_reader_wall_s"], d["job_first_reader_cpu_s"]
+            job_ratio = job_cpu["median"] / base_cpu["median"]
+            rows += [
+                ("full history, first reader of a frcnn-tui job (kept by the job as it ran), wall s",
+                 fmt_summary(job), "≤ 1 s", met_text(job["median"] <= 1.0)),
+                ("… CPU s ÷ `json.loads` loop CPU s (ratio of medians)", f"{job_ratio:.3f}", "≤ 0.25",
+                 met_text(job_ratio <= 0.25)),
+                ("… gives the same snapshot as reading from scratch", str(d.get("job_first_reader_same_snapshot")),
+                 "", ""),
+                ("the job's keeper: CPU s over the whole run (rank 0, a thread), keeps",
+                 f"{d['job_keeper']['cpu_s']:.2f}, {d['job_keeper']['keeps']}", "", ""),
+            ]
         summary.append((f"Log ingest: full history of {d['lines']:,} lines, kept ÷ json.loads loop (CPU)",
                         f"{kept_ratio:.3f}× ({kept['median']:.3f} s wall)", "≤ 0.25×, ≤ 1 s", met_text(kept_met)))
+        if "job_first_reader_wall_s" in d:
+            summary.append((f"Log ingest: full history of {d['lines']:,} lines, first reader of a frcnn-tui job "
+                            "(the job kept it) ÷ json.loads loop (CPU)",
+                            f"{job_ratio:.3f}× ({job['median']:.3f} s wall)", "≤ 0.25×, ≤ 1 s",
+                            met_text(job["median"] <= 1.0 and job_ratio <= 0.25)))
         # The first reader of a history nobody has read still parses it all: its own row, so the
-        # kept figure above never reads as the whole answer.
-        summary.append((f"Log ingest: full history of {d['lines']:,} lines, first reader ÷ json.loads loop (CPU)",
+        # kept figures above never read as the whole answer.
+        summary.append((f"Log ingest: full history of {d['lines']:,} lines, first reader of a work dir frcnn-tui "
+                        "did not launch ÷ json.loads loop (CPU)",
                         f"{cold_ratio:.3f}×", "≤ 0.25×", met_text(cold_ratio <= 0.25)))
     lines = [f"`bench/bench_log_ingest.py --json`: a {d['lines']:,}-line "
              f"scalars.json ({d['file_mib']} MiB), median of {d['repeats']} (min–max).", ""] + table(rows)
@@ -251,8 +270,12 @@ def section_ingest(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tupl
                   "the bounded metrics (a few hundred KiB) in the user's private cache folder, not beside the log "
                   "(work dirs are often shared or read-only, and a pickle may only be loaded from a folder nobody "
                   "else can write); the next reader checks the code, the files' inodes and fingerprints, and parses "
-                  "only the lines written since. The first reader of a history nobody has read pays the "
-                  "\"from scratch\" cost once."]
+                  "only the lines written since. A frcnn-tui job does this for its own run dir while it trains "
+                  "(`launcher/monitor/history_keeper.py`: a thread of rank 0 reads the new lines every 30 s and keeps "
+                  "the state once the history passes 16 MiB, and a last time when training ends), so even the first "
+                  "reader of a job's history only parses what came after the last keep; the job pays the parse once, "
+                  "spread over the run (the keeper row). The first reader of a work dir frcnn-tui did not launch "
+                  "(`watch --work-dir` on a plain MMEngine run) pays the \"from scratch\" cost once."]
     if not met:
         lines += missed_note("log-ingest", "first snapshot within 1 s", notes)
     return lines, summary
