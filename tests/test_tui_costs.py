@@ -5,6 +5,7 @@ behaviour that gets them.)"""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -156,3 +157,15 @@ def test_startup_leaves_the_jobs_screen_the_registry_and_the_gpu_probe_for_later
     later = {"psutil", "launcher.jobs.registry", "launcher.hardware.gpu_probe", "pynvml", "tui.screens.jobs",
              "tui.screens.monitor", "tui.screens.plan", "tui.watcher"}
     assert not modules_after("import tui.app") & later
+
+
+@sync
+async def test_the_gc_paused_for_start_up_runs_again_once_the_first_frame_is_drawn(fake_gpus):
+    gc.disable()  # as tui/entry.py leaves it before importing Textual
+    try:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -9,6 +9,7 @@ never touches running jobs (they are detached process groups).
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import deque
@@ -112,6 +113,21 @@ class FrcnnApp(App[int]):
             self._slurm = cluster.available("sbatch")
         return self._slurm
 
+    def on_load(self) -> None:
+        # Start-up builds tens of thousands of long-lived objects (Textual's classes, styles,
+        # the first screen's widgets) and next to no garbage: the cyclic GC's passes over them
+        # before the first frame free nothing (~8 ms of CPU once Textual is imported, ~23 ms
+        # from the interpreter's start: bench/findings.md). Paused until that frame is drawn
+        # (tui/entry.py pauses it already before importing Textual).
+        gc.disable()
+
+    def on_unmount(self) -> None:
+        gc.enable()  # an app stopped before its first frame never leaves the GC paused
+
+    def _first_frame_drawn(self) -> None:
+        gc.enable()
+        self.probe_gpus()
+
     def on_mount(self) -> None:
         from tui import hangup
 
@@ -122,7 +138,7 @@ class FrcnnApp(App[int]):
         # The probe may be slow (NVML, or a hung driver): a worker, so the first frame never waits;
         # and started once that frame is drawn, so its import and NVML's start (tens of ms of CPU)
         # do not compete with it (the first frame says "Probing GPUs…" either way).
-        self.call_after_refresh(self.probe_gpus)
+        self.call_after_refresh(self._first_frame_drawn)
         if self.probe_interval:
             self.set_interval(self.probe_interval, self._probe_tick)
 

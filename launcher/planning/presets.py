@@ -8,6 +8,7 @@ still load.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import tomllib
@@ -76,6 +77,7 @@ class PresetError(Exception):
         super().__init__(f"{where}: {problem}")
 
 
+@functools.cache  # asked twice per preset at every load: a find_spec walks sys.path each time
 def mmdet_configs_root() -> Path | None:
     """mmdet's bundled configs, found without importing mmdet (start-up must stay light)."""
     spec = importlib.util.find_spec("mmdet")
