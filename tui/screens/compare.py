@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from launcher.errors import UserError
 from launcher.planning.plan import read_saved_plan
@@ -19,6 +19,7 @@ from tui.format import ap, styled
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.watcher import read_snapshot
+from tui.widgets.footer import KeysFooter
 
 GOOD_GAP = -0.5  # points of AP below the reference that still count as reproduced
 
@@ -75,7 +76,7 @@ class CompareScreen(Screen):
             yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
             yield DataTable(id="compare-epochs", cursor_type="row", zebra_stripes=True)
             yield Static("Reading the runs…", id="compare-note")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#compare-box").border_title = f"Compare {len(self.jobs)} run(s) with the reference"

@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from tui.widgets.footer import KeysFooter
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.tables import fill_width
 
@@ -43,7 +44,7 @@ class HomeScreen(Screen):
         with Vertical(id="presets-box"):
             yield DataTable(id="presets", cursor_type="row")
             yield Static(id="preset-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#presets-box").border_title = "Presets (enter: plan)"

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import (DataTable, Footer, Header, ProgressBar, RichLog, Static, TabbedContent,
+from textual.widgets import (DataTable, Header, ProgressBar, RichLog, Static, TabbedContent,
                              TabPane)
 from rich.text import Text
 
@@ -36,6 +36,7 @@ from tui.styles import use_styles
 from tui.visibility import screen_visible
 from tui.watcher import JobWatcher
 from tui.widgets.charts import LossChart, LrChart, MapChart, loss_keys
+from tui.widgets.footer import KeysFooter
 from tui.widgets.gpu_panel import GpuRow
 
 MAP_COLUMNS = (("mAP", "bbox_mAP"), ("AP50", "bbox_mAP_50"), ("AP75", "bbox_mAP_75"), ("APs", "bbox_mAP_s"),
@@ -121,7 +122,7 @@ class MonitorScreen(Screen):
                 yield RichLog(id="log-view", max_lines=5000, wrap=False, markup=False, highlight=False)
             with TabPane("5 GPUs", id="gpus"):
                 yield VerticalScroll(id="job-gpus")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
@@ -130,9 +131,9 @@ class MonitorScreen(Screen):
         table.add_column("epoch", key="epoch")
         for label, key in MAP_COLUMNS:
             table.add_column(label, key=key)
+        # No chart yet: the first snapshot draws the visible one (its placeholder if nothing is
+        # logged), a tab its own when it opens; plotext's figures cost tens of ms each.
         self._render_summary()
-        for tab in CHARTS:  # the placeholders ("no train line logged yet")
-            self._draw_chart(tab)
         self.app.inventory_changed.subscribe(self, self._on_inventory)
         if self.app.inventory is not None:
             self._on_inventory(self.app.inventory)
@@ -232,7 +233,8 @@ class MonitorScreen(Screen):
             return
         tab = event.pane.id
         if tab in CHARTS:
-            self._update_charts(now=True)
+            if self.snapshot is not None:  # else the first snapshot draws it (the initial tab activates before)
+                self._update_charts(now=True)
         elif tab == "gpus" and self.app.inventory is not None:
             self._on_inventory(self.app.inventory)
 

@@ -16,7 +16,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Label, Select, SelectionList, Static
+from textual.widgets import Checkbox, DataTable, Header, Input, Label, Select, SelectionList, Static
 
 from launcher.planning.checklist import FAIL
 from launcher.errors import UserError
@@ -34,6 +34,7 @@ from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.widgets.device_picker import DevicePicker
+from tui.widgets.footer import KeysFooter
 from tui.widgets.slurm_target import SlurmTarget
 from tui.widgets.tables import fill_width
 
@@ -99,7 +100,7 @@ class PlanScreen(Screen):
         with Vertical(id="checks-box"):
             yield DataTable(id="checklist", cursor_type="row")
             yield Static(id="check-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#settings").border_title = "Batch and lr"

@@ -41,10 +41,15 @@ def loss_keys(series: dict) -> list[str]:
 
 class Chart(PlotextPlot):
     """A PlotextPlot with a placeholder when there is nothing to draw yet, that knows what
-    drawing it costs: plotext rebuilds the whole figure, tens of ms for a full-screen chart."""
+    drawing it costs: plotext rebuilds the whole figure, tens of ms for a full-screen chart.
+
+    Until its first figure (data or placeholder) it draws nothing, not plotext's empty axes:
+    the Monitor's first frame comes before the job's history is read, and a figure built for
+    that frame alone was replaced a moment later."""
 
     _cpu_last = 0.0  # CPU seconds the previous figure took to draw
     _cpu_now = 0.0  # ... and the current one, so far
+    _has_figure = False
 
     @property
     def redraw_cpu_s(self) -> float:
@@ -58,7 +63,15 @@ class Chart(PlotextPlot):
         finally:
             self._cpu_now += time.thread_time() - start
 
+    def render(self):
+        return super().render() if self._has_figure else ""
+
     def _new_figure(self) -> None:
+        self._has_figure = True
+        # The theme first: plotext picks a series' colour codes by the theme in force when the
+        # series is added, and render() sets it only afterwards (it used to be set already by
+        # the placeholder figure drawn on mount).
+        self.plt.theme(self._get_plotext_theme_name(self.app.theme))
         if self._cpu_now:
             self._cpu_last, self._cpu_now = self._cpu_now, 0.0
 
