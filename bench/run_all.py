@@ -372,7 +372,9 @@ def section_monitor(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tup
                     met_text(d["met_tui_cpu"]))]
 
 
-DEMO_PROMISE = 0.70  # the issue's 0.75 was not reached in 10 min; bench/demo_tuning.md says why
+# Issue 16's early goal: what a new user sees within four minutes (0.75 within ten is the other).
+DEMO_PROMISE = 0.70
+DEMO_PROMISE_S = 240.0
 
 
 def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
@@ -382,13 +384,14 @@ def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]
     hits = [next((v["s"] for v in run.get("val_timeline") or []
                   if v["bbox_mAP"] is not None and v["bbox_mAP"] >= DEMO_PROMISE), None) for run in d["runs"]]
     promise_s = summary(hits) if hits and all(h is not None for h in hits) else None
+    early_met = bool(promise_s) and promise_s["median"] <= DEMO_PROMISE_S
     rows = [
         ("time from `frcnn-tui demo` to bbox mAP ≥ 0.75, s", fmt_summary(d["time_to_target_s"], ".0f")
          if d.get("time_to_target_s") else "not reached",
          "≤ 600 s" if d["met"] is not None else "", met_text(d["met"])),
-        (f"time to bbox mAP ≥ {DEMO_PROMISE:.2f} (what the demo-cpu preset promises after this investigation), s",
-         fmt_summary(promise_s, ".0f") if promise_s else "not reached", "≤ 600 s",
-         met_text(bool(promise_s) and promise_s["median"] <= 600) if d["runs"] else ""),
+        (f"time to bbox mAP ≥ {DEMO_PROMISE:.2f}, s",
+         fmt_summary(promise_s, ".0f") if promise_s else "not reached", f"≤ {DEMO_PROMISE_S:.0f} s",
+         met_text(early_met) if d["runs"] else ""),
         ("demo wall time, s", fmt_summary(d["wall_s"], ".0f"), "", ""),
         ("best bbox mAP", fmt_summary(d["best_bbox_mAP"]), "≥ 0.75", ""),
     ]
@@ -403,6 +406,8 @@ def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]
         lines += ["", d["note"]]
     if d["met"] is False:
         lines += missed_note("demo", "demo time to mAP 0.75", notes)
+    if d["runs"] and not early_met:
+        lines += missed_note("demo-early", f"demo time to mAP {DEMO_PROMISE:.2f}", notes)
     tuning = BENCH / "demo_tuning.md"  # the measurements behind the preset's recipe
     if tuning.is_file():
         lines += ["", tuning.read_text().rstrip()]
@@ -410,8 +415,8 @@ def section_demo(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]
         f"not reached (best {fmt_summary(d['best_bbox_mAP'])} in {fmt_summary(d['wall_s'], '.0f', ' s')})"
     promised = fmt_summary(promise_s, ".0f", " s") if promise_s else "not reached"
     return lines, [("Demo: time to bbox mAP ≥ 0.75", reached, "≤ 600 s", met_text(d["met"])),
-                   (f"Demo: time to bbox mAP ≥ {DEMO_PROMISE:.2f} (lowered, see section 5)", promised, "≤ 600 s",
-                    met_text(bool(promise_s) and promise_s["median"] <= 600))]
+                   (f"Demo: time to bbox mAP ≥ {DEMO_PROMISE:.2f}", promised, f"≤ {DEMO_PROMISE_S:.0f} s",
+                    met_text(early_met))]
 
 
 SECTIONS: dict[str, tuple[str, Callable]] = {
