@@ -189,6 +189,41 @@ def test_a_2x_text_log_is_followed_as_it_grows(tmp_path):
     assert [r["epoch"] for r in metrics.snapshot()["map_by_epoch"]] == [1]
 
 
+def test_a_work_dir_holding_only_a_2x_json_log_is_watched_and_followed(tmp_path, cli):
+    """The model zoo publishes the .log.json alone: watch shows its mAP and loss, live too."""
+    lines = ZOO_JSON.read_text().splitlines(keepends=True)
+    ref = read_path(ZOO_JSON, "zoo")
+    work = tmp_path / "zoo"
+    work.mkdir()
+    log = work / ZOO_JSON.name
+    first_val = next(i for i, line in enumerate(lines) if '"mode": "val"' in line)
+    log.write_text("".join(lines[:first_val]))
+    from launcher.monitor.metrics import JobMetrics, catch_up
+    from launcher.monitor.workdir import WorkDirTailer
+
+    tailer, metrics = WorkDirTailer(work), JobMetrics()
+    catch_up(tailer, metrics)
+    snap = metrics.snapshot(series=True)
+    assert snap["map_by_epoch"] == [] and snap["series"]["loss"]
+    with open(log, "a") as fh:  # the rest of the run arrives
+        fh.write("".join(lines[first_val:]))
+    catch_up(tailer, metrics)
+    assert [r["epoch"] for r in metrics.snapshot()["map_by_epoch"]] == [r["epoch"] for r in ref.map_by_epoch]
+    out = cli("watch", "--work-dir", str(work), "--once", "--json")
+    assert out.returncode == 0, out.stderr
+    snap = json.loads(out.stdout)
+    assert [r["bbox_mAP"] for r in snap["map_by_epoch"]] == [r["bbox_mAP"] for r in ref.map_by_epoch]
+    # Steps run on across epochs: the last train line lands after 11 epochs of ~7,300 iterations;
+    # the schedule comes from the config in the log's first line.
+    assert snap["progress"]["global_iter"] > 11 * 7000 and snap["progress"]["max_epochs"] == 12
+    assert snap["status"] == "finished"
+    # With the text log beside it, the text log is followed and the JSON log is not.
+    (work / "20200130_204655.log").write_text("")
+    tailer = WorkDirTailer(work)
+    tailer.poll()
+    assert {type(f).__name__ for f in tailer.followed_files()} == {"Mmdet2TextLog"}
+
+
 def test_job_reference_recorded_in_plan_wins_over_the_preset_default(tmp_path):
     zoo = read_path(ZOO_JSON, "zoo")
     zoo.preset = "r50-fpn-1x"

@@ -24,7 +24,7 @@ from pathlib import Path
 from launcher.monitor.backlog_skim import BacklogSkim
 from launcher.monitor.checkpoints import is_checkpoint
 from launcher.monitor.follow import FollowedFile
-from launcher.monitor.mmdet2_log import Mmdet2TextLog, is_mmdet2_log_name
+from launcher.monitor.mmdet2_log import Mmdet2JsonLog, Mmdet2TextLog, is_mmdet2_json_log_name, is_mmdet2_log_name
 from launcher.monitor.scalars import ScalarBatch, ScalarFile
 from launcher.monitor.text_events import LogEvent, TextLog, TrainProgress
 
@@ -74,6 +74,10 @@ class WorkDirTailer:
         self._texts: dict[str, TextLog] = {}
         # An MMDetection 2.x work dir: <timestamp>.log at the top, no timestamp folders.
         self._mmdet2: dict[str, Mmdet2TextLog] = {}
+        # The JSON logs only when the dir has no 2.x text log (they repeat its numbers), and the
+        # text logs only while no JSON log is followed: never both, so nothing counts twice.
+        self._mmdet2_json: dict[str, Mmdet2JsonLog] = {}
+        self._mmdet2_epoch_len: dict[int, int] = {}
         self._checkpoints: list[str] = []
         self._config_mtime: dict[str, float] = {}
         self._max_epochs: int | None = None
@@ -132,6 +136,10 @@ class WorkDirTailer:
                 upd.progress = progress or upd.progress
                 t.scan(data, upd.events)
                 self._max_epochs_from_text(data, upd)
+        for j in self._mmdet2_json.values():
+            for data, first in j.read_lines():
+                upd.batches.extend(j.records(data, first))
+                self._max_epochs_from_text(data, upd)  # its first line holds the config
         mtimes = []
         for t in self._tracked():
             upd.bad_lines += t.bad
@@ -143,7 +151,7 @@ class WorkDirTailer:
         return upd
 
     def _tracked(self) -> list[FollowedFile]:
-        return [*self._scalars.values(), *self._texts.values(), *self._mmdet2.values()]
+        return [*self._scalars.values(), *self._texts.values(), *self._mmdet2.values(), *self._mmdet2_json.values()]
 
     def followed_files(self) -> list[FollowedFile]:
         """Every file followed so far, with how far each was read."""
@@ -160,7 +168,7 @@ class WorkDirTailer:
             return False
         except OSError:
             return True  # transient (NFS): keep what is known
-        stamps, checkpoints, configs, mmdet2 = [], [], [], []
+        stamps, checkpoints, configs, mmdet2, mmdet2_json = [], [], [], [], []
         for e in entries:
             name = e.name
             if TIMESTAMP_DIR.match(name):
@@ -173,16 +181,24 @@ class WorkDirTailer:
                 self._texts[name] = TextLog(Path(e.path), name, len(self._texts))
             elif is_mmdet2_log_name(name, TEXT_SIDE_FILES):
                 mmdet2.append(name)
+            elif is_mmdet2_json_log_name(name):
+                mmdet2_json.append(name)
         for ts in sorted(stamps):
             if ts not in self._scalars:
                 rel = f"{ts}/vis_data/scalars.json"
                 self._scalars[ts] = ScalarFile(self.work_dir / rel, rel, len(self._scalars))
                 log_rel = f"{ts}/{ts}.log"
                 self._texts[log_rel] = TextLog(self.work_dir / log_rel, log_rel, len(self._texts))
-        if not stamps:
+        if not stamps and not self._mmdet2_json:
             for name in sorted(mmdet2):  # a resumed 2.x run adds a newer <timestamp>.log
                 if name not in self._mmdet2:
                     self._mmdet2[name] = Mmdet2TextLog(self.work_dir / name, name, len(self._mmdet2))
+        if not stamps and not self._mmdet2:
+            for name in sorted(mmdet2_json):
+                if name not in self._mmdet2_json:
+                    # One table of epoch lengths for all of them: a resumed run's log goes on counting.
+                    self._mmdet2_json[name] = Mmdet2JsonLog(self.work_dir / name, name, len(self._mmdet2_json),
+                                                            self._mmdet2_epoch_len)
         checkpoints.sort()
         if checkpoints != self._checkpoints:
             self._checkpoints = checkpoints
