@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from launcher.errors import UserError
 from launcher.planning.plan import read_saved_plan
@@ -20,6 +20,7 @@ from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.watcher import read_snapshot
 from tui.widgets.footer import KeysFooter
+from tui.widgets.title_bar import TitleBar
 
 GOOD_GAP = -0.5  # points of AP below the reference that still count as reproduced
 
@@ -71,7 +72,7 @@ class CompareScreen(Screen):
         self.jobs = jobs
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="compare-box"):
             yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
             yield DataTable(id="compare-epochs", cursor_type="row", zebra_stripes=True)

@@ -10,11 +10,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from tui.widgets.footer import KeysFooter
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.tables import fill_width
+from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from launcher.hardware.gpu_probe import Inventory
@@ -39,7 +40,7 @@ class HomeScreen(Screen):
         self._preselected = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield GpuPanel(id="gpu-panel")
         with Vertical(id="presets-box"):
             yield DataTable(id="presets", cursor_type="row")

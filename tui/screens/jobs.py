@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from launcher.jobs import registry
 from tui.format import ago, ap, styled
@@ -25,6 +25,7 @@ from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.visibility import screen_visible
 from tui.widgets.footer import KeysFooter
+from tui.widgets.title_bar import TitleBar
 
 MARK = "●"
 
@@ -98,7 +99,7 @@ class JobsScreen(Screen):
         self._followers: Any = None  # each job's work dir, followed across refreshes
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="jobs-box"):
             yield DataTable(id="jobs", cursor_type="row")
             yield Static(id="job-detail")

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import (DataTable, Header, ProgressBar, RichLog, Static, TabbedContent,
+from textual.widgets import (DataTable, ProgressBar, RichLog, Static, TabbedContent,
                              TabPane)
 from rich.text import Text
 
@@ -38,6 +38,7 @@ from tui.watcher import JobWatcher
 from tui.widgets.charts import LossChart, LrChart, MapChart, loss_keys
 from tui.widgets.footer import KeysFooter
 from tui.widgets.gpu_panel import GpuRow
+from tui.widgets.title_bar import TitleBar
 
 MAP_COLUMNS = (("mAP", "bbox_mAP"), ("AP50", "bbox_mAP_50"), ("AP75", "bbox_mAP_75"), ("APs", "bbox_mAP_s"),
                ("APm", "bbox_mAP_m"), ("APl", "bbox_mAP_l"))
@@ -100,7 +101,7 @@ class MonitorScreen(Screen):
         use_styles(self, "monitor")
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(id="banner")
         yield Static(id="job-summary")
         with Horizontal(id="progress-row"):

@@ -16,7 +16,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Header, Input, Label, Select, SelectionList, Static
+from textual.widgets import Checkbox, DataTable, Input, Label, Select, SelectionList, Static
 
 from launcher.planning.checklist import FAIL
 from launcher.errors import UserError
@@ -37,6 +37,7 @@ from tui.widgets.device_picker import DevicePicker
 from tui.widgets.footer import KeysFooter
 from tui.widgets.slurm_target import SlurmTarget
 from tui.widgets.tables import fill_width
+from tui.widgets.title_bar import TitleBar
 
 DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
 
@@ -69,7 +70,7 @@ class PlanScreen(Screen):
 
     def compose(self) -> ComposeResult:
         p = self.preset
-        yield Header()
+        yield TitleBar()
         yield Static(Content.from_markup("[b]$name[/] $desc", name=p.name, desc=p.description), id="plan-title")
         with Horizontal(id="plan-top"):
             yield DevicePicker(p.default_cpu_workers, id="devices")
