@@ -43,11 +43,15 @@ def render(name: str, data: dict) -> str:
 
 def test_startup_quick_reports_both_ratios():
     data = run_bench("bench_startup.py", "--quick", "--json")
-    for key in ("help_ratio", "first_frame_ratio", "help_exit_s", "hello_first_frame_s", "frcnn_first_frame_s"):
+    for key in ("help_ratio", "first_frame_ratio", "help_exit_s", "hello_first_frame_s", "frcnn_first_frame_s",
+                "populated_ratio", "frcnn_populated_s"):
         assert is_summary(data[key]), key
     assert data["repeats"] == 3 and data["frcnn_first_screen"] == "HomeScreen"
     assert isinstance(data["met_help"], bool) and isinstance(data["met_first_frame"], bool)
-    assert "TUI first frame ÷ hello-world" in render("startup", data)
+    # The presets come after the first frame: the populated Home is never earlier than it.
+    assert data["frcnn_populated_s"]["min"] >= data["frcnn_first_frame_s"]["min"]
+    text = render("startup", data)
+    assert "TUI first frame ÷ hello-world" in text and "populated Home" in text
 
 
 def test_log_ingest_quick_reports_snapshot_and_baseline():
