@@ -85,12 +85,15 @@ class FrcnnApp(App[int]):
     ]
 
     def __init__(self, *, probe_interval: float | None = 2.0, jobs_interval: float | None = 5.0,
-                 watch_interval: float = 1.0, clock: Callable[[], float] = time.time,
+                 watch_interval: float = 2.0, clock: Callable[[], float] = time.time,
                  host: str | None = None, slurm: bool | None = None) -> None:
         super().__init__()
         self._slurm = slurm
         self.probe_interval = probe_interval
         self.jobs_interval = jobs_interval
+        # How often the Monitor reads its job's files: every poll that finds new lines repaints
+        # the summary and log pane, so at the demo's rate (a line every ~1 s) 2 s halves that
+        # cost against 1 s; metrics a few seconds old are as useful as fresh ones (nvitop's default is 2 s).
         self.watch_interval = watch_interval
         self.clock = clock
         self.host = host if host is not None else os.uname().nodename

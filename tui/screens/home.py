@@ -54,19 +54,11 @@ class HomeScreen(Screen):
         # table), which costs the first frame several ms; preset fields are plain text.
         table.add_columns(*map(plain, ("name", "lr @ batch", "epochs", "ref AP")))
         table.add_column(plain("description"), key="description")
-        table.focus()
-        # The rows (~15 ms of CPU to add and render) come just after the first frame, which
-        # then shows the screen's frame and the GPU panel sooner; bench_startup.py times both
-        # the first frame and the populated Home.
-        self.call_after_refresh(self._fill_presets)
-
-    def _fill_presets(self) -> None:
-        table = self.query_one("#presets", DataTable)
         for name, p in sorted(self.app.catalog.presets.items()):
             ref = "-" if p.reference_ap is None else f"{p.reference_ap:.1f}"
             table.add_row(*map(plain, (name, f"{p.base_lr:g} @ {p.base_batch_size}", str(p.effective_epochs), ref,
                                       p.description)), key=name)
-        # Only now: preselecting a preset needs its row.
+        table.focus()
         self.app.inventory_changed.subscribe(self, self._on_inventory)
         if self.app.inventory is not None:
             self._on_inventory(self.app.inventory)

@@ -93,6 +93,7 @@ class MonitorScreen(Screen):
         self._map_shown: tuple[list, int | None] | None = None
         self._errors_shown: tuple | None = None
         self._summary_shown: tuple | None = None
+        self._banner_shown: object = ()  # never a banner's content: the first snapshot always renders
         self._progress_shown: tuple | None = None
         self._charted: dict[str, Any] = {}  # chart tab -> what it plots now (redrawn only when that changes)
         self._charted_at: dict[str, float] = {}  # chart tab -> monotonic time of its last redraw
@@ -263,8 +264,13 @@ class MonitorScreen(Screen):
             bar.update(progress=percent)
 
     def _render_banner(self, snap: dict) -> None:
-        banner = self.query_one("#banner", Static)
         content = monitor_text.banner(snap.get("alerts") or [])
+        # Most snapshots bring the same alerts (or none): updating a Static anyway costs a
+        # refresh and a layout pass at every logged line.
+        if content == self._banner_shown:
+            return
+        self._banner_shown = content
+        banner = self.query_one("#banner", Static)
         if content is not None:
             banner.update(content)
         banner.display = content is not None
