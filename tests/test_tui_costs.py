@@ -21,7 +21,7 @@ from textual_plotext.plot import Plot
 
 from conftest import modules_after
 from launcher.jobs import identity, registry
-from test_tui_support import TS, add_job, loss_at, make_app, screen_text, sync, wait_for
+from test_tui_support import TS, add_job, loss_at, make_app, open_monitor, screen_text, sync, wait_for
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.widgets.charts import LossChart
@@ -104,8 +104,7 @@ async def test_a_logging_jobs_chart_is_redrawn_once_a_period_not_at_every_line(f
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.open_monitor(record)
-        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")
+        await open_monitor(pilot, record)
         await pilot.pause(0.2)
         screen = app.screen
         assert loss_steps(draws[-1]) == 100  # the history is drawn at once
@@ -137,8 +136,7 @@ async def test_opening_the_monitor_builds_its_footer_and_its_loss_figure_once(fa
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.open_monitor(record)
-        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")
+        await open_monitor(pilot, record)
         await pilot.pause(0.5)
         text = screen_text(app)
         assert "loss (smoothed)" in text and "Smoothing" in text and "Back" in text
@@ -213,8 +211,7 @@ async def test_each_screens_styles_join_when_it_first_opens(fake_gpus, logging_j
         await pilot.pause()
         sources = {os.path.basename(path) for path, _ in app.stylesheet.source}
         assert "app.tcss" in sources and not sources & {"jobs.tcss", "monitor.tcss", "dialogs.tcss", "plan.tcss"}
-        app.open_monitor(record)
-        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")
+        await open_monitor(pilot, record)
         assert app.screen.query_one("#map-left").styles.width.value == 52  # a monitor.tcss rule
         await pilot.press("x")  # stop: asks first, in a dialog styled by dialogs.tcss
         await pilot.pause()

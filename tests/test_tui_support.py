@@ -131,6 +131,15 @@ async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "conditi
         await pilot.pause(0.05)
 
 
+async def open_monitor(pilot, record) -> None:
+    """Opens RECORD's Monitor and waits for its first metrics snapshot."""
+    from tui.screens.monitor import MonitorScreen
+
+    app = pilot.app
+    app.open_monitor(record)
+    await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")
+
+
 def screen_text(app) -> str:
     """The current screen as plain text (what a user reads), for assertions."""
     from rich.console import Console

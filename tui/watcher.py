@@ -120,7 +120,6 @@ class JobWatcher(threading.Thread):
                 self._stop_event.wait(self.interval)
 
 
-def read_snapshot(record: Any, *, warmup_iters: int | None = None) -> dict:
+def read_snapshot(record: Any) -> dict:
     """Everything on disk for one job, read to the end once (for comparisons, not live views)."""
-    return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                                warmup_iters=warmup_iters)
+    return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap)

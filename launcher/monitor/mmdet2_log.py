@@ -32,10 +32,17 @@ def is_mmdet2_json_log_name(name: str) -> bool:
     return name.endswith(".log.json")
 
 
-def _train_row(rec: dict, step: int) -> dict:
-    row = {k: v for k, v in rec.items()
-           if k not in ("mode", "epoch", "iter") and type(v) in (int, float)}
-    return {**row, "epoch": rec["epoch"], "iter": step, "step": step}
+# Both 2.x formats become the records MMEngine's scalars.json holds: one place says how.
+def _val_row(values: dict, epoch: int) -> dict:
+    return {**{f"coco/{k}": v for k, v in values.items() if k.startswith("bbox_mAP")}, "step": epoch}
+
+
+def _train_row(values: dict, epoch: int, step: int) -> dict:
+    return {**values, "epoch": epoch, "iter": step, "step": step}
+
+
+def _line_batch(row: dict, index: int, line: int) -> ScalarBatch:
+    return ScalarBatch(tuple(row), {k: [v] for k, v in row.items()}, index, line)
 
 
 class Mmdet2TextLog(TextLog):
@@ -50,13 +57,11 @@ class Mmdet2TextLog(TextLog):
             if rec is None:
                 continue
             if rec.kind == "val":
-                row = {f"coco/{k}": v for k, v in rec.values.items() if k.startswith("bbox_mAP")}
-                row["step"] = rec.epoch
+                row = _val_row(rec.values, rec.epoch)
             else:
-                step = (rec.epoch - 1) * rec.iters_per_epoch + rec.iter
-                row = {**rec.values, "epoch": rec.epoch, "iter": step, "step": step}
+                row = _train_row(rec.values, rec.epoch, (rec.epoch - 1) * rec.iters_per_epoch + rec.iter)
                 progress = self._progress(line)
-            batches.append(ScalarBatch(tuple(row), {k: [v] for k, v in row.items()}, self.index, first_line + i))
+            batches.append(_line_batch(row, self.index, first_line + i))
         return batches, progress
 
     def _progress(self, line: str) -> TrainProgress | None:
@@ -103,13 +108,13 @@ class Mmdet2JsonLog(FollowedFile):
             if not isinstance(epoch, int) or isinstance(epoch, bool):
                 self.bad += 1
                 continue
+            # Numbers only: a val line also has "bbox_mAP_copypaste", a string.
+            values = {k: v for k, v in rec.items() if k not in ("mode", "epoch", "iter") and type(v) in (int, float)}
             if rec["mode"] == "val":
-                row = {f"coco/{k}": v for k, v in rec.items()
-                       if k.startswith("bbox_mAP") and type(v) in (int, float)}
-                row["step"] = epoch
+                row = _val_row(values, epoch)
             elif rec["mode"] == "train" and isinstance(it, int) and not isinstance(it, bool):
-                row = _train_row(rec, self._step(epoch, it))
+                row = _train_row(values, epoch, self._step(epoch, it))
             else:
                 continue
-            batches.append(ScalarBatch(tuple(row), {k: [v] for k, v in row.items()}, self.index, first_line + i))
+            batches.append(_line_batch(row, self.index, first_line + i))
         return batches
