@@ -107,3 +107,35 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_demo_plan_writes_its_data_while_the_environment_is_inspected(cli, tmp_path):
+    # The first demo on a machine generates the synthetic set (seconds of one core) and
+    # inspects the training environment (seconds of another); neither needs the other, so
+    # make_plan runs them side by side. The interpreter is the real one, behind a wrapper
+    # that stamps when each of its runs starts and ends.
+    import sys
+
+    stamps = tmp_path / "stamps"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f"""#!/bin/bash
+what=$(basename "$1")
+echo "start $what $(date +%s.%N)" >> {stamps}
+{sys.executable} "$@"
+rc=$?
+echo "end $what $(date +%s.%N)" >> {stamps}
+exit $rc
+""")
+    wrapper.chmod(0o755)
+    data, rc = plan_json(cli, "--preset", "demo-cpu", "--cpu", "--python", str(wrapper))
+    assert rc == 0, data["checklist"]
+    assert checks(data)["data"]["status"] == "pass", checks(data)["data"]
+    times: dict[str, dict[str, float]] = {}
+    for line in stamps.read_text().splitlines():
+        edge, what, at = line.split()
+        times.setdefault(what, {})[edge] = float(at)
+    generate, inspect = times["synthetic_data.py"], times["env_inspect.py"]
+    # Overlapping runs: each started before the other ended.
+    assert generate["start"] < inspect["end"] and inspect["start"] < generate["end"], times
+    # Done before the plan was returned, so the checks above saw the complete set.
+    assert data["data_root"].endswith("-seed0")

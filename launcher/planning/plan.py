@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from launcher.planning import checklist
 from launcher.planning import lr_scaling
@@ -25,6 +25,9 @@ from launcher.hardware.gpu_probe import Inventory, probe
 from launcher.planning.presets import Preset, PresetCatalog, load_presets
 from launcher.planning.preview import preview
 from launcher.planning.request import PlanRequest
+
+if TYPE_CHECKING:  # imported where used: the dataset writer is only needed by the demo preset
+    from launcher.stack.synthetic_data import PendingDataset
 
 
 @dataclass
@@ -160,17 +163,31 @@ def _plan_options(req: PlanRequest, proposal: lr_scaling.LrProposal, cpu: bool) 
     return opts
 
 
-def _data_root(req: PlanRequest, preset: Preset, python: str) -> str:
+def _data_root(req: PlanRequest, preset: Preset, python: str) -> tuple[str, PendingDataset | None]:
+    """The data root, and the synthetic dataset's generation when it is still being written
+    (await it with _await_dataset once the inspection, which only names the root, is done)."""
     if req.data_root:
-        return str(Path(req.data_root).expanduser().absolute())
+        return str(Path(req.data_root).expanduser().absolute()), None
     if preset.dataset == "synthetic-shapes":
         from launcher.stack import synthetic_data
 
         try:
-            return str(synthetic_data.ensure_dataset(python, paths.cache_dir()))
+            pending = synthetic_data.start_dataset(python, paths.cache_dir())
         except Exception as exc:
-            raise UserError(f"could not generate the synthetic dataset: {exc}".splitlines()[0]) from None
-    return str(Path(preset.data_root).expanduser().absolute())
+            raise _dataset_error(exc) from None
+        return str(pending.out), pending
+    return str(Path(preset.data_root).expanduser().absolute()), None
+
+
+def _await_dataset(pending: PendingDataset) -> None:
+    try:
+        pending.wait()
+    except Exception as exc:
+        raise _dataset_error(exc) from None
+
+
+def _dataset_error(exc: Exception) -> UserError:
+    return UserError(f"could not generate the synthetic dataset: {exc}".splitlines()[0])
 
 
 TORCHRUN_LOG_DIR = "torchrun"  # in the run dir: per-attempt, per-rank error files
@@ -223,7 +240,7 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
         raise UserError("--nodes > 1 needs --master-addr HOST and --port PORT, the same on every node")
     if not 0 <= req.node_rank < req.nodes:
         raise UserError(f"--node-rank must be in [0, {req.nodes}), got {req.node_rank}")
-    data_root = _data_root(req, preset, python)
+    data_root, generating = _data_root(req, preset, python)
     job_id = job_id or new_job_id()  # launch picks it first, to record its intent (launch_journal)
     run_dir = run_dir_for(req, job_id)
     port = req.port or free_port()
@@ -237,7 +254,11 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     if dump:
         paths.ensure_private_dir(run_dir)  # it will hold the command line and paths of the job
         args += ["--dump", str(run_dir / "config.py")]
-    inspection = training_env.inspect(python, args)
+    try:
+        inspection = training_env.inspect(python, args)
+    finally:
+        if generating is not None:  # never leave a half-written dataset behind an error
+            _await_dataset(generating)
 
     checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root)
     command, env = build_command(python, cpu=cpu, gpu_ids=gpu_ids, nproc=nproc, nodes=req.nodes,

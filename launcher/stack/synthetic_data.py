@@ -73,24 +73,55 @@ def is_complete(out: Path, params: dict | None = None) -> bool:
     return params is None or marker == params
 
 
-def ensure_dataset(python: str, cache_root: Path, seed: int = 0) -> Path:
-    """Return the default dataset for ``seed`` under ``cache_root``, generating it with
-    the interpreter ``python`` (which must have numpy and cv2) when it is missing."""
+class PendingDataset:
+    """The default dataset, either already complete or being written by a child process.
+
+    Started before the plan's environment inspection and awaited after it: the two are
+    independent (the inspection only names the data root) and each takes seconds of one
+    core, so the first demo no longer pays them one after the other.
+    """
+
+    def __init__(self, out: Path, python: str, seed: int, proc: subprocess.Popen | None):
+        self.out, self._python, self._seed, self._proc = out, python, seed, proc
+
+    def wait(self, timeout: float = 600) -> Path:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return self.out
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise DatasetError(f"could not generate the synthetic dataset with {self._python}: {exc}") from exc
+        if proc.returncode != 0 or not is_complete(self.out, params_for(self._seed)):
+            tail = "\n".join((stderr or stdout or "").strip().splitlines()[-15:])
+            raise DatasetError(
+                f"generating the synthetic dataset in {self.out} with {self._python} failed "
+                f"(exit {proc.returncode}):\n{tail}")
+        return self.out
+
+
+def start_dataset(python: str, cache_root: Path, seed: int = 0) -> PendingDataset:
+    """Start generating the default dataset for ``seed`` under ``cache_root`` with the
+    interpreter ``python`` (which must have numpy and cv2) when it is missing."""
     out = dataset_dir(cache_root, seed)
     if is_complete(out, params_for(seed)):
-        return out
+        return PendingDataset(out, python, int(seed), None)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [str(python), str(Path(__file__).resolve()), "--out", str(out), "--seed", str(int(seed))]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
         raise DatasetError(f"could not generate the synthetic dataset with {python}: {exc}") from exc
-    if proc.returncode != 0 or not is_complete(out, params_for(seed)):
-        tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-15:])
-        raise DatasetError(
-            f"generating the synthetic dataset in {out} with {python} failed "
-            f"(exit {proc.returncode}):\n{tail}")
-    return out
+    return PendingDataset(out, python, int(seed), proc)
+
+
+def ensure_dataset(python: str, cache_root: Path, seed: int = 0) -> Path:
+    """Return the default dataset for ``seed`` under ``cache_root``, generating it first
+    when it is missing."""
+    return start_dataset(python, cache_root, seed).wait()
 
 
 def _write_split(root: Path, split: str, count: int, seed: int, size: int) -> None:
