@@ -121,3 +121,36 @@ def test_a_resume_that_restarted_warmup_is_flagged(tmp_path):
     assert [a["kind"] for a in lr_resume.lr_after_resume_alerts(tmp_path)] == ["lr-after-resume"]
     assert lr_resume.expected_lr({"lr": 0.02, "warmup_iters": 500, "warmup_start_factor": 0.001}, 1, 1)[0] == \
         pytest.approx(0.02 * 0.001)
+
+
+def test_the_cosine_schedule_is_mmengines_own_and_a_restarted_one_is_flagged(tmp_path):
+    # The demo preset's schedule, stepped by MMEngine's own schedulers the way its
+    # ParamSchedulerHook does (iteration-wise warmup, the cosine once an epoch): every
+    # logged lr is one expected_lr allows.
+    torch = pytest.importorskip("torch")
+    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
+
+    base, warmup, iters, epochs = 0.001, 20, 30, 24
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+    linear = LinearLR(opt, start_factor=0.001, by_epoch=False, begin=0, end=warmup)
+    cosine = CosineAnnealingLR(opt, by_epoch=True, begin=0, end=epochs, T_max=epochs, eta_min_ratio=0.01)
+    resolved = {"lr": base, "warmup_iters": warmup, "warmup_start_factor": 0.001, "milestones": None,
+                "lr_cosine": {"begin": 0, "T_max": epochs, "eta_min": None, "eta_min_ratio": 0.01,
+                              "by_epoch": True, "iter_based": False}}
+    for epoch in range(1, epochs + 1):
+        for i in range(iters):
+            step = (epoch - 1) * iters + i + 1
+            lr = opt.param_groups[0]["lr"]
+            assert any(lr == pytest.approx(c, rel=1e-6) for c in lr_resume.expected_lr(resolved, step, epoch)), \
+                (epoch, step, lr)
+            linear.step()
+        cosine.step()
+
+    # A resume that restarted the cosine (the base lr again at epoch 12) is flagged.
+    (tmp_path / "plan.json").write_text(json.dumps({"resolved": resolved}))
+    _train_lines(tmp_path, "20260101_000000", [{"lr": base, "epoch": 1, "iter": 30, "step": 30}])
+    _train_lines(tmp_path, "20260102_000000", [{"lr": base, "epoch": 12, "iter": 331, "step": 331}])
+    assert [a["kind"] for a in lr_resume.lr_after_resume_alerts(tmp_path)] == ["lr-after-resume"]
+    # One converted to iterations is not judged (the log does not say an epoch's length).
+    assert lr_resume.expected_lr(dict(resolved, lr_cosine=dict(resolved["lr_cosine"], iter_based=True)), 331, 12) \
+        is None

@@ -18,8 +18,7 @@ from tui.screens.plan import PlanScreen
 
 pytestmark = [needs_stack, pytest.mark.training]
 
-SHORT = ("train_cfg.max_epochs=1 default_hooks.logger.interval=1 param_scheduler.0.end=2 "
-         "param_scheduler.1.milestones=[100]")
+SHORT = "train_cfg.max_epochs=1 default_hooks.logger.interval=1 param_scheduler.0.end=2"
 
 
 @sync

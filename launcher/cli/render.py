@@ -84,7 +84,7 @@ def print_plan(plan: Any, brief: bool = False) -> None:
         out.print(f"            override: {p.override_ratio:.3g}× the rule's {p.rule_lr:g}")
     warm = f"{p.warmup_iters} iters" + (" (rescaled)" if p.warmup_rescaled else " (mmdet default, not rescaled)")
     out.print(f"  warmup    {warm}")
-    out.print(f"  schedule  {plan.preset.effective_epochs} epochs, milestones {plan.preset.milestones}")
+    out.print(f"  schedule  {plan.preset.effective_epochs} epochs, {plan.preset.decay_text}")
     if plan.preset.reference_ap is not None:
         out.print(f"  reference box AP {plan.preset.reference_ap:.1f}")
     if not brief:

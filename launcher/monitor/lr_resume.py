@@ -4,13 +4,17 @@ Resumed schedulers have been known to restart their warmup or lose a milestone: 
 goes on, quietly at the wrong lr. Each resume adds a <timestamp>/ folder to the work dir;
 the first training line of every folder but the first is checked against the schedule the
 plan recorded (plan.json "resolved": the lr, the iteration-based linear warmup and the
-epoch milestones of MMEngine's LinearLR + MultiStepLR), and an ``lr-after-resume`` alert
-says when they differ.
+epoch milestones of MMEngine's LinearLR + MultiStepLR, or its epoch-wise CosineAnnealingLR),
+and an ``lr-after-resume`` alert says when they differ.
 
 MMEngine sets iteration i's lr (0-based) before the iteration and logs it as step i+1:
-lr = base x (s + (1 - s) x min(i, W) / W) x gamma^(milestones <= epoch - 1), for warmup
-length W and start factor s. A point inside the warmup is only judged when the start factor
-is known; the decay factor defaults to MultiStepLR's 0.1.
+lr = base x (s + (1 - s) x min(i, W - 1) / (W - 1)) x gamma^(milestones <= epoch - 1), for
+warmup length W and start factor s (MMEngine's LinearLR spans end - begin - 1 steps: the full
+lr from iteration W - 1). A point inside the warmup is only judged when the start factor
+is known; the decay factor defaults to MultiStepLR's 0.1. A cosine set once an epoch replaces
+the milestones' factor with r + (1 - r) x (1 + cos(pi x (epoch - 1 - begin) / T)) / 2 (floor
+ratio r); one converted to iterations is not judged: where it stands depends on the epoch's
+length, which the log does not say.
 """
 
 from __future__ import annotations
@@ -39,18 +43,36 @@ def expected_lr(resolved: dict, step: int, epoch: int | None) -> list[float] | N
         return None
     warmup = resolved.get("warmup_iters") or 0
     start = resolved.get("warmup_start_factor")
-    gamma = resolved.get("lr_gamma") or 0.1
-    decays = sum(1 for m in resolved.get("milestones") or [] if epoch is not None and m <= epoch - 1)
+    if resolved.get("lr_cosine"):
+        decay = _cosine_factor(resolved["lr_cosine"], base, epoch)
+        if decay is None:
+            return None
+    else:
+        gamma = resolved.get("lr_gamma") or 0.1
+        decay = gamma ** sum(1 for m in resolved.get("milestones") or [] if epoch is not None and m <= epoch - 1)
     out = []
     for i in (step - 1, step):
         if warmup and i < warmup:
             if not isinstance(start, (int, float)):
                 return None
-            factor = start + (1 - start) * i / warmup
+            factor = start + (1 - start) * i / (warmup - 1) if warmup > 1 else 1.0
         else:
             factor = 1.0
-        out.append(base * factor * gamma ** decays)
+        out.append(base * factor * decay)
     return out
+
+
+def _cosine_factor(cosine: dict, base: float, epoch: int | None) -> float | None:
+    t_max = cosine.get("T_max")
+    if epoch is None or not cosine.get("by_epoch", True) or cosine.get("iter_based") \
+            or not isinstance(t_max, int) or t_max <= 0:
+        return None
+    ratio = cosine.get("eta_min_ratio")
+    if not isinstance(ratio, (int, float)):
+        floor = cosine.get("eta_min")
+        ratio = floor / base if isinstance(floor, (int, float)) else 0.0
+    t = min(max(epoch - 1 - (cosine.get("begin") or 0), 0), t_max)
+    return ratio + (1 - ratio) * (1 + math.cos(math.pi * t / t_max)) / 2
 
 
 def _first_train_record(scalars: Path) -> dict | None:

@@ -99,7 +99,8 @@ def check_schedule(preset: Preset, summary: dict[str, Any]) -> Check:
         return Check("schedule", FAIL, "schedule cut short or changed: " + "; ".join(problems),
                      f"drop the train_cfg / param_scheduler overrides; the reference needs the full "
                      f"{preset.effective_epochs} epochs")
-    return Check("schedule", PASS, f"{epochs} epochs × repeat {repeat}, milestones {milestones}")
+    decay = "a cosine lr" if summary.get("lr_cosine") else f"milestones {milestones}"
+    return Check("schedule", PASS, f"{epochs} epochs × repeat {repeat}, {decay}")
 
 
 def check_eval(preset: Preset, summary: dict[str, Any], data_root: str) -> Check:

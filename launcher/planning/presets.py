@@ -55,6 +55,11 @@ class Preset:
         return self.epochs * self.dataset_repeat
 
     @property
+    def decay_text(self) -> str:
+        """How the lr falls, in words: the milestones, or none (the demo's config decays it along a cosine)."""
+        return f"milestones {self.milestones}" if self.milestones else "no lr milestones (the config's own decay)"
+
+    @property
     def is_adam_family(self) -> bool:
         return self.optimizer in ("adam", "adamw")
 

@@ -221,11 +221,19 @@ def summarize(cfg) -> dict:
     optim = cfg.get("optim_wrapper", {}) or {}
     optimizer = optim.get("optimizer", {}) or {}
     train_cfg = cfg.get("train_cfg", {}) or {}
-    milestones, warmup, start_factor, gamma = None, None, None, None
+    milestones, warmup, start_factor, gamma, cosine = None, None, None, None, None
     for sched in cfg.get("param_scheduler") or []:
         if sched.get("type") == "MultiStepLR":
             milestones = list(sched.get("milestones", []))
             gamma = sched.get("gamma", 0.1)  # MultiStepLR's default
+        if sched.get("type") == "CosineAnnealingLR":
+            # MMEngine's defaults: begin 0, T_max = end - begin, a floor of 0 unless eta_min
+            # (absolute) or eta_min_ratio (of the lr) says otherwise.
+            begin = sched.get("begin", 0)
+            t_max = sched.get("T_max") or (sched["end"] - begin if isinstance(sched.get("end"), int) else None)
+            cosine = {"begin": begin, "T_max": t_max, "eta_min": sched.get("eta_min"),
+                      "eta_min_ratio": sched.get("eta_min_ratio"), "by_epoch": bool(sched.get("by_epoch", True)),
+                      "iter_based": bool(sched.get("convert_to_iter_based", False))}
         if sched.get("type") == "LinearLR" and not sched.get("by_epoch", True):
             warmup = sched.get("end")
             start_factor = sched.get("start_factor", 1.0 / 3)  # LinearLR's default
@@ -248,6 +256,7 @@ def summarize(cfg) -> dict:
         # With lr and milestones, the whole schedule: the monitor checks a resumed lr against it.
         "warmup_start_factor": start_factor,
         "lr_gamma": gamma,
+        "lr_cosine": cosine,
         "seed": randomness.get("seed"),
         "deterministic": bool(randomness.get("deterministic", False)),
         "evaluator": {

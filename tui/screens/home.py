@@ -97,10 +97,10 @@ class HomeScreen(Screen):
         warmup = f", warmup {preset.warmup_iters} iters" if preset.warmup_iters else ""
         self.query_one("#preset-detail", Static).update(Content.from_markup(
             "[b]$name[/]: $desc\n[dim]$config · $opt lr $lr @ batch $batch ($imgs img/GPU) · "
-            "$epochs epochs, milestones $ms$warmup[/]",
+            "$epochs epochs, $decay$warmup[/]",
             name=preset.name, desc=preset.description, config=preset.config, opt=preset.optimizer.upper(),
             lr=f"{preset.base_lr:g}", batch=str(preset.base_batch_size), imgs=str(preset.imgs_per_gpu),
-            epochs=str(preset.effective_epochs), ms=str(preset.milestones), warmup=warmup))
+            epochs=str(preset.effective_epochs), decay=preset.decay_text, warmup=warmup))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_plan(event.row_key.value)

@@ -24,8 +24,8 @@ def lr_preview(pv: PlanPreview) -> Content:
     return Content("\n").join([
         head,
         Content.from_markup("[$accent]$f[/]", f=pr.formula),
-        Content.from_markup("[dim]$n$g $unit × $i img = batch $b · $warm · $ep ep $ms$ref[/]",
+        Content.from_markup("[dim]$n$g $unit × $i img = batch $b · $warm · $ep ep$ms$ref[/]",
                             n=nodes, g=str(pr.gpus_per_node), unit=unit + ("s" if pr.gpus_per_node > 1 else ""),
                             i=str(pr.imgs_per_gpu), b=str(pr.total_batch), warm=warm,
-                            ep=str(p.effective_epochs), ms=str(p.milestones), ref=ref),
+                            ep=str(p.effective_epochs), ms=f" {p.milestones}" if p.milestones else "", ref=ref),
     ])
