@@ -136,14 +136,21 @@ def measure(args: argparse.Namespace) -> dict:
                     "help_command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(frcnn_cli())) +
                     " --help"}
     with BenchHome("bench_startup_") as home:
+        # Both apps run from compiled bytecode, as installed packages do (pip compiles them):
+        # Textual's is in site-packages already, and frcnn-tui's is written by the untimed
+        # round. Under PYTHONDONTWRITEBYTECODE (set in some shells) every module edited since
+        # its .pyc was last written was compiled again at every start, ~12 ms of CPU that a
+        # user's second start never pays (bench/findings.md "startup-first-frame").
+        env = {k: v for k, v in home.env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cmds = {"hello": ([PY, "-c", HELLO], True), "frcnn_frame": ([PY, "-c", FRCNN, str(ROOT)], True),
                 "help": ([*frcnn_cli(), "--help"], False), "python": ([PY, "-c", "pass"], False)}
-        # One untimed round: the first start of each also pays for a cold page cache.
+        # One untimed round: the first start of each also pays for a cold page cache (and
+        # writes the bytecode and the presets' parse cache, as a user's first start does).
         for cmd, frame in cmds.values():
-            run_child(cmd, home.env, frame=frame)
+            run_child(cmd, env, frame=frame)
         rounds = []
         for _ in range(repeats):
-            rounds.append({name: run_child(cmd, home.env, frame=frame) for name, (cmd, frame) in cmds.items()})
+            rounds.append({name: run_child(cmd, env, frame=frame) for name, (cmd, frame) in cmds.items()})
     result["help_ratio"] = summary(r["help"]["exit_s"] / r["hello"]["exit_s"] for r in rounds)
     result["first_frame_ratio"] = summary(r["frcnn_frame"]["first_frame_s"] / r["hello"]["first_frame_s"]
                                           for r in rounds)

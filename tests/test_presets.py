@@ -1,9 +1,11 @@
 """Presets: shipped ones load; each kind of bad preset is one line naming file and field."""
 
+import os
 from pathlib import Path
 
 import pytest
 
+from conftest import modules_after
 from launcher.planning.presets import load_presets
 
 SHIPPED = {"r50-fpn-1x", "r50-fpn-2x", "r50-fpn-ms-3x", "r101-fpn-1x", "r101-fpn-2x", "r101-fpn-ms-3x", "demo-cpu"}
@@ -106,3 +108,46 @@ def test_presets_check_warns_on_a_disagreeing_preset(frcnn_home, cli):
     problems = {p["name"]: p["disagreements"] for p in json.loads(result.stdout)["presets"]}
     assert problems["wrong"] == ["max_epochs: preset says 14, the config has 12"]
     assert result.returncode == 1
+
+
+def _age(path: Path, seconds: float = 60) -> None:
+    """Date the file back: a file modified in the last 2 s is never cached (see _ParseCache)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+def test_a_preset_edited_after_it_was_cached_loads_as_edited(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD.format(name="mine"))
+    _age(path)
+    assert load_presets([tmp_path]).get("mine").epochs == 12
+    assert load_presets([tmp_path]).get("mine").epochs == 12  # from the cache
+    # Same size, same mtime: only the inode tells (an editor that writes a new file and renames it).
+    new = tmp_path / "new.toml"
+    new.write_text(GOOD.format(name="mine").replace("epochs = 12", "epochs = 13"))
+    os.utime(new, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    os.replace(new, path)
+    assert load_presets([tmp_path]).get("mine").epochs == 13
+    path.write_text(GOOD.format(name="mine").replace("epochs = 12", "epochs = 24"))  # edited in place
+    assert load_presets([tmp_path]).get("mine").epochs == 24
+    path.write_text("name = [broken")  # still reported, cached or not
+    assert "TOML syntax error" in str(load_presets([tmp_path]).errors[0])
+
+
+def test_a_corrupt_cache_only_means_parsing_again(frcnn_home):
+    fresh = load_presets()
+    cache = frcnn_home / "cache" / "presets.marshal"
+    assert cache.is_file()
+    assert load_presets() == fresh
+    cache.write_bytes(b"not marshal")
+    assert load_presets() == fresh
+
+
+def test_a_warm_cache_spares_the_start_up_tomllib(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(GOOD.format(name=name))
+        _age(tmp_path / f"{name}.toml")
+    code = f"from pathlib import Path\nfrom launcher.planning.presets import load_presets\n" \
+           f"assert sorted(load_presets([Path({str(tmp_path)!r})]).presets) == ['a', 'b']"
+    assert "tomllib" in modules_after(code)  # the first load parses (and fills the cache)
+    assert "tomllib" not in modules_after(code)

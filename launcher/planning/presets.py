@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import marshal
 import math
-import tomllib
+import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,14 +185,75 @@ def parse_preset(data: dict[str, Any], source: str) -> Preset:
     return preset
 
 
-def load_preset_file(path: Path) -> Preset:
+def read_preset_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML as a dict (a PresetError if it cannot be read or parsed)."""
+    import tomllib  # ~3 ms of CPU to import: only when the parse cache misses (_ParseCache)
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(str(path), None, f"TOML syntax error: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PresetError(str(path), None, f"cannot read: {exc}") from None
-    return parse_preset(data, str(path))
+
+
+def load_preset_file(path: Path) -> Preset:
+    return parse_preset(read_preset_toml(path), str(path))
+
+
+class _ParseCache:
+    """Each preset file's parsed TOML, kept between runs (cache_dir()/presets.marshal).
+
+    Importing tomllib and parsing the shipped files cost the TUI's first frame ~5 ms of CPU
+    (bench/findings.md "startup-first-frame"); a hit costs a stat. Only the parse is cached:
+    every preset is still validated at each load (its config file may have come or gone).
+    An entry is used only while the file's (mtime_ns, size, inode) are unchanged, and a file
+    modified in the last 2 s is not stored (its mtime could still collide with a second edit
+    on a coarse-clock filesystem). Whatever goes wrong with the cache (missing, corrupt,
+    unwritable, a TOML value marshal cannot store) only means parsing the files again.
+    """
+
+    VERSION = 1
+    RACY_NS = 2_000_000_000
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.entries: dict[str, list[Any]] = {}
+        self.used: dict[str, list[Any]] = {}
+        try:
+            self.path = paths.cache_dir() / "presets.marshal"
+            version, entries = marshal.loads(self.path.read_bytes())
+            if version == self.VERSION and isinstance(entries, dict):
+                self.entries = entries
+        except Exception:  # no cache yet, or one this version cannot read: parse the files
+            pass
+
+    def read(self, path: Path) -> dict[str, Any]:
+        key = str(path)
+        try:
+            st = path.stat()
+        except OSError:
+            return read_preset_toml(path)  # says why it cannot be read
+        stamp = [st.st_mtime_ns, st.st_size, st.st_ino]
+        entry = self.entries.get(key)
+        if entry is not None and entry[:3] == stamp:
+            self.used[key] = entry
+            return entry[3]
+        data = read_preset_toml(path)
+        if time.time_ns() - st.st_mtime_ns >= self.RACY_NS:
+            self.used[key] = [*stamp, data]
+        return data
+
+    def save(self) -> None:
+        """Keep the entries this load used (files gone or changed drop out), if any changed."""
+        if self.path is None or self.used == self.entries:
+            return
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(marshal.dumps((self.VERSION, self.used)))
+            os.replace(tmp, self.path)  # readers see the old file or the new, never half of one
+        except (OSError, ValueError):  # ValueError: a TOML date or time, which marshal cannot store
+            tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -214,14 +277,16 @@ def load_presets(dirs: list[Path] | None = None) -> PresetCatalog:
         dirs = [paths.shipped_presets_dir(), paths.user_presets_dir()]
     presets: dict[str, Preset] = {}
     errors: list[PresetError] = []
+    cache = _ParseCache()
     for directory in dirs:
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.toml")):
             try:
-                preset = load_preset_file(path)
+                preset = parse_preset(cache.read(path), str(path))
             except PresetError as exc:
                 errors.append(exc)
                 continue
             presets[preset.name] = preset
+    cache.save()
     return PresetCatalog(presets, errors)
