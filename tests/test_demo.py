@@ -47,8 +47,9 @@ def test_full_demo_reaches_the_target(cli):
     assert summary["status"] == "succeeded"
     _assert_learned(summary)
     assert summary["best_bbox_mAP"] is not None
-    # Issue 16's goal, measured 0.767 (BENCHMARKS.md, section 5): seed 0 on the same generated
-    # data gave the same curve to three decimals in two runs, so below 0.75 the recipe or the
-    # data broke. (The time to it is a benchmark's business, not a test's.)
-    assert summary["best_bbox_mAP"] >= 0.75, summary["map_by_epoch"]
+    # Issue 16's goal is 0.75; the recipe measured 0.801 (BENCHMARKS.md, section 5), and seed 0
+    # on the same generated data repeats its curve to three decimals, so below 0.78 the recipe
+    # (its Soft-NMS, cosine lr, sampling) or the data broke. (The time to it is a benchmark's
+    # business, not a test's.)
+    assert summary["best_bbox_mAP"] >= 0.78, summary["map_by_epoch"]
     print(f"demo: best bbox mAP {summary['best_bbox_mAP']:.3f} in {summary['wall_s']:.0f} s")
