@@ -257,7 +257,9 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     try:
         inspection = training_env.inspect(python, args)
     finally:
-        if generating is not None:  # never leave a half-written dataset behind an error
+        # Awaited even when the inspection failed: no generator is left running behind the
+        # plan, and its own failure (a missing cv2, say) is the one-line error the user sees.
+        if generating is not None:
             _await_dataset(generating)
 
     checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root)

@@ -253,7 +253,7 @@ def summarize(cfg) -> dict:
         "val_interval": train_cfg.get("val_interval", 1),
         "milestones": milestones,
         "warmup_iters": warmup,
-        # With lr and milestones, the whole schedule: the monitor checks a resumed lr against it.
+        # With lr and milestones (or lr_cosine), the whole schedule: the monitor checks a resumed lr against it.
         "warmup_start_factor": start_factor,
         "lr_gamma": gamma,
         "lr_cosine": cosine,
