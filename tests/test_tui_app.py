@@ -11,7 +11,9 @@ import sys
 
 import psutil
 import pytest
-from textual.widgets import DataTable, SelectionList
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import Button, DataTable, SelectionList, Static
 
 from conftest import modules_after
 from launcher.jobs import identity, registry
@@ -22,6 +24,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.screens.plan import PlanScreen
+from tui.widgets.footer import KeyBar
 
 SIZE = (100, 32)
 
@@ -44,7 +47,7 @@ def recorded_env(monkeypatch):
 
 
 @sync
-async def test_home_lists_the_simulated_gpus_and_the_presets(fake_gpus):
+async def test_home_lists_the_simulated_gpus_and_the_presets(fake_gpus, recorded_env):
     fake_gpus("eight")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -56,6 +59,18 @@ async def test_home_lists_the_simulated_gpus_and_the_presets(fake_gpus):
             assert name in text
         assert isinstance(app.screen, HomeScreen) and app.screen.highlighted_preset == "r50-fpn-1x"
         assert "COCO box AP 37.4" in text  # the highlighted preset's description
+        # A click shows another preset's details; a second click on it opens its plan.
+        names = sorted(app.catalog.presets)
+        row = names.index("r101-fpn-2x")
+        await pilot.click("#presets", offset=(2, row))
+        await pilot.pause()
+        assert app.screen.highlighted_preset == "r101-fpn-2x" and isinstance(app.screen, HomeScreen)
+        assert "COCO box AP 39.8" in str(app.screen.query_one("#preset-detail").render())
+        await pilot.press("down")
+        assert app.screen.highlighted_preset == names[row + 1]
+        await pilot.click("#presets", offset=(2, row + 1))
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan to open")
+        assert app.screen.preset.name == names[row + 1]
 
 
 @sync
@@ -404,3 +419,44 @@ async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, recorded_e
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+class KeyedBox(Static, can_focus=True):
+    BINDINGS = [Binding("z", "zap", "Zap", tooltip="Zap the box"), Binding("d", "dull", "Dull")]
+    zaps = 0
+
+    def action_zap(self) -> None:
+        self.zaps += 1
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return None if action == "dull" else True  # None: shown, but disabled (False would hide it)
+
+
+class KeyBarApp(App):
+    def compose(self):
+        yield Button("one", id="one")
+        yield KeyedBox("keyed", id="keyed")
+        yield KeyBar()
+
+
+@sync
+async def test_the_key_bar_shows_the_focused_widgets_keys_and_a_click_presses_one():
+    app = KeyBarApp()
+    async with app.run_test(size=(60, 8)) as pilot:
+        app.query_one("#one").focus()
+        await pilot.pause()
+        bar = app.query_one(KeyBar)
+        assert "Zap" not in bar.render().plain and "^p palette" in bar.render().plain
+        box = app.query_one(KeyedBox)
+        box.focus()
+        await wait_for(pilot, lambda: " z Zap " in bar.render().plain, what="the focused box's key")
+        assert "z  Zap the box" in bar.tooltip and "d  Dull" in bar.tooltip
+        # The disabled key is dimmed and does nothing when clicked; the enabled one runs its action.
+        plain = bar.render().plain
+        await pilot.click(KeyBar, offset=(plain.index("Dull"), 0))
+        await pilot.pause()
+        assert box.zaps == 0
+        await pilot.click(KeyBar, offset=(plain.index("Zap"), 0))
+        await wait_for(pilot, lambda: box.zaps == 1, what="the click to press z")
+        app.query_one("#one").focus()
+        await wait_for(pilot, lambda: "Zap" not in bar.render().plain, what="the key to go")

@@ -14,9 +14,6 @@ import sys
 
 import psutil
 import pytest
-from textual.app import App
-from textual.binding import Binding
-from textual.widgets import Button, Static
 from textual_plotext.plot import Plot
 
 from conftest import modules_after
@@ -25,7 +22,6 @@ from test_tui_support import TS, add_job, loss_at, make_app, open_monitor, scree
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.widgets.charts import LossChart
-from tui.widgets.footer import KeysFooter
 from tui.widgets.gpu_panel import GpuPanel
 
 SIZE = (100, 32)
@@ -76,20 +72,6 @@ def logging_job():
     proc.wait()
 
 
-def composed_footers(monkeypatch) -> list:
-    """The screen (class name) of each footer composed with keys, as it is composed."""
-    screens: list = []
-    original = KeysFooter.compose
-
-    def compose(self):
-        if self._bindings_ready:
-            screens.append(type(self.screen).__name__)
-        return original(self)
-
-    monkeypatch.setattr(KeysFooter, "compose", compose)
-    return screens
-
-
 def loss_steps(series: dict) -> int | None:
     return max((bucket[0] for bucket in series.get("loss") or []), default=None)
 
@@ -126,12 +108,10 @@ async def test_a_logging_jobs_chart_is_redrawn_once_a_period_not_at_every_line(f
 
 
 @sync
-async def test_opening_the_monitor_builds_its_footer_and_its_loss_figure_once(fake_gpus, logging_job, monkeypatch):
-    # Textual's Footer rebuilt itself at each bindings refresh (four times while the Monitor
-    # opened), and the loss chart drew a placeholder figure for the frame before the history.
+async def test_opening_the_monitor_builds_its_loss_figure_once(fake_gpus, logging_job, monkeypatch):
+    # The loss chart drew a placeholder figure for the frame before the history.
     fake_gpus("eight")
     record, _ = logging_job
-    footers = composed_footers(monkeypatch)
     figures = counting(monkeypatch, Plot, "build")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -140,40 +120,7 @@ async def test_opening_the_monitor_builds_its_footer_and_its_loss_figure_once(fa
         await pilot.pause(0.5)
         text = screen_text(app)
         assert "loss (smoothed)" in text and "Smoothing" in text and "Back" in text
-        assert footers.count("MonitorScreen") == 1
         assert len(figures) == 1
-
-
-class KeyedBox(Static, can_focus=True):
-    BINDINGS = [Binding("z", "zap", "Zap")]
-
-
-class FooterApp(App):
-    def compose(self):
-        yield Button("one", id="one")
-        yield Button("two", id="two")
-        yield KeyedBox("keyed", id="keyed")
-        yield KeysFooter()
-
-
-@sync
-async def test_the_footer_is_rebuilt_only_when_the_keys_it_shows_change(monkeypatch):
-    footers = composed_footers(monkeypatch)
-    app = FooterApp()
-    async with app.run_test(size=(60, 8)) as pilot:
-        await pilot.pause()
-        app.query_one("#one").focus()
-        await pilot.pause()
-        built = len(footers)
-        assert "Zap" not in screen_text(app)
-        app.query_one("#two").focus()  # a button's keys are hidden: the footer shows the same
-        await pilot.pause()
-        assert len(footers) == built
-        app.query_one("#keyed").focus()
-        await wait_for(pilot, lambda: "Zap" in screen_text(app), what="the focused box's key")
-        app.query_one("#one").focus()
-        await wait_for(pilot, lambda: "Zap" not in screen_text(app), what="the key to go")
-        assert len(footers) == built + 2
 
 
 @sync

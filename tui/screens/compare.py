@@ -19,7 +19,7 @@ from tui.format import ap, styled
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.watcher import read_snapshot
-from tui.widgets.footer import KeysFooter
+from tui.widgets.footer import KeyBar
 from tui.widgets.title_bar import TitleBar
 
 GOOD_GAP = -0.5  # points of AP below the reference that still count as reproduced
@@ -77,7 +77,7 @@ class CompareScreen(Screen):
             yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
             yield DataTable(id="compare-epochs", cursor_type="row", zebra_stripes=True)
             yield Static("Reading the runs…", id="compare-note")
-        yield KeysFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#compare-box").border_title = f"Compare {len(self.jobs)} run(s) with the reference"

@@ -24,7 +24,7 @@ from tui.messages import JobActionDone, JobsLoaded
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.visibility import screen_visible
-from tui.widgets.footer import KeysFooter
+from tui.widgets.footer import KeyBar
 from tui.widgets.title_bar import TitleBar
 
 MARK = "●"
@@ -103,7 +103,7 @@ class JobsScreen(Screen):
         with Vertical(id="jobs-box"):
             yield DataTable(id="jobs", cursor_type="row")
             yield Static(id="job-detail")
-        yield KeysFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#jobs-box").border_title = "Jobs (enter: monitor)"

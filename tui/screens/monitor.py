@@ -36,7 +36,7 @@ from tui.styles import use_styles
 from tui.visibility import screen_visible
 from tui.watcher import JobWatcher
 from tui.widgets.charts import LossChart, LrChart, MapChart, loss_keys
-from tui.widgets.footer import KeysFooter
+from tui.widgets.footer import KeyBar
 from tui.widgets.gpu_panel import GpuRow
 from tui.widgets.title_bar import TitleBar
 
@@ -124,7 +124,7 @@ class MonitorScreen(Screen):
                 yield RichLog(id="log-view", max_lines=5000, wrap=False, markup=False, highlight=False)
             with TabPane("5 GPUs", id="gpus"):
                 yield VerticalScroll(id="job-gpus")
-        yield KeysFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False

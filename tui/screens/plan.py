@@ -34,7 +34,7 @@ from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.widgets.device_picker import DevicePicker
-from tui.widgets.footer import KeysFooter
+from tui.widgets.footer import KeyBar
 from tui.widgets.slurm_target import SlurmTarget
 from tui.widgets.tables import fill_width
 from tui.widgets.title_bar import TitleBar
@@ -101,7 +101,7 @@ class PlanScreen(Screen):
         with Vertical(id="checks-box"):
             yield DataTable(id="checklist", cursor_type="row")
             yield Static(id="check-detail")
-        yield KeysFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#settings").border_title = "Batch and lr"

@@ -1,37 +1,104 @@
-"""Textual's Footer, rebuilt only when the keys it shows change.
+"""The key bar every screen docks at its bottom, in place of Textual's Footer.
 
-Textual's Footer recomposes (removes and mounts every key, each restyled twice as its
-`compact` binding settles) after every bindings refresh of its screen: focus moving, the
-screen stack changing, and more. Opening the Monitor did that four times for the same six
-keys (tens of ms of CPU on a slow box). This one keeps what it composed and skips a
-recompose that would compose the same keys again.
+It shows what Footer shows (each shown binding of the focused chain as key and
+description, disabled ones dimmed, the command palette's key on the right; a click on a
+key presses it) as one line of text, drawn by one widget.
+
+Why not Footer: Footer is a scrolling container of one widget per key, and it composes
+nothing until its screen's bindings are first refreshed, so the Home screen's first frame
+had an empty footer and paid for it anyway: its module, its own and its keys' CSS, and
+then a recompose that mounts and restyles every key (after each later bindings refresh
+too). That was ~22 M instructions, about 8 ms, of the first frame on a 2-core box, where
+issue 16 asks the whole frame to stay within 1.2x a Textual hello-world
+(bench/findings.md "startup-first-frame"). This bar draws its keys in the first frame,
+and a bindings refresh only repaints one line.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from rich.style import Style
+from textual.content import Content
+from textual.widget import Widget
 
-from textual.app import ComposeResult
-from textual.widgets import Footer
+# Footer's own theme variables, so the bar looks like Footer under every theme.
+_KEY = "bold $footer-key-foreground on $footer-key-background"
+_DESCRIPTION = "$footer-description-foreground on $footer-description-background"
 
 
-class KeysFooter(Footer):
-    _composed: Any = None  # what compose() last showed (None: nothing yet)
+class KeyBar(Widget):
+    ALLOW_SELECT = False
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        link-style-hover: none;
+        link-color-hover: $footer-key-foreground;
+        link-background-hover: $block-hover-background;
+    }
+    """
 
-    def _keys(self) -> Any:
-        """Everything Footer.compose reads: each shown binding in order, whether it is enabled,
-        its tooltip; the command palette's key; the footer's own settings. (Focus moving
-        between widgets whose bindings are all hidden changes none of it.)"""
-        active = self.screen.active_bindings
-        shown = tuple((binding, enabled, tooltip) for _, binding, enabled, tooltip in active.values() if binding.show)
-        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-        return shown, palette and palette[1:], self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
+    @property
+    def link_style(self) -> Style:
+        # No link colours: each key keeps Footer's (Textual paints a clickable span in the
+        # link colour by default). Under the mouse a key is highlighted as in Footer
+        # (link-*-hover above).
+        return Style()
 
-    def compose(self) -> ComposeResult:
-        self._composed = self._keys() if self._bindings_ready else None
-        yield from super().compose()
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
 
-    async def recompose(self) -> None:
-        if self._composed is not None and self.is_attached and self._keys() == self._composed:
-            return
-        await super().recompose()
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _shown(self) -> list[tuple[str, str, str, bool, str]]:
+        """(key, key as shown, description, enabled, tooltip) of each key the bar shows, in
+        Footer's order: one key per action (the first bound), the palette's key last."""
+        app = self.app
+        shown, actions = [], set()
+        for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
+            if binding.show and binding.action not in actions:
+                actions.add(binding.action)
+                shown.append((binding.key, app.get_key_display(binding), binding.description, enabled,
+                              tooltip or binding.tooltip))
+        return shown
+
+    def _palette(self) -> tuple[str, str, str, bool] | None:
+        app = self.app
+        if not app.ENABLE_COMMAND_PALETTE:
+            return None
+        entry = self.screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
+        if entry is None:
+            return None
+        _node, binding, enabled, _tooltip = entry
+        return binding.key, app.get_key_display(binding), binding.description, enabled
+
+    def _bindings_changed(self, _screen: object) -> None:
+        # What each key does, in one tooltip (Footer gave each key its own).
+        self.tooltip = "\n".join(f"{shown}  {tip or description}" for _key, shown, description, _enabled, tip
+                                 in self._shown()) or None
+        self.refresh()
+
+    @staticmethod
+    def _key(key: str, shown: str, description: str, enabled: bool) -> Content:
+        text = Content.assemble((f" {shown} ", _KEY), (f"{description} " if description else "", _DESCRIPTION))
+        if not enabled:
+            return text.stylize("dim").stylize("@click=app.bell")  # as Footer does for a disabled key
+        # A click presses the key: the same action, with the same checks, as typing it.
+        return text.stylize(f"@click=app.simulate_key({key!r})")
+
+    def render(self) -> Content:
+        left = Content("").join(self._key(key, shown, description, enabled)
+                                for key, shown, description, enabled, _tip in self._shown())
+        palette = self._palette()
+        if palette is None:
+            return left
+        right = Content.assemble(("▏", "$foreground 20%")) + self._key(*palette)
+        gap = self.size.width - left.cell_length - right.cell_length
+        if gap < 1:  # too narrow for both: the screen's own keys matter more
+            return left
+        return left + Content(" " * gap) + right
