@@ -189,7 +189,7 @@ def section_startup(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tup
     lines = [f"{d['repeats']} rounds, each running (in this order) the hello-world, the TUI to its first frame, "
              f"`--help` and a bare interpreter; ratios are taken within a round. First frame: both apps headless at "
              f"120x40, timed at the first frame Textual composes (first screen: {d.get('frcnn_first_screen')}); "
-             f"the populated Home at the first frame composed once its presets table has rows."
+             f"the populated Home at the first frame composed once its presets list has rows."
              , ""] + table(rows)
     if not d["met_help"]:
         lines += missed_note("startup-help", "`--help` ratio", notes)
