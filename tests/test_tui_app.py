@@ -24,7 +24,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.screens.plan import PlanScreen
-from tui.widgets.footer import KeyBar
+from tui.widgets.key_bar import KeyBar
 
 SIZE = (100, 32)
 
@@ -435,6 +435,7 @@ class KeyedBox(Static, can_focus=True):
 class KeyBarApp(App):
     def compose(self):
         yield Button("one", id="one")
+        yield Button("two", id="two")
         yield KeyedBox("keyed", id="keyed")
         yield KeyBar()
 
@@ -460,3 +461,13 @@ async def test_the_key_bar_shows_the_focused_widgets_keys_and_a_click_presses_on
         await wait_for(pilot, lambda: box.zaps == 1, what="the click to press z")
         app.query_one("#one").focus()
         await wait_for(pilot, lambda: "Zap" not in bar.render().plain, what="the key to go")
+        assert "Zap" not in (bar.tooltip or "")
+        # Focus moving between widgets with the same keys repaints nothing.
+        repaints = []
+        original = bar.refresh
+        bar.refresh = lambda *a, **kw: repaints.append(1) or original(*a, **kw)
+        app.query_one("#two").focus()
+        await pilot.pause()
+        app.query_one("#one").focus()
+        await pilot.pause()
+        assert not repaints

@@ -19,7 +19,7 @@ from tui.format import ap, styled
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.watcher import read_snapshot
-from tui.widgets.footer import KeyBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.title_bar import TitleBar
 
 GOOD_GAP = -0.5  # points of AP below the reference that still count as reproduced

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.widgets.footer import KeyBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.gpu_panel import GpuPanel
 from tui.widgets.title_bar import TitleBar
 

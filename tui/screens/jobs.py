@@ -24,7 +24,7 @@ from tui.messages import JobActionDone, JobsLoaded
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.visibility import screen_visible
-from tui.widgets.footer import KeyBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.title_bar import TitleBar
 
 MARK = "●"

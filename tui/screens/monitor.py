@@ -36,7 +36,7 @@ from tui.styles import use_styles
 from tui.visibility import screen_visible
 from tui.watcher import JobWatcher
 from tui.widgets.charts import LossChart, LrChart, MapChart, loss_keys
-from tui.widgets.footer import KeyBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.gpu_panel import GpuRow
 from tui.widgets.title_bar import TitleBar
 

@@ -34,7 +34,7 @@ from tui.screens.dialogs import ConfirmDialog, TextDialog
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.widgets.device_picker import DevicePicker
-from tui.widgets.footer import KeyBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.slurm_target import SlurmTarget
 from tui.widgets.tables import fill_width
 from tui.widgets.title_bar import TitleBar

@@ -8,10 +8,10 @@ Why not Footer: Footer is a scrolling container of one widget per key, and it co
 nothing until its screen's bindings are first refreshed, so the Home screen's first frame
 had an empty footer and paid for it anyway: its module, its own and its keys' CSS, and
 then a recompose that mounts and restyles every key (after each later bindings refresh
-too). That was ~22 M instructions, about 8 ms, of the first frame on a 2-core box, where
-issue 16 asks the whole frame to stay within 1.2x a Textual hello-world
-(bench/findings.md "startup-first-frame"). This bar draws its keys in the first frame,
-and a bindings refresh only repaints one line.
+too). Footer cost the Home's first frame ~22 M instructions (its module 10 M), this bar
+~13 M with its keys drawn: about 3 ms less on a 2-core box, where issue 16 asks the whole
+frame to stay within 1.2x a Textual hello-world (bench/findings.md "startup-first-frame").
+A bindings refresh repaints one line.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class KeyBar(Widget):
         # (link-*-hover above).
         return Style()
 
+    _drawn: object = None  # the keys the bar last drew (None: not drawn yet)
+    _tipped: object = None  # the keys its tooltip describes
+
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self._bindings_changed(self.screen)
@@ -78,10 +81,14 @@ class KeyBar(Widget):
         return binding.key, app.get_key_display(binding), binding.description, enabled
 
     def _bindings_changed(self, _screen: object) -> None:
-        # What each key does, in one tooltip (Footer gave each key its own).
-        self.tooltip = "\n".join(f"{shown}  {tip or description}" for _key, shown, description, _enabled, tip
-                                 in self._shown()) or None
-        self.refresh()
+        shown, palette = self._shown(), self._palette()
+        if shown != self._tipped:
+            # What each key does, in one tooltip (Footer gave each key its own).
+            self._tipped = shown
+            self.tooltip = "\n".join(f"{key_shown}  {tip or description}"
+                                     for _key, key_shown, description, _enabled, tip in shown) or None
+        if (shown, palette) != self._drawn:  # else focus moved, the same keys: no repaint (over SSH, no bytes)
+            self.refresh()
 
     @staticmethod
     def _key(key: str, shown: str, description: str, enabled: bool) -> Content:
@@ -92,9 +99,12 @@ class KeyBar(Widget):
         return text.stylize(f"@click=app.simulate_key({key!r})")
 
     def render(self) -> Content:
-        left = Content("").join(self._key(key, shown, description, enabled)
-                                for key, shown, description, enabled, _tip in self._shown())
-        palette = self._palette()
+        # Read at each render, not kept from the last bindings refresh: the first frame comes
+        # before the screen has focused anything and published its bindings.
+        shown, palette = self._shown(), self._palette()
+        self._drawn = shown, palette
+        left = Content("").join(self._key(key, key_shown, description, enabled)
+                                for key, key_shown, description, enabled, _tip in shown)
         if palette is None:
             return left
         right = Content.assemble(("▏", "$foreground 20%")) + self._key(*palette)
