@@ -4,6 +4,7 @@ about the UI around it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 
 import psutil
 import pytest
+from rich.cells import cell_len
 from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Button, DataTable, SelectionList, Static
@@ -20,7 +22,8 @@ from launcher.jobs import identity, registry
 from recorded_inspection import use_recorded_inspection
 from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
-from tui.screens.home import HomeScreen
+from launcher.planning.presets import load_presets
+from tui.screens.home import HomeScreen, preset_rows
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.screens.plan import PlanScreen
@@ -71,6 +74,17 @@ async def test_home_lists_the_simulated_gpus_and_the_presets(fake_gpus, recorded
         await pilot.click("#presets", offset=(2, row + 1))
         await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan to open")
         assert app.screen.preset.name == names[row + 1]
+
+
+def test_the_presets_columns_line_up_in_terminal_cells():
+    presets = load_presets().presets
+    wide = dataclasses.replace(presets["r50-fpn-1x"], name="検出-r50")  # two cells a character
+    heading, options = preset_rows({**presets, wide.name: wide})
+    lr_column = heading.plain.index("lr @ batch")
+    assert [o.id for o in options] == sorted([*presets, wide.name])
+    for option in options:
+        text = option.prompt.plain
+        assert cell_len(text[:text.index(" 0.0") + 1]) == lr_column, text  # every lr starts with 0.0
 
 
 @sync

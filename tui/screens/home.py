@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,10 +43,11 @@ def preset_rows(presets: dict[str, Preset]) -> tuple[Content, list[Option]]:
     for name, p in sorted(presets.items()):
         ref = "-" if p.reference_ap is None else f"{p.reference_ap:.1f}"
         rows.append((name, f"{p.base_lr:g} @ {p.base_batch_size}", str(p.effective_epochs), ref, p.description))
-    widths = [max(len(cells[i]) for cells in (HEADINGS, *rows)) for i in range(len(HEADINGS) - 1)]
+    # Terminal cells, not characters: a user's preset may be named in any script.
+    widths = [max(cell_len(cells[i]) for cells in (HEADINGS, *rows)) for i in range(len(HEADINGS) - 1)]
 
     def line(cells: tuple[str, ...]) -> Content:
-        return Content("  ".join([*(c.ljust(w) for c, w in zip(cells, widths)), cells[-1]]))
+        return Content("  ".join([*(c + " " * (w - cell_len(c)) for c, w in zip(cells, widths)), cells[-1]]))
 
     return line(HEADINGS), [Option(line(cells), id=cells[0]) for cells in rows]
 
