@@ -97,7 +97,9 @@ def test_job_survives_a_hangup_of_the_launching_session(tiny_data, tmp_path):
         os.killpg(shell.pid, signal.SIGHUP)
         shell.wait(timeout=10)
         time.sleep(3)
-        assert job_status(job["id"]) == "running"
+        # A hangup that reached the job would leave it failed; with the fast demo recipe the
+        # tiny run may already have finished in these 3 s, which is survival too.
+        assert job_status(job["id"]) in ("running", "succeeded")
         assert wait_done(job["id"]) == "succeeded", explain(Path(job["run_dir"]))
     finally:
         if shell.poll() is None:
