@@ -108,6 +108,31 @@ async def test_a_logging_jobs_chart_is_redrawn_once_a_period_not_at_every_line(f
 
 
 @sync
+async def test_an_empty_charts_first_points_are_drawn_at_once_not_a_period_later(fake_gpus, logging_job,
+                                                                                  monkeypatch):
+    """The Monitor opened before the job's first line: that line's loss shows at once, though the
+    (empty) chart was drawn a moment ago and the period between redraws is long."""
+    fake_gpus("eight")
+    monkeypatch.setattr("tui.screens.monitor.CHART_PERIOD_S", (30.0, 30.0))
+    record, log_line = logging_job
+    (record.run_path / TS / "vis_data" / "scalars.json").write_text("")
+    draws = counting(monkeypatch, LossChart, "show")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await open_monitor(pilot, record)
+        await pilot.pause(0.2)
+        assert draws and loss_steps(draws[-1]) is None  # the empty chart
+        first = log_line()
+        await wait_for(pilot, lambda: draws and loss_steps(draws[-1]) == first, 5, "the first loss drawn")
+        assert "loss_rpn_cls" in screen_text(app)
+        drawn = len(draws)
+        log_line()  # the chart has points now: the next line waits for the period
+        await pilot.pause(1.5)
+        assert len(draws) == drawn
+
+
+@sync
 async def test_opening_the_monitor_builds_its_loss_figure_once(fake_gpus, logging_job, monkeypatch):
     # The loss chart drew a placeholder figure for the frame before the history.
     fake_gpus("eight")

@@ -54,13 +54,12 @@ async def test_launch_the_cpu_demo_from_the_plan_and_watch_loss_then_map(fake_gp
             assert registry.status(record) == registry.RUNNING
             await wait_for(pilot, lambda: "loss" in ((monitor.snapshot or {}).get("latest") or {}), 300,
                            "the first loss")
-            await pilot.pause(0.5)
-            assert "loss" in screen_text(app) and "loss_rpn_cls" in screen_text(app)
+            # Drawn at once, not a redraw period later: the chart had nothing before this line.
+            await wait_for(pilot, lambda: "loss_rpn_cls" in screen_text(app), 5, "the loss chart")
             await wait_for(pilot, lambda: (monitor.snapshot or {}).get("map_by_epoch"), 600, "coco/bbox_mAP")
             await pilot.press("3")
-            await pilot.pause(0.5)
-            text = screen_text(app)
-            assert "best mAP" in text and "box mAP per epoch" in text
+            await wait_for(pilot, lambda: "best mAP" in screen_text(app) and "box mAP per epoch" in screen_text(app),
+                           5, "the mAP tab")
             row = monitor.snapshot["map_by_epoch"][0]
             assert row["epoch"] == 1 and row["bbox_mAP"] is not None
             deadline = time.monotonic() + 120

@@ -211,11 +211,20 @@ class MonitorScreen(Screen):
         if tab not in CHARTS or self._chart_input(tab) == self._charted.get(tab):
             return
         wait = self._charted_at.get(tab, float("-inf")) + self._chart_period(tab) - time.monotonic()
-        if now or wait <= 0:
+        # The first points of an empty chart are drawn at once: a user who opens the Monitor
+        # before the first log line should see the loss when it comes, not a period later.
+        if now or wait <= 0 or not self._plots_anything(tab, self._charted.get(tab)):
             self._charted_at[tab] = time.monotonic()
             self._draw_chart(tab)
         elif self._chart_timer is None:
             self._chart_timer = self.set_timer(wait, self._chart_due, name="chart")
+
+    @staticmethod
+    def _plots_anything(tab: str, data: Any) -> bool:
+        """Whether a chart input (as `_chart_input` returns it for `tab`) has a point to draw."""
+        if data is None:
+            return False
+        return bool(data[1] if tab == "loss" else data if tab == "lr" else data[0])
 
     def _chart_period(self, tab: str) -> float:
         """Seconds between redraws that keep this chart within CHART_CPU_SHARE of a core."""
