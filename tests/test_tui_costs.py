@@ -121,8 +121,8 @@ async def test_an_empty_charts_first_points_are_drawn_at_once_not_a_period_later
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await open_monitor(pilot, record)
-        await pilot.pause(0.2)
-        assert draws and loss_steps(draws[-1]) is None  # the empty chart
+        await wait_for(pilot, lambda: draws, 5, "the empty chart")
+        assert loss_steps(draws[-1]) is None
         first = log_line()
         await wait_for(pilot, lambda: draws and loss_steps(draws[-1]) == first, 5, "the first loss drawn")
         assert "loss_rpn_cls" in screen_text(app)
