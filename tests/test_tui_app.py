@@ -148,6 +148,10 @@ async def test_no_gpu_preselects_the_cpu_demo_and_plans_gloo_workers(fake_gpus, 
         await pilot.pause()
         assert screen.proposal.lr == 0.001 and "0.002 × (1×1×2)/4 = 0.001" in screen_text(app)
         await settle(app, pilot)
+        # A blank seed is the config's own: the demo's config sets 0, so the field says so.
+        await wait_for(pilot, lambda: screen.plan is not None, 60, "the checklist")
+        assert screen.query_one("#seed").placeholder == "0 (config)"
+        assert "seed 0" in screen.plan.checks[[c.id for c in screen.plan.checks].index("seed")].detail
 
 
 @sync
@@ -163,6 +167,7 @@ async def test_checklist_shows_fix_hints_and_launch_is_refused_while_a_check_fai
         await wait_for(pilot, lambda: screen.plan is not None or screen.plan_error is not None, 120, "the checklist")
         assert screen.plan is not None, screen.plan_error
         assert screen.plan.status == "fail"
+        assert screen.query_one("#seed").placeholder == "random"  # mmdet's config sets no seed
         text = screen_text(app)
         assert "Checklist: FAIL" in text and "FAIL" in text and "fix:" in text
         failing = [c for c in screen.plan.checks if c.status == "fail"]

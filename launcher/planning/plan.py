@@ -61,6 +61,11 @@ class Plan:
     def versions(self) -> dict[str, Any]:
         return self.inspection.get("versions") or {}
 
+    @property
+    def resolved(self) -> dict[str, Any]:
+        """The resolved config's summary (lr, schedule, seed...), as plan.json keeps it."""
+        return (self.inspection.get("config") or {}).get("summary") or {}
+
     def to_dict(self) -> dict[str, Any]:
         p = self.proposal
         return {
@@ -99,7 +104,7 @@ class Plan:
             "status": self.status,
             "checklist": [c.to_dict() for c in self.checks],
             "versions": self.versions,
-            "resolved": (self.inspection.get("config") or {}).get("summary"),
+            "resolved": self.resolved or None,
             "command": self.command,
             "env": self.env,
         }

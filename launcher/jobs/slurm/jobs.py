@@ -97,7 +97,7 @@ def launch(req: PlanRequest, spec: SlurmSpec, *, force: bool = False) -> tuple[J
         if made_here:  # a refused launch leaves nothing behind
             shutil.rmtree(plan.run_dir, ignore_errors=True)
         raise
-    summary = (plan.inspection.get("config") or {}).get("summary") or {}
+    summary = plan.resolved
     record = JobRecord(
         id=plan.job_id, name=name or plan.preset.name, preset=plan.preset.name, run_dir=str(plan.run_dir),
         gpu_ids=[], cpu=plan.cpu, nproc_per_node=spec.tasks_per_node, nodes=spec.nodes, pid=0, pgid=0,
