@@ -15,6 +15,7 @@ import pytest
 from conftest import DATA
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
+from launcher.references.report import _plan_lines
 
 REFS = DATA / "references"
 ZOO_JSON = REFS / "zoo" / "faster_rcnn_r50_fpn_1x_coco_20200130_204655.log.json"
@@ -160,3 +161,17 @@ def test_launch_with_an_unknown_reference_starts_nothing(cli):
     result = cli("launch", "--preset", "demo-cpu", "--cpu", "--reference", "nope")
     assert result.returncode == 2 and "no reference 'nope'" in result.stderr and "Traceback" not in result.stderr
     assert _json(cli("jobs", "--json"))["jobs"] == []
+
+
+def test_the_reports_plan_says_what_ran_the_configs_seed_and_a_changed_schedule():
+    """The demo's config sets seed 0 and --seed was not given: the report says seed 0, as the
+    checklist did, not the request's None; a schedule cut by --cfg-options is set beside the preset's."""
+    plan = {"lr": 0.002, "formula": "0.002 × (1×2×2)/4 = 0.002", "rule": "linear", "total_batch": 4, "nodes": 1,
+            "gpus_per_node": 2, "cpu": True, "imgs_per_gpu": 2, "warmup_iters": 50, "epochs": 24, "milestones": [],
+            "seed": None, "resolved": {"warmup_iters": 50, "max_epochs": 2, "milestones": [], "seed": 0}}
+    text = "\n".join(_plan_lines(plan))
+    assert "- warmup 50 iterations, 2 epochs, milestones [], seed 0 (the preset says 24 epochs, milestones [])" in text
+    assert "total batch **4** = 1 node(s) × 2 CPU workers × 2 images" in text
+    plan["resolved"].update(max_epochs=24, seed=None)
+    assert "- warmup 50 iterations, 24 epochs, milestones [], seed none (random)\n" in "\n".join(_plan_lines(plan))
+    assert _plan_lines({}) == ["No plan.json in the run dir (not launched by frcnn-tui).", ""]

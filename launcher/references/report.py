@@ -120,6 +120,32 @@ def _official_log(preset: str) -> str | None:
     return getattr(found, "reference_log_url", None) if found else None
 
 
+def _plan_lines(plan: dict) -> list[str]:
+    """The plan's lr, batch and schedule, then the checklist as it stood at launch. The
+    schedule and seed are the resolved config's (what ran: --cfg-options and the config's own
+    randomness.seed included), the preset's beside them when they differ."""
+    if not plan:
+        return ["No plan.json in the run dir (not launched by frcnn-tui).", ""]
+    resolved = plan.get("resolved") or {}
+    rule = f"{plan.get('formula')} ({plan.get('rule')} rule)"
+    seed = resolved.get("seed", plan.get("seed"))
+    ran = (f"- warmup {resolved.get('warmup_iters', plan.get('warmup_iters'))} iterations, "
+           f"{resolved.get('max_epochs') or plan.get('epochs')} epochs, milestones "
+           f"{resolved.get('milestones') or plan.get('milestones')}, "
+           f"seed {'none (random)' if seed is None else seed}")
+    preset = (plan.get("epochs"), plan.get("milestones"))
+    if resolved and (resolved.get("max_epochs") or preset[0], resolved.get("milestones") or preset[1]) != preset:
+        ran += f" (the preset says {preset[0]} epochs, milestones {preset[1]})"
+    out = [f"- lr **{plan.get('lr')}**, set by hand: {plan.get('lr') / plan['rule_lr']:.3g}× the rule's {rule}"
+           if plan.get("lr_override") and plan.get("rule_lr") else f"- lr **{plan.get('lr')}** = {rule}",
+           f"- total batch **{plan.get('total_batch')}** = {plan.get('nodes')} node(s) × "
+           f"{plan.get('gpus_per_node')} {'CPU workers' if plan.get('cpu') else 'GPUs'} × "
+           f"{plan.get('imgs_per_gpu')} images", ran, ""]
+    out += ["## Checklist at launch", "", "| check | status | detail |", "|---|---|---|"]
+    out += [f"| {c.get('id')} | {c.get('status')} | {_cell(c.get('detail'))} |" for c in plan.get("checklist") or []]
+    return out + [""]
+
+
 def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference | None, plan: dict,
                    status: str, charts: dict[str, str], chart_error: str | None) -> str:
     out = [f"# Reproduction report: job {record.id} ({record.name})", "",
@@ -151,27 +177,7 @@ def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference
             out += [f"![{title}]({Path(charts[key]).name})", ""]
     if chart_error:
         out += [f"(charts not drawn: {chart_error})", ""]
-    out += ["## Plan", ""]
-    resolved = plan.get("resolved") or {}
-    if plan:
-        rule = f"{plan.get('formula')} ({plan.get('rule')} rule)"
-        out += [f"- lr **{plan.get('lr')}**, set by hand: {plan.get('lr') / plan['rule_lr']:.3g}× the rule's {rule}"
-                if plan.get("lr_override") and plan.get("rule_lr") else f"- lr **{plan.get('lr')}** = {rule}",
-                f"- total batch **{plan.get('total_batch')}** = {plan.get('nodes')} node(s) × "
-                f"{plan.get('gpus_per_node')} {'CPU workers' if plan.get('cpu') else 'GPUs'} × "
-                f"{plan.get('imgs_per_gpu')} images",
-                f"- warmup {resolved.get('warmup_iters', plan.get('warmup_iters'))} iterations, "
-                f"{resolved.get('max_epochs') or plan.get('epochs')} epochs, milestones "
-                f"{resolved.get('milestones') or plan.get('milestones')}, seed {plan.get('seed')} "
-                f"(as the resolved config runs; the preset says {plan.get('epochs')} epochs, milestones "
-                f"{plan.get('milestones')})" if resolved else
-                f"- warmup {plan.get('warmup_iters')} iterations, {plan.get('epochs')} epochs, milestones "
-                f"{plan.get('milestones')}, seed {plan.get('seed')}", ""]
-        out += ["## Checklist at launch", "", "| check | status | detail |", "|---|---|---|"]
-        out += [f"| {c.get('id')} | {c.get('status')} | {_cell(c.get('detail'))} |" for c in plan.get("checklist") or []]
-        out += [""]
-    else:
-        out += ["No plan.json in the run dir (not launched by frcnn-tui).", ""]
+    out += ["## Plan", ""] + _plan_lines(plan)
     out += ["## Environment and recipe against the reference", ""] + _env_table(run, ref) + [""]
     out += ["## Cost", ""] + _cost(snap, run, record, plan) + [""]
     return "\n".join(out)
