@@ -1,6 +1,7 @@
 """The fast ways to read a long history (orjson, the kept state of history_cache) give
 exactly what a plain json.loads of every line gives."""
 
+import gc
 import json
 import random
 import sys
@@ -168,3 +169,32 @@ def test_a_short_history_is_not_kept_and_the_plan_decides_the_warmup(tmp_path):
     for bad in ('{"warmup_iters": "50"}', "[1]", "{", '{"warmup_iters": -1}'):
         (run.work_dir / "plan.json").write_text(bad)
         assert planned_warmup_iters(run.work_dir) == 500
+
+
+def test_catch_up_pauses_the_cyclic_gc_only_while_it_reads(tmp_path, monkeypatch):
+    """The GC is off while the pieces are parsed (its passes free nothing there), and as it
+    was afterwards: back on, still off under the TUI's start-up pause, back on after an error."""
+    _history(Run(tmp_path), random.Random(1), odd=False)
+    seen = []
+    update = JobMetrics.update
+
+    def spying(self, upd):
+        seen.append(gc.isenabled())
+        return update(self, upd)
+
+    monkeypatch.setattr(JobMetrics, "update", spying)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        _fast(tmp_path)
+        assert seen and not any(seen) and gc.isenabled()
+        gc.disable()
+        _fast(tmp_path)
+        assert not gc.isenabled()
+        gc.enable()
+        monkeypatch.setattr(JobMetrics, "update", lambda self, upd: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            _fast(tmp_path)
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
