@@ -3,6 +3,7 @@ exactly what a plain json.loads of every line gives."""
 
 import gc
 import json
+import os
 import random
 import sys
 import time
@@ -116,6 +117,44 @@ def test_kept_history_gives_the_same_snapshot_and_only_new_lines_are_read(tmp_pa
     # Lines written since are read on top of what was kept.
     run.records(train_record(9000, epoch=5, loss=0.1), val_record(5, 0.5))
     assert _fast(run.work_dir, keep=True) == _plain(run.work_dir)
+
+
+def test_the_kept_states_are_bounded_least_recently_used_first(tmp_path, monkeypatch):
+    """Every long work dir read leaves a state: the folder keeps MAX_KEPT, drops the least
+    recently used first (a restore is a use), the ones unused for MAX_AGE_S, and a dead save's
+    .tmp, and a dropped state only means a plain read again."""
+    monkeypatch.setattr(history_cache, "SAVE_MIN_BYTES", 0)
+    monkeypatch.setattr(history_cache, "MAX_KEPT", 3)
+    folder = tmp_path / "home" / "cache" / "history"
+    runs = []
+    for i in range(3):
+        run = Run(tmp_path / f"wd{i}")
+        _history(run, random.Random(i), odd=False)
+        _fast(run.work_dir, keep=True)
+        runs.append(run)
+    states = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(states) == 3
+    for age, state in zip((300, 200, 100), states):  # wd0 the oldest use, wd2 the newest
+        os.utime(state, (time.time() - age, time.time() - age))
+    assert history_cache.restore(WorkDirTailer(runs[0].work_dir), JobMetrics(max_epochs=4, reference_ap=37.4))
+    dead = folder / "x.pickle.123.tmp"
+    dead.write_bytes(b"half")
+    os.utime(dead, (time.time() - 7200, time.time() - 7200))
+
+    run = Run(tmp_path / "wd3")
+    _history(run, random.Random(3), odd=False)
+    _fast(run.work_dir, keep=True)
+    assert len(list(folder.glob("*.pickle"))) == 3 and not dead.exists()
+    kept = {i for i, r in enumerate(runs + [run])
+            if history_cache.restore(WorkDirTailer(r.work_dir), JobMetrics(max_epochs=4, reference_ap=37.4))}
+    assert kept == {0, 2, 3}  # wd1 was the least recently used
+    assert _fast(runs[1].work_dir, keep=True) == _plain(runs[1].work_dir)
+
+    for state in folder.glob("*.pickle"):  # a month unused
+        os.utime(state, (time.time() - history_cache.MAX_AGE_S - 60,) * 2)
+    _fast(runs[1].work_dir, keep=True)  # a save prunes the others, all past MAX_AGE_S
+    assert len(list(folder.glob("*.pickle"))) == 1
+    assert history_cache.restore(WorkDirTailer(runs[1].work_dir), JobMetrics(max_epochs=4, reference_ap=37.4))
 
 
 def test_kept_history_of_a_replaced_log_is_not_used(tmp_path, monkeypatch):

@@ -13,6 +13,10 @@ Where: the user's private cache folder (``paths.cache_dir()/history``), not besi
 the log: work dirs are often shared, read-only or on NFS, and a pickle may only be
 loaded from a folder nobody else can write to.
 
+The folder is pruned at each save: the states not read or written for MAX_AGE_S go, and
+beyond MAX_KEPT the least recently used ones (a restore counts as a use), so it stays a few
+tens of MiB however many work dirs are read; a dropped state only costs a plain read.
+
 Valid while the code that built it is the same (a hash of launcher/monitor's sources),
 for the same work dir and settings, and every followed file still has the same inode,
 is at least as long as what was read, and holds the same bytes at its start and just
@@ -25,6 +29,7 @@ import functools
 import hashlib
 import os
 import pickle
+import time
 from pathlib import Path
 
 __all__ = ["SAVE_MIN_BYTES", "restore", "save"]
@@ -32,6 +37,11 @@ __all__ = ["SAVE_MIN_BYTES", "restore", "save"]
 # Below this, reading the history again is fast enough not to keep it (~0.1 s).
 SAVE_MIN_BYTES = 16 << 20
 _FINGERPRINT_BYTES = 4096
+# The folder's bounds (see the module doc): ~0.3 MiB a state.
+MAX_KEPT = 64
+MAX_AGE_S = 30 * 86400
+# A .tmp this old is a save that died half-way (a save takes well under a second).
+_TMP_AGE_S = 3600
 # Set by the caller's snapshot, not part of what was read.
 _CALLER_FIELDS = ("max_epochs", "reference_ap")
 
@@ -84,7 +94,32 @@ def save(tailer, metrics) -> bool:
         os.replace(tmp, target)  # readers see the old cache or the new one, never half
     except Exception:  # a full disk or an unwritable cache only costs the next reader time
         return False
+    _prune(target.parent, keep=target)
     return True
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Drops the states past MAX_AGE_S and the least recently used beyond MAX_KEPT (never
+    ``keep``, just written), and .tmp files left by a save that died."""
+    now = time.time()
+    states = []
+    try:
+        for entry in os.scandir(folder):
+            age = now - entry.stat().st_mtime
+            if entry.name.endswith(".tmp"):
+                if age > _TMP_AGE_S:
+                    os.unlink(entry.path)
+            elif entry.name.endswith(".pickle") and entry.path != str(keep):
+                states.append((age, entry.path))
+    except OSError:
+        return
+    states.sort()  # the most recently used first
+    for i, (age, path) in enumerate(states):
+        if age > MAX_AGE_S or i >= MAX_KEPT - 1:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def restore(tailer, metrics) -> bool:
@@ -103,4 +138,8 @@ def restore(tailer, metrics) -> bool:
         return False
     tailer.__dict__.update(state["tailer"])
     metrics.__dict__.update(state["metrics"])
+    try:
+        os.utime(path)  # a use: pruning keeps the recently used states
+    except OSError:
+        pass
     return True
