@@ -151,6 +151,55 @@ def test_the_cosine_schedule_is_mmengines_own_and_a_restarted_one_is_flagged(tmp
     _train_lines(tmp_path, "20260101_000000", [{"lr": base, "epoch": 1, "iter": 30, "step": 30}])
     _train_lines(tmp_path, "20260102_000000", [{"lr": base, "epoch": 12, "iter": 331, "step": 331}])
     assert [a["kind"] for a in lr_resume.lr_after_resume_alerts(tmp_path)] == ["lr-after-resume"]
-    # One converted to iterations is not judged (the log does not say an epoch's length).
+    # One converted to iterations is not judged without the epoch's length.
     assert lr_resume.expected_lr(dict(resolved, lr_cosine=dict(resolved["lr_cosine"], iter_based=True)), 331, 12) \
         is None
+
+
+@pytest.mark.parametrize("form", ["by_epoch=False", "convert_to_iter_based"])
+def test_a_cosine_stepped_each_iteration_is_mmengines_own_and_a_restarted_one_is_flagged(tmp_path, form):
+    # MMEngine's own schedulers, stepped each iteration as its ParamSchedulerHook does: a cosine
+    # written in iterations, and one written in epochs that the Runner converts with the epoch's
+    # length (what convert_to_iter_based=True does). Every logged lr is one expected_lr allows.
+    torch = pytest.importorskip("torch")
+    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
+
+    base, warmup, length, epochs = 0.02, 20, 30, 6
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+    linear = LinearLR(opt, start_factor=0.001, by_epoch=False, begin=0, end=warmup)
+    if form == "by_epoch=False":
+        cosine = CosineAnnealingLR(opt, by_epoch=False, begin=10, end=epochs * length, T_max=epochs * length - 10,
+                                   eta_min=0.0002)
+        written = {"begin": 10, "T_max": epochs * length - 10, "eta_min": 0.0002, "eta_min_ratio": None,
+                   "by_epoch": False, "iter_based": False}
+    else:
+        cosine = CosineAnnealingLR.build_iter_from_epoch(opt, by_epoch=True, begin=1, end=epochs, T_max=epochs - 1,
+                                                         eta_min_ratio=0.05, epoch_length=length)
+        written = {"begin": 1, "T_max": epochs - 1, "eta_min": None, "eta_min_ratio": 0.05,
+                   "by_epoch": True, "iter_based": True}
+    resolved = {"lr": base, "warmup_iters": warmup, "warmup_start_factor": 0.001, "milestones": None,
+                "lr_cosine": written}
+    lrs = {}
+    for step in range(1, epochs * length + 1):
+        epoch = (step - 1) // length + 1
+        lrs[step] = lr = opt.param_groups[0]["lr"]
+        expected = lr_resume.expected_lr(resolved, step, epoch, length)
+        assert any(lr == pytest.approx(c, rel=lr_resume.REL_TOL) for c in expected), (step, lr, expected)
+        linear.step()
+        cosine.step()
+    assert lrs[epochs * length] < base / 5  # it did decay
+
+    # In a run dir: the resumed folder's text log gives the epoch's length.
+    (tmp_path / "plan.json").write_text(json.dumps({"resolved": resolved}))
+    _train_lines(tmp_path, "20260101_000000", [{"lr": lrs[30], "epoch": 1, "iter": 30, "step": 30}])
+    resumed = _train_lines(tmp_path, "20260102_000000", [{"lr": lrs[100], "epoch": 4, "iter": 100, "step": 100}])
+    text_log = tmp_path / "20260102_000000" / "20260102_000000.log"
+    if form == "convert_to_iter_based":
+        assert lr_resume.lr_after_resume_alerts(tmp_path) == []  # no progress line yet: not judged...
+        text_log.write_text(f"2026/01/02 00:00:09 - mmengine - INFO - Epoch(train)  [4][10/{length}]  "
+                            f"base_lr: 2.0000e-02 lr: {lrs[100]:.4e}  eta: 0:00:05  time: 0.2000\n")
+    assert lr_resume.lr_after_resume_alerts(tmp_path) == []  # ...then judged right
+    # The same resume had the cosine restarted: the base lr at step 100.
+    lr_resume._checked.clear()
+    resumed.write_text(json.dumps({"lr": base, "epoch": 4, "iter": 100, "step": 100}) + "\n")
+    assert [a["kind"] for a in lr_resume.lr_after_resume_alerts(tmp_path)] == ["lr-after-resume"]
