@@ -72,6 +72,48 @@ async def test_plan_screen_targets_a_slurm_partition_with_the_clusters_checks(sl
 
 @needs_stack
 @sync
+async def test_the_plan_screen_asks_for_the_time_limit_account_and_qos_and_checks_the_time(slurm_cluster, fake_gpus):
+    # On an 80x24 terminal: the limits row comes with a partition, and the checklist judges the
+    # time against the partition's limit (short: 10 minutes) as it does for `launch --slurm --time`.
+    fake_gpus("none")
+    app = make_app(slurm=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.inventory is not None, what="the probe")
+        await pilot.press("enter")  # demo-cpu
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan screen")
+        screen = app.screen
+        assert not screen.query_one("#slurm-limits").display and "account" not in screen_text(app)
+        select = screen.query_one("#target")
+        await wait_for(pilot, lambda: len(select._options) >= 3, what="partitions from sinfo")
+        select.value = "short"
+        await pilot.pause()
+        assert screen.query_one("#slurm-limits").display
+        text = screen_text(app)
+        assert "time" in text and "account" in text and "qos" in text
+        assert "0.002 × (1×2×2)/4 = 0.002" in text  # the limits row leaves the lr in view
+
+        def time_check():
+            checks = {c.id: c for c in (screen.plan.checks if screen.plan else [])}
+            return checks.get("slurm-time")
+
+        screen.query_one("#slurm-time").value = "20:00"
+        await wait_for(pilot, lambda: time_check() is not None and "20:00" in time_check().detail, 90,
+                       "the time judged")
+        assert time_check().status == "fail" and "exceeds partition short's limit" in time_check().detail
+        for widget_id, value in (("#slurm-time", "5:00"), ("#slurm-account", "vision"), ("#slurm-qos", "normal")):
+            screen.query_one(widget_id).value = value
+        await wait_for(pilot, lambda: time_check() is not None and "5:00" in time_check().detail, 90,
+                       "the time judged again")
+        assert time_check().status == "pass"
+        spec = screen.slurm_spec
+        assert (spec.partition, spec.time, spec.account, spec.qos) == ("short", "5:00", "vision", "normal")
+        select.value = "here"
+        await pilot.pause()
+        assert not screen.query_one("#slurm-limits").display and screen.slurm_spec is None
+
+
+@needs_stack
+@sync
 async def test_a_pending_slurm_job_is_watched_stopped_and_resumed_from_the_tui(slurm_cluster, fake_gpus, tmp_path,
                                                                              cancel_leftovers):
     fake_gpus("none")
@@ -134,7 +176,9 @@ async def test_launch_from_the_plan_screen_to_slurm_then_watch_and_stop(slurm_cl
         screen.query_one("#data-root").value = str(data)
         screen.query_one("#cfg").value = "default_hooks.logger.interval=1"
         select.value = "debug"
-        await wait_for(pilot, lambda: screen.plan is not None and any(c.id == "slurm-partition"
+        await pilot.pause()
+        screen.query_one("#slurm-time").value = "30:00"
+        await wait_for(pilot, lambda: screen.plan is not None and any(c.id == "slurm-time" and "30:00" in c.detail
                                                                       for c in screen.plan.checks),
                        120, "the SLURM checklist")
         await pilot.press("ctrl+f")  # the tiny set is not the preset's: force past what fails
@@ -144,6 +188,7 @@ async def test_launch_from_the_plan_screen_to_slurm_then_watch_and_stop(slurm_cl
         record = registry.load_all()[-1]
         assert record.backend == registry.SLURM and record.slurm_job_id in squeue_ids()
         assert f"SLURM job {record.slurm_job_id}" in notes(app)
+        assert "\n#SBATCH --time=30:00\n" in (record.run_path / "slurm.sh").read_text()
         await wait_for(pilot, lambda: "loss " in screen_text(app), 240, "training lines in the Monitor")
         assert f"SLURM job {record.slurm_job_id} RUNNING on" in screen_text(app)
         await pilot.press("x")

@@ -148,9 +148,10 @@ async def test_no_gpu_preselects_the_cpu_demo_and_plans_gloo_workers(fake_gpus, 
         await pilot.pause()
         assert screen.proposal.lr == 0.001 and "0.002 × (1×1×2)/4 = 0.001" in screen_text(app)
         await settle(app, pilot)
-        # A blank seed is the config's own: the demo's config sets 0, so the field says so.
+        # A blank seed is the config's own: the demo's config sets 0, so the field says so (short enough not to wrap in it).
         await wait_for(pilot, lambda: screen.plan is not None, 60, "the checklist")
-        assert screen.query_one("#seed").placeholder == "0 (config)"
+        await pilot.pause()
+        assert screen.query_one("#seed").placeholder == "0 (cfg)" and "seed        0 (cfg)" in screen_text(app)
         assert "seed 0" in screen.plan.checks[[c.id for c in screen.plan.checks].index("seed")].detail
 
 

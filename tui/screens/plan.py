@@ -265,9 +265,10 @@ class PlanScreen(Screen):
         style = {"pass": "$success", "warn": "$warning", "fail": "$error"}[plan.status]
         box.border_title = f"Checklist: [bold {style}]{plan.status.upper()}[/]"
         box.border_subtitle = f"{counts['pass']} pass · {counts['warn']} warn · {counts['fail']} fail · enter: full text"
-        # A blank seed means the config's own: say which (the demo's config sets 0), not "random".
+        # A blank seed means the config's own: say which (the demo's config sets 0), not "random";
+        # short, as a placeholder wider than the field wraps and shows only its first word.
         config_seed = plan.resolved.get("seed")
-        self.query_one("#seed", Input).placeholder = "random" if config_seed is None else f"{config_seed} (config)"
+        self.query_one("#seed", Input).placeholder = "random" if config_seed is None else f"{config_seed} (cfg)"
         first_bad = next((i for i, c in enumerate(plan.checks) if c.status != "pass"), 0)
         table.move_cursor(row=first_bad)
         self._show_check(first_bad)

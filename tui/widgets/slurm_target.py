@@ -4,13 +4,15 @@ The partitions come from sinfo in a thread (a slow controller never blocks the s
 partition chosen, the Device picker's choice becomes the per-node shape of the SLURM job: its
 CPU workers are the CPU form's tasks, its GPU count (or the GPUs/node field, for a login node
 without GPUs) the GPU form's tasks per node. What that means for the lr is the core's business.
+A second row, shown with a partition, takes what sbatch asks beyond the shape: the time limit
+(checked against the partition's by the checklist), the account and the QOS.
 """
 
 from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 
 from launcher.jobs.slurm import cluster
@@ -21,12 +23,20 @@ from tui.form import whole_number
 HERE = "here"
 
 
-class SlurmTarget(Horizontal):
+class SlurmTarget(Vertical):
     def compose(self) -> ComposeResult:
-        yield Label("run on ")
-        yield Select([("this host", HERE)], value=HERE, allow_blank=False, id="target", compact=True)
-        yield Label(" GPUs/node ", id="slurm-gpus-label")
-        yield Input(id="slurm-gpus", type="integer", placeholder="as picked", compact=True)
+        with Horizontal(id="slurm-where"):
+            yield Label("run on ")
+            yield Select([("this host", HERE)], value=HERE, allow_blank=False, id="target", compact=True)
+            yield Label(" GPUs/node ", id="slurm-gpus-label")
+            yield Input(id="slurm-gpus", type="integer", placeholder="as picked", compact=True)
+        with Horizontal(id="slurm-limits"):
+            yield Label("time ")
+            yield Input(id="slurm-time", placeholder="default", compact=True)
+            yield Label(" account ")
+            yield Input(id="slurm-account", placeholder="default", compact=True)
+            yield Label(" qos ")
+            yield Input(id="slurm-qos", placeholder="default", compact=True)
 
     def on_mount(self) -> None:
         self._show_gpus(False)
@@ -43,7 +53,7 @@ class SlurmTarget(Horizontal):
         select.value = HERE
 
     def _show_gpus(self, show: bool) -> None:
-        for widget_id in ("#slurm-gpus-label", "#slurm-gpus"):
+        for widget_id in ("#slurm-gpus-label", "#slurm-gpus", "#slurm-limits"):
             self.query_one(widget_id).display = show
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -65,4 +75,11 @@ class SlurmTarget(Horizontal):
         elif req.gpu_ids is not None:
             req.gpus, req.gpu_ids = len(req.gpu_ids), None
         return SlurmSpec(partition=self.partition, nodes=req.nodes, cpu=req.cpu,
-                         tasks_per_node=(req.nproc or 1) if req.cpu else req.gpus)
+                         tasks_per_node=(req.nproc or 1) if req.cpu else req.gpus,
+                         time=self._text("#slurm-time"), account=self._text("#slurm-account"),
+                         qos=self._text("#slurm-qos"))
+
+    def _text(self, widget_id: str) -> str | None:
+        """A limit as typed, None when blank (sbatch's default). The time's format is the
+        checklist's to judge (slurm-time), so that it says what a valid one looks like."""
+        return self.query_one(widget_id, Input).value.strip() or None
