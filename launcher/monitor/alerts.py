@@ -29,6 +29,10 @@ class DivergenceRule:
     loss near zero cannot trip it on noise). It fires once per episode and re-arms
     when the smoothed loss comes back under the midpoint of 1 and ``ratio``. A
     median ignores single spikes; non-finite values are the NaN alert's business.
+
+    It judges at every ``window``-th finite value after the warmup, counted over the whole
+    run, so the alerts are the same however the lines arrive: one at a time while a job is
+    followed, or in large batches when its history is read again.
     """
 
     def __init__(self, window: int = 10, ratio: float = 2.0, min_rise: float = 0.05,
@@ -38,20 +42,23 @@ class DivergenceRule:
         self._best = math.inf
         self._best_step: int | None = None
         self._firing = False
+        self._since_judged = 0  # finite values fed since the last judgement
 
     def feed(self, steps: Sequence[int], losses: Sequence[float]) -> list[dict]:
         alerts = []
         i = bisect_right(steps, self.warmup_iters)
         n = len(losses)
         while i < n:
-            j = min(n, i + self.window)
+            j = min(n, i + self.window - self._since_judged)
             block = losses[i:j]
             total = sum(block)
             if total - total != 0:
                 block = [v for v in block if v - v == 0]
             self._recent.extend(block)
+            self._since_judged += len(block)
             i = j
-            if len(self._recent) == self.window:
+            if self._since_judged == self.window:
+                self._since_judged = 0
                 alert = self._judge(steps[j - 1])
                 if alert:
                     alerts.append(alert)
