@@ -90,6 +90,7 @@ async def test_the_plan_screen_asks_for_the_time_limit_account_and_qos_and_check
         assert screen.query_one("#slurm-limits").display
         text = screen_text(app)
         assert "time" in text and "account" in text and "qos" in text
+        assert "run on SLURM: short" in text and "GPUs/node picked" in text  # all of it fits in 80 columns
         assert "0.002 × (1×2×2)/4 = 0.002" in text  # the limits row leaves the lr in view
 
         def time_check():

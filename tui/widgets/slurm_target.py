@@ -29,7 +29,7 @@ class SlurmTarget(Vertical):
             yield Label("run on ")
             yield Select([("this host", HERE)], value=HERE, allow_blank=False, id="target", compact=True)
             yield Label(" GPUs/node ", id="slurm-gpus-label")
-            yield Input(id="slurm-gpus", type="integer", placeholder="as picked", compact=True)
+            yield Input(id="slurm-gpus", type="integer", placeholder="picked", compact=True)
         with Horizontal(id="slurm-limits"):
             yield Label("time ")
             yield Input(id="slurm-time", placeholder="default", compact=True)
