@@ -239,6 +239,20 @@ async def test_jobs_screen_lists_the_registry(fake_gpus):
 
 
 @sync
+async def test_the_jobs_detail_line_keeps_the_devices_in_view_on_80_columns(fake_gpus):
+    # At 80 columns the table's devices and start columns are cut; the detail line repeats them.
+    fake_gpus("eight")
+    add_job("20261129-081500-bbbb", status="failed", epochs=2)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j")
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        assert not any("started" in line and "devices" in line for line in lines)  # the cut header
+        assert any("r50-fpn-1x gpu 0,1,2,3 · started " in line and " ago · pid " in line for line in lines)
+
+
+@sync
 async def test_jobs_screen_names_the_rank_that_failed_first(fake_gpus, tmp_path):
     # The same status note as `frcnn-tui jobs` (launcher.jobs.summary.status_note): a failed
     # job's row says which rank failed first, from torchrun's report in its stderr.log.

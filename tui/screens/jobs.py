@@ -201,9 +201,12 @@ class JobsScreen(Screen):
         # A SLURM job has no pid here: its SLURM id and state (pending reason, restarts) instead.
         where = (f"SLURM job {record.slurm_job_id} · {row.get('slurm_state') or '?'}"
                  if row.get("backend") == registry.SLURM else f"pid {record.pid}")
+        # The devices and start again here, before the run dir (which may wrap): on an 80-column
+        # terminal the table's last columns are cut.
         self.query_one("#job-detail", Static).update(Content.from_markup(
-            "[b]$name[/] $dir\n[dim]$where · $resumes resume(s)$extra[/]", name=record.name,
-            dir=record.run_dir, where=where, resumes=str(record.resumes), extra=extra))
+            "[b]$name[/] [dim]$devices · started $started · $where · $resumes resume(s)$extra[/]\n$dir",
+            name=record.name, dir=record.run_dir, devices=str(row.get("devices") or "?"),
+            started=ago(row.get("started_at"), self.app.clock()), where=where, resumes=str(record.resumes), extra=extra))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
