@@ -48,15 +48,7 @@ def expected_lr(resolved: dict, step: int, epoch: int | None,
     warmup = resolved.get("warmup_iters") or 0
     start = resolved.get("warmup_start_factor")
     cosine = resolved.get("lr_cosine")
-    span = _cosine_iterations(cosine, epoch_length) if cosine else None
-    if cosine and span is None:
-        if not cosine.get("by_epoch", True) or cosine.get("iter_based"):
-            return None  # stepped each iteration, but where it starts and ends is not known
-        t_max = cosine.get("T_max")
-        if epoch is None or not isinstance(t_max, int) or t_max <= 0:
-            return None
-        decay = _cosine_at(cosine, base, epoch - 1 - (cosine.get("begin") or 0), t_max)
-    elif not cosine:
+    if not cosine:
         gamma = resolved.get("lr_gamma") or 0.1
         decay = gamma ** sum(1 for m in resolved.get("milestones") or [] if epoch is not None and m <= epoch - 1)
     out = []
@@ -67,24 +59,29 @@ def expected_lr(resolved: dict, step: int, epoch: int | None,
             factor = start + (1 - start) * i / (warmup - 1) if warmup > 1 else 1.0
         else:
             factor = 1.0
-        if span is not None:
-            decay = _cosine_at(cosine, base, i - span[0], span[1])
+        if cosine:
+            position = _cosine_position(cosine, i, epoch, epoch_length)
+            if position is None:
+                return None
+            decay = _cosine_at(cosine, base, *position)
         out.append(base * factor * decay)
     return out
 
 
-def _cosine_iterations(cosine: dict, epoch_length: int | None) -> tuple[int, int] | None:
-    """(begin, T_max) in iterations of a cosine stepped each iteration: as written when its
-    by_epoch is False, times the epoch's length as MMEngine's convert_to_iter_based does;
-    None for one stepped once an epoch, or when that length is not known."""
+def _cosine_position(cosine: dict, i: int, epoch: int | None, epoch_length: int | None) -> tuple[int, int] | None:
+    """(steps since its begin, T_max) of a cosine at iteration I (0-based): in epochs when it is
+    set once an epoch; in iterations when stepped each iteration, as written (by_epoch=False) or
+    times the epoch's length as MMEngine's convert_to_iter_based does. None when unknown."""
     begin, t_max = cosine.get("begin") or 0, cosine.get("T_max")
     if not isinstance(t_max, int) or t_max <= 0 or not isinstance(begin, int):
         return None
     if not cosine.get("by_epoch", True):
-        return begin, t_max
-    if cosine.get("iter_based") and isinstance(epoch_length, int) and epoch_length > 0:
-        return int(begin * epoch_length), t_max * epoch_length
-    return None
+        return i - begin, t_max
+    if cosine.get("iter_based"):
+        if not isinstance(epoch_length, int) or epoch_length <= 0:
+            return None
+        return i - int(begin * epoch_length), t_max * epoch_length
+    return (epoch - 1 - begin, t_max) if epoch is not None else None
 
 
 def _cosine_at(cosine: dict, base: float, t: int, t_max: int) -> float:

@@ -75,6 +75,17 @@ def read_plan(run_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+
+def what_ran(plan: dict[str, Any]) -> dict[str, Any]:
+    """The schedule and seed a frcnn-tui job ran with: the resolved config's (its --cfg-options
+    and its own randomness.seed included), the plan's request where the config says nothing."""
+    resolved = plan.get("resolved") or {}
+    seed = plan.get("seed")
+    return {"warmup_iters": resolved.get("warmup_iters", plan.get("warmup_iters")),
+            "max_epochs": resolved.get("max_epochs") or plan.get("epochs"),
+            "milestones": resolved.get("milestones") or plan.get("milestones"),
+            "seed": seed if seed is not None else resolved.get("seed")}
+
 def parse_job_dir(run_dir: Path, name: str, preset: str | None = None) -> Reference:
     """A frcnn-tui run dir: the logs, then what plan.json recorded at launch (exact lr, batch,
     world size, seed and versions, which the logs may only imply)."""
@@ -89,16 +100,15 @@ def parse_job_dir(run_dir: Path, name: str, preset: str | None = None) -> Refere
     if not plan:
         return ref
     ref.preset = preset or plan.get("preset")
-    resolved = plan.get("resolved") or {}
+    ran = what_ran(plan)
     train = dict(ref.train)
     for key, value in (("lr", plan.get("lr")), ("imgs_per_gpu", plan.get("imgs_per_gpu")),
                        ("world_size", plan.get("world_size")), ("total_batch", plan.get("total_batch")),
-                       ("max_epochs", resolved.get("max_epochs") or plan.get("epochs")),
-                       ("milestones", resolved.get("milestones") or plan.get("milestones"))):
+                       ("max_epochs", ran["max_epochs"]), ("milestones", ran["milestones"])):
         if value is not None:
             train[key] = value
     # MMEngine logs the seed it drew even when none was set; only the config's counts.
-    train["seed"] = plan.get("seed") if plan.get("seed") is not None else resolved.get("seed")
+    train["seed"] = ran["seed"]
     ref.train = complete_train(train)
     versions = plan.get("versions") or {}
     env = dict(ref.env)

@@ -16,7 +16,7 @@ from typing import Any
 
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
-from launcher.references.mmengine_workdir import parse_job_dir, read_plan
+from launcher.references.mmengine_workdir import parse_job_dir, read_plan, what_ran
 from launcher.references.model import MAP_KEYS, Reference, finite
 
 _LABELS = {"bbox_mAP": "mAP", "bbox_mAP_50": "AP50", "bbox_mAP_75": "AP75", "bbox_mAP_s": "APs",
@@ -126,21 +126,18 @@ def _plan_lines(plan: dict) -> list[str]:
     randomness.seed included), the preset's beside them when they differ."""
     if not plan:
         return ["No plan.json in the run dir (not launched by frcnn-tui).", ""]
-    resolved = plan.get("resolved") or {}
     rule = f"{plan.get('formula')} ({plan.get('rule')} rule)"
-    seed = resolved.get("seed", plan.get("seed"))
-    ran = (f"- warmup {resolved.get('warmup_iters', plan.get('warmup_iters'))} iterations, "
-           f"{resolved.get('max_epochs') or plan.get('epochs')} epochs, milestones "
-           f"{resolved.get('milestones') or plan.get('milestones')}, "
-           f"seed {'none (random)' if seed is None else seed}")
+    ran = what_ran(plan)
+    line = (f"- warmup {ran['warmup_iters']} iterations, {ran['max_epochs']} epochs, milestones {ran['milestones']}, "
+            f"seed {'none (random)' if ran['seed'] is None else ran['seed']}")
     preset = (plan.get("epochs"), plan.get("milestones"))
-    if resolved and (resolved.get("max_epochs") or preset[0], resolved.get("milestones") or preset[1]) != preset:
-        ran += f" (the preset says {preset[0]} epochs, milestones {preset[1]})"
+    if (ran["max_epochs"], ran["milestones"]) != preset:
+        line += f" (the preset says {preset[0]} epochs, milestones {preset[1]})"
     out = [f"- lr **{plan.get('lr')}**, set by hand: {plan.get('lr') / plan['rule_lr']:.3g}× the rule's {rule}"
            if plan.get("lr_override") and plan.get("rule_lr") else f"- lr **{plan.get('lr')}** = {rule}",
            f"- total batch **{plan.get('total_batch')}** = {plan.get('nodes')} node(s) × "
            f"{plan.get('gpus_per_node')} {'CPU workers' if plan.get('cpu') else 'GPUs'} × "
-           f"{plan.get('imgs_per_gpu')} images", ran, ""]
+           f"{plan.get('imgs_per_gpu')} images", line, ""]
     out += ["## Checklist at launch", "", "| check | status | detail |", "|---|---|---|"]
     out += [f"| {c.get('id')} | {c.get('status')} | {_cell(c.get('detail'))} |" for c in plan.get("checklist") or []]
     return out + [""]
