@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 
 from launcher.planning.presets import PresetCatalog, load_presets
@@ -79,8 +79,8 @@ class FrcnnApp(App[int]):
     MODES = {"home": _home_screen, "jobs": _jobs_screen}
     DEFAULT_MODE = "home"
     BINDINGS = [
-        Binding("h", "switch_mode('home')", "Home", tooltip="GPUs and presets"),
-        Binding("j", "switch_mode('jobs')", "Jobs", tooltip="All jobs, running and finished"),
+        Binding("h", "show('home')", "Home", tooltip="GPUs and presets"),
+        Binding("j", "show('jobs')", "Jobs", tooltip="All jobs, running and finished"),
         Binding("q", "quit", "Quit", tooltip="Quit (running jobs keep running)"),
     ]
 
@@ -179,6 +179,17 @@ class FrcnnApp(App[int]):
 
     # -- navigation used by screens and the command palette ------------------
 
+    def action_show(self, mode: str) -> None:
+        """Home or the Jobs list itself, from any screen: a mode's stack keeps the Plan or
+        Monitor pushed on it, so switching to the mode alone would show that screen again
+        (or nothing, from within the mode). Leaving a Plan or Monitor never touches a job."""
+        if isinstance(self.screen, ModalScreen):
+            return  # a dialog waits for its answer (y/n, escape) first
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
     def open_plan(self, preset_name: str) -> None:
         from tui.screens.plan import PlanScreen
 
@@ -199,8 +210,8 @@ class FrcnnApp(App[int]):
         self.push_screen(MonitorScreen(record))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield SystemCommand("Home", "GPUs and presets", lambda: self.switch_mode("home"))
-        yield SystemCommand("Jobs", "All jobs: monitor, stop, resume, compare", lambda: self.switch_mode("jobs"))
+        yield SystemCommand("Home", "GPUs and presets", lambda: self.action_show("home"))
+        yield SystemCommand("Jobs", "All jobs: monitor, stop, resume, compare", lambda: self.action_show("jobs"))
         for name, preset in sorted(self.catalog.presets.items()):
             yield SystemCommand(f"Plan {name}", preset.description, lambda n=name: self.open_plan(n))
         for job_id, name in sorted(self.job_names.items(), reverse=True):
