@@ -98,8 +98,30 @@ def status_note(row: dict[str, Any]) -> str:
     return f"rank {failed['rank']}" if failed else ""
 
 
-def summarize_all() -> list[dict[str, Any]]:
-    return [summarize(r) for r in registry.load_all()]
+def summarize_kept(record: JobRecord, index: Any, followers: Followers | None = None) -> dict[str, Any]:
+    """One job's row, from ``index`` (summary_index.JobIndex) while nothing it was read from
+    changed; otherwise summarized (and kept if the job has finished)."""
+    from launcher.jobs import summary_index
+
+    sig = summary_index.signature(record)  # before the summary: a change while it reads is a change
+    row = index.get(record, sig)
+    if row is None:
+        row = summarize(record, followers)
+        index.put(record, sig, row)
+    return row
+
+
+def summarize_all(records: list[JobRecord] | None = None) -> list[dict[str, Any]]:
+    """Every job's row (or RECORDS'), finished ones from the kept index."""
+    from launcher.jobs.summary_index import JobIndex
+
+    index = JobIndex()
+    if records is None:
+        records = registry.load_all()
+        index.keep_only(records)
+    rows = [summarize_kept(r, index) for r in records]
+    index.save()
+    return rows
 
 
 def print_logs(record: JobRecord, *, follow: bool, stream: str = "stdout", as_json: bool = False) -> int:

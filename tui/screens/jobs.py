@@ -30,9 +30,10 @@ from tui.widgets.title_bar import TitleBar
 MARK = "●"
 
 
-def load_job_rows(followers: Any = None) -> tuple[list[tuple[Any, dict]], list[str]]:
+def load_job_rows(followers: Any = None, index: Any = None) -> tuple[list[tuple[Any, dict]], list[str]]:
     """(record, summary row) for every job, newest first, and the registry's warnings;
-    ``followers`` (launcher.jobs.summary.Followers) makes a refresh read only new lines."""
+    ``followers`` (launcher.jobs.summary.Followers) makes a refresh read only new lines,
+    ``index`` (launcher.jobs.summary_index.JobIndex) a finished job's row read once."""
     from launcher.jobs import summary as job_summary
 
     warnings: list[str] = []
@@ -40,15 +41,20 @@ def load_job_rows(followers: Any = None) -> tuple[list[tuple[Any, dict]], list[s
     records = registry.load_all(warn=warnings.append)
     if followers is not None:
         followers.keep_only(records)
+    if index is not None:
+        index.keep_only(records)
     for record in records:
         try:
-            row = job_summary.summarize(record, followers)
+            row = (job_summary.summarize(record, followers) if index is None else
+                   job_summary.summarize_kept(record, index, followers))
         except Exception as exc:  # one unreadable run dir must not hide the others
             row = {"id": record.id, "name": record.name, "preset": record.preset,
                    "status": registry.status(record), "devices": "?", "progress": None,
                    "best_map": None, "best_epoch": None, "reference_ap": record.reference_ap,
                    "started_at": record.started_at, "error": f"{type(exc).__name__}: {exc}"}
         jobs.append((record, row))
+    if index is not None:
+        index.save()
     jobs.reverse()
     return jobs, warnings
 
@@ -97,6 +103,7 @@ class JobsScreen(Screen):
         self.marked: set[str] = set()
         self.loaded = False
         self._followers: Any = None  # each job's work dir, followed across refreshes
+        self._index: Any = None  # finished jobs' rows, kept (launcher.jobs.summary_index)
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -134,9 +141,11 @@ class JobsScreen(Screen):
         try:
             if self._followers is None:
                 from launcher.jobs.summary import Followers
+                from launcher.jobs.summary_index import JobIndex
 
                 self._followers = Followers()
-            jobs, warnings = await run_detached(load_job_rows, self._followers)
+                self._index = JobIndex()
+            jobs, warnings = await run_detached(load_job_rows, self._followers, self._index)
         except Exception as exc:  # never stay on "Loading jobs…": say what failed
             jobs, warnings = [], [f"could not read the job registry: {type(exc).__name__}: {exc}"]
         self.post_message(JobsLoaded(jobs, warnings))

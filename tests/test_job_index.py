@@ -1,0 +1,116 @@
+"""A finished job's row is computed once and kept (launcher.jobs.summary_index); a change to
+what it was read from (its registry entry, its run dir, its logs) computes it again; live
+jobs are never kept. Through the real CLI (`jobs --json`) on real MMEngine work dirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).with_name("data")))
+
+from mmlog import copy_fixture, line, val_record  # noqa: E402
+
+from launcher import paths  # noqa: E402
+from launcher.jobs import identity, registry  # noqa: E402
+from launcher.jobs.registry import JobRecord  # noqa: E402
+from launcher.jobs.summary_index import INDEX_FILE  # noqa: E402
+
+STAMP = "20261128_231000"  # tests/data/run_2epochs: best bbox_mAP 0.365 at epoch 2
+
+
+def finished_job(tmp_path: Path, job_id: str = "20261201-000000-done", exit_code: int = 0) -> JobRecord:
+    """A job whose run ended: its work dir a copy of a recorded run, its exit file written,
+    its recorded leader long gone (pid 1 is never the job's: identity checks the marker)."""
+    run_dir = copy_fixture("run_2epochs", tmp_path / job_id)
+    (run_dir / registry.EXIT_FILE).write_text(f"{exit_code}\n")
+    record = JobRecord(id=job_id, name="done", preset="r50-fpn-1x", run_dir=str(run_dir), gpu_ids=[0], cpu=False,
+                       nproc_per_node=1, nodes=1, pid=1, pgid=1, create_time=1.0, started_at=time.time(),
+                       port=29500, command=["true"], python=sys.executable, max_epochs=2)
+    registry.save(record)
+    return record
+
+
+def jobs_json(cli) -> dict[str, dict]:
+    out = cli("jobs", "--json")
+    assert out.returncode == 0, out.stderr
+    return {row["id"]: row for row in json.loads(out.stdout)["jobs"]}
+
+
+def index() -> dict:
+    return json.loads((paths.cache_dir() / INDEX_FILE).read_text())["jobs"]
+
+
+def plant(job_id: str, **fields) -> None:
+    """Changes a kept row in place: a list that shows the planted value read the index, not the logs."""
+    path = paths.cache_dir() / INDEX_FILE
+    data = json.loads(path.read_text())
+    data["jobs"][job_id]["row"].update(fields)
+    path.write_text(json.dumps(data))
+
+
+def test_a_finished_jobs_row_is_kept_and_read_back(tmp_path, cli):
+    job = finished_job(tmp_path)
+    first = jobs_json(cli)[job.id]
+    assert (first["status"], first["best_map"], first["progress"]) == ("succeeded", 0.365, "epoch 2/2")
+    assert index()[job.id]["row"] == first
+    plant(job.id, best_map=0.999)
+    assert jobs_json(cli)[job.id]["best_map"] == 0.999  # not recomputed: nothing it was read from changed
+
+
+def test_a_change_in_the_run_dir_or_the_entry_computes_the_row_again(tmp_path, cli):
+    job = finished_job(tmp_path)
+    jobs_json(cli)
+    # A new evaluation appended to the scalars: the size changes.
+    plant(job.id, best_map=0.999)
+    with open(Path(job.run_dir) / STAMP / "vis_data" / "scalars.json", "a") as fh:
+        fh.write(line(val_record(3, 0.401)))
+    row = jobs_json(cli)[job.id]
+    assert row["best_map"] == 0.401 and row["best_epoch"] == 3
+    # A resume: the exit file goes and the registry entry is rewritten (here, to a run that failed).
+    plant(job.id, best_map=0.999)
+    (Path(job.run_dir) / registry.EXIT_FILE).write_text("1\n")
+    assert jobs_json(cli)[job.id]["status"] == "failed"
+    plant(job.id, status="succeeded")
+    job.resumes += 1
+    registry.save(job)
+    assert jobs_json(cli)[job.id]["status"] == "failed"
+    # A new timestamp folder (the run dir reused by a later run or a resume): the listing changes.
+    plant(job.id, best_map=0.999)
+    (Path(job.run_dir) / "20261129_000000").mkdir()
+    assert jobs_json(cli)[job.id]["best_map"] == 0.401
+
+
+def test_live_jobs_are_followed_not_kept_and_removed_jobs_leave_the_index(tmp_path, cli):
+    done = finished_job(tmp_path)
+    live_id = "20261201-000001-live"
+    proc = subprocess.Popen(["sleep", "60"], env={**os.environ, **identity.marker_env(live_id)})
+    try:
+        import psutil
+
+        live_dir = copy_fixture("run_2epochs", tmp_path / live_id)
+        registry.save(JobRecord(id=live_id, name="live", preset="r50-fpn-1x", run_dir=str(live_dir), gpu_ids=[0],
+                                cpu=False, nproc_per_node=1, nodes=1, pid=proc.pid, pgid=proc.pid,
+                                create_time=psutil.Process(proc.pid).create_time(), started_at=time.time(),
+                                port=29501, command=["sleep"], python=sys.executable, max_epochs=2))
+        rows = jobs_json(cli)
+        assert rows[live_id]["status"] == "running" and rows[done.id]["status"] == "succeeded"
+        assert set(index()) == {done.id}
+    finally:
+        proc.kill()
+        proc.wait()
+    (paths.jobs_dir() / f"{done.id}.json").unlink()
+    rows = jobs_json(cli)
+    assert set(rows) == {live_id} and rows[live_id]["status"] == "failed"  # ended without its exit file
+    assert set(index()) == {live_id}  # the removed job is dropped; the ended one kept now
+
+
+def test_a_broken_index_is_computed_again(tmp_path, cli):
+    job = finished_job(tmp_path)
+    paths.cache_dir().joinpath(INDEX_FILE).write_text("{not json")
+    assert jobs_json(cli)[job.id]["best_map"] == 0.365
+    assert job.id in index()
