@@ -47,7 +47,9 @@ def comparison_row(record: Any, row: dict) -> dict:
     except UserError as exc:
         plan = {}
         if (record.run_path / "plan.json").exists():  # a run without one just has no lr column
-            result["error"] = str(exc)
+            # The note already leads with the run's id: its run dir's absolute path would only
+            # push the reason past the line's end (and wrap it mid-phrase on a narrow terminal).
+            result["error"] = str(exc).replace(f"{record.run_path}/", "")
     result.update(lr=plan.get("lr"), batch=plan.get("total_batch"))
     return result
 
