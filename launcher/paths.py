@@ -34,6 +34,40 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def exists(path: Path) -> bool:
+    """Whether PATH, typed by the user, exists. Path.exists() raises for a name the system will not
+    even look up (too long, say); that is bad input, one UserError line."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        from launcher.errors import UserError
+
+        raise UserError(f"{path}: {exc.strerror or exc}") from None
+
+
+def output_dir(path: Path, what: str) -> Path:
+    """PATH (a folder the user named for WHAT) made with its parents, and proven writable by a
+    scratch file, before anything is written: an existing file there, a read-only place such as
+    /proc or a name too long becomes one UserError line rather than a traceback half-way."""
+    import tempfile
+
+    made = [p for p in (path, *path.parents) if not os.path.lexists(p)]  # deepest first
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        from launcher.errors import UserError
+
+        for folder in made:  # a refused output leaves no empty folders behind
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise UserError(f"cannot write {what} into {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def state_dir() -> Path:
     home = _home()
     return ensure_private_dir(home / "state" if home else Path(platformdirs.user_state_dir(APP)))

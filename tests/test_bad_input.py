@@ -405,3 +405,52 @@ def test_a_refused_launch_leaves_no_run_dir(cli, frcnn_home, tmp_path):
     assert refused.returncode == 1 and "launch refused" in refused.stderr
     assert [p.name for p in existing.iterdir()] == ["notes.txt"]
     assert existing.stat().st_mode & 0o777 == 0o700
+
+
+# -- path arguments: report -o, reference add SOURCE, watch --work-dir, a path for a JOB ----------
+
+def bad_paths(tmp: Path) -> dict[str, list[str]]:
+    """Per use, places a path argument cannot be: for output, an existing file, a folder below a
+    file, the kernel's /proc, a name too long for the file system; for reading, also an empty, a
+    binary or a non-log file and a folder without logs; a job given as a path."""
+    a_file = tmp / "a-file"
+    a_file.write_text("not a log\n")
+    empty, binary, no_logs = tmp / "empty.log", tmp / "binary.log.json", tmp / "no-logs"
+    empty.write_bytes(b"")
+    binary.write_bytes(bytes(range(256)) * 4)
+    no_logs.mkdir(exist_ok=True)
+    too_long = ["x" * 300, str(tmp / "missing" / ("x" * 300))]
+    unwritable = [str(a_file), str(a_file / "sub"), "/proc", "/proc/frcnn-tui-report", "/proc/self/status",
+                  f"/proc/{os.getpid()}/report", "/proc/version/x", *too_long]
+    return {"output": unwritable, "source": [str(empty), str(binary), str(a_file), str(no_logs), "/proc/self/status",
+                                            str(a_file / "sub"), *too_long],
+            "work_dir": [str(a_file), str(a_file / "sub"), str(tmp / "missing"), *too_long],
+            "job": [str(a_file), "../x", "/etc/passwd", str(no_logs), *too_long]}
+
+
+def test_path_arguments_are_refused_in_one_line(capsys, frcnn_home, tmp_path):
+    """report -o, reference add SOURCE, watch --work-dir and a path where logs/compare/report want
+    a JOB: each bad place is one line and exit 2, never a traceback, and nothing is written."""
+    job = "20261130-000005-done"
+    done = paths.runs_dir() / job
+    done.mkdir()
+    (done / registry.EXIT_FILE).write_text("0\n")
+    (paths.jobs_dir() / f"{job}.json").write_text(json.dumps(entry(job, done)))
+    places = bad_paths(tmp_path)
+    commands = [("output", lambda p: ["report", job, "-o", p]), ("output", lambda p: ["report", job, f"--output={p}",
+                                                                                       "--json"]),
+                ("source", lambda p: ["reference", "add", "fuzzref", p]),
+                ("work_dir", lambda p: ["watch", "--work-dir", p, "--once"]),
+                ("job", lambda p: ["logs", p]), ("job", lambda p: ["compare", job, p]), ("job", lambda p: ["report", p])]
+    rng = random.Random(1305)
+    for _ in range(CASES):
+        use, command = rng.choice(commands)
+        case = command(rng.choice(places[use]))
+        before = files(frcnn_home)
+        code, _, err = run(capsys, *case)
+        assert_one_line_refusal(case, code, err, before, frcnn_home, codes=(2,))
+    for use, command in commands:  # and every place once, whatever the draw
+        for place in places[use]:
+            code, _, err = run(capsys, *command(place))
+            assert_one_line_refusal(command(place), code, err, before, frcnn_home, codes=(2,))
+    assert not (done / "report").exists() and not (tmp_path / "x").exists()

@@ -203,6 +203,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from launcher import paths
     from launcher.jobs import registry
     from launcher.cli.watch_view import run_watch
     from launcher.monitor.reference_compare import tracker_for
@@ -211,7 +212,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         raise UserError("watch takes a JOB or --work-dir DIR (one of them)")
     if args.work_dir:
         work_dir = Path(args.work_dir).expanduser()
-        if not work_dir.is_dir():
+        if not paths.exists(work_dir) or not work_dir.is_dir():  # exists(): a name too long is one line
             raise UserError(f"no such work dir: {work_dir}")
         return run_watch(work_dir, once=args.once, as_json=args.json, interval=args.interval,
                          reference=tracker_for(work_dir.absolute(), args.reference, None))

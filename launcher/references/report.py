@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from launcher import paths
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
 from launcher.references.mmengine_workdir import parse_job_dir, read_plan, what_ran
@@ -185,8 +186,7 @@ def write_report(record: JobRecord, reference: str | None = None, out_dir: Path 
     from launcher.monitor.reference_compare import tracker_for
     from launcher.stack import training_env
 
-    out_dir = Path(out_dir or record.run_path / "report").expanduser().absolute()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = paths.output_dir(Path(out_dir or record.run_path / "report").expanduser().absolute(), "the report")
     status = registry.status(record)
     snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
                                 series=True, job_status=status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher import paths
 from launcher.errors import UserError
 from launcher.references.mmdet2_json import parse_json_log
 from launcher.references.mmengine_workdir import parse_job_dir, parse_work_dir, timestamp_dirs
@@ -49,7 +50,7 @@ def read_path(path: Path, name: str, *, use_plan: bool = True) -> Reference:
 
 def read_source(source: str, name: str) -> Reference:
     path = Path(source).expanduser()
-    if path.exists():
+    if paths.exists(path):
         ref = read_path(path.absolute(), name)
     else:
         from launcher.jobs import registry
