@@ -4,7 +4,7 @@ VENV := .venv
 READY := $(VENV)/.frcnn-tui-ready
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench setup clean
+.PHONY: run test test-fast bench setup clean upgrade-pins
 
 run: $(READY)
 	$(VENV)/bin/frcnn-tui
@@ -21,8 +21,15 @@ bench: $(READY)
 
 setup: $(READY)
 
-$(READY): pyproject.toml scripts/bootstrap.sh
+$(READY): pyproject.toml constraints.txt scripts/bootstrap.sh
 	scripts/bootstrap.sh
+
+# Move the pinned versions forward: the newest releases pyproject.toml allows, installed into .venv
+# without constraints, written back to constraints.txt. Then `make test`; commit both if it passes.
+upgrade-pins: $(READY)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --upgrade --upgrade-strategy eager \
+		--no-build-isolation -e '.[train,dev]'
+	$(VENV)/bin/python scripts/constraints.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,7 +10,8 @@
 #           CUDA torch: CUDA ops for those GPUs' architectures only, compiled by the system's nvcc when
 #           it matches torch's CUDA, else by the registry's (installed into the venv); the key then
 #           names the CUDA version and the architectures
-#   rest    pip install -e '.[train,dev]' (mmengine 0.10.7, mmdet 3.3.0, pycocotools, OpenCV, pytest)
+#   rest    pip install -c constraints.txt -e '.[train,dev]' (mmengine 0.10.7, mmdet 3.3.0, pycocotools, OpenCV,
+#           pytest, textual...: the versions the suite last passed with)
 #
 # The decisions come from launcher/stack/mmcv_build.py; `scripts/bootstrap.sh --plan-only` (or
 # --plan-json) prints them and changes nothing.
@@ -32,6 +33,9 @@ die() { printf 'bootstrap: error: %s (full log: %s)\n' "$1" "$LOG" >&2; exit 1; 
 # Run a step with its output in the log only; on failure, one line naming the log.
 step() { local what="$1"; shift; say "$what"; "$@" >>"$LOG" 2>&1 || die "$what failed"; }
 pip_() { "$PY" -m pip --disable-pip-version-check "$@"; }
+# Every package but torch's own and mmcv at the version the suite last passed with (constraints.txt;
+# scripts/constraints.py says what is left out and why): an upstream release cannot break a fresh set-up.
+pin_() { pip_ install -c "$CONSTRAINTS" "$@"; }
 # The build decisions, run by the venv's interpreter from the source tree (frcnn-tui may not be installed yet).
 mmcv_build() { PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$1" -m launcher.stack.mmcv_build "${@:2}"; }
 # Sets PLAN_* (see shell_lines in mmcv_build.py); stops here, before any long step, when it cannot work.
@@ -52,7 +56,9 @@ case "${1:-}" in
   *) printf 'usage: %s [--plan-only | --plan-json]\n' "$0" >&2; exit 2 ;;
 esac
 
-[ -f "$READY" ] && [ "$READY" -nt "$ROOT/pyproject.toml" ] && [ "$READY" -nt "$0" ] && exit 0
+CONSTRAINTS="$ROOT/constraints.txt"
+[ -f "$READY" ] && [ "$READY" -nt "$ROOT/pyproject.toml" ] && [ "$READY" -nt "$CONSTRAINTS" ] && [ "$READY" -nt "$0" ] \
+  && exit 0
 
 command -v "$PYTHON" >/dev/null || die "no $PYTHON on PATH (Python >= 3.11 is required)"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PYTHON is older than 3.11"
@@ -64,7 +70,7 @@ rm -f "$READY"
 # setuptools >= 82 dropped pkg_resources, which the mmcv build and mmengine's
 # mmdet:: config lookups need.
 # nvidia-ml-py: the plan reads the driver and the GPUs through NVML before torch is chosen.
-step "installing build tools (setuptools<81, numpy, ninja)" pip_ install 'setuptools>=77,<81' wheel numpy ninja \
+step "installing build tools (setuptools<81, numpy, ninja)" pin_ 'setuptools>=77,<81' wheel numpy ninja \
   nvidia-ml-py
 
 plan
@@ -76,7 +82,7 @@ else
   step "installing torch==2.13.0 ($build)" eval "$PLAN_TORCH_INSTALL"
 fi
 
-step "installing frcnn-tui and its dependencies" pip_ install --no-build-isolation -e "$ROOT[train,dev]"
+step "installing frcnn-tui and its dependencies (pinned: constraints.txt)" pin_ --no-build-isolation -e "$ROOT[train,dev]"
 
 plan  # again, with the torch that is now there
 # With CUDA ops planned, an mmcv with CPU ops only (or another CUDA's) does not count.

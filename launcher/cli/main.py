@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable
 
 from launcher import __version__
-from launcher.cli import arg_types, reproduction, slurm_cli
+from launcher.cli import arg_types, data_cli, reproduction, slurm_cli
 from launcher.errors import UserError, guarded
 
 
@@ -45,6 +45,7 @@ def _add_plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=arg_types.seed)
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--data-root", help="dataset root (COCO layout)")
+    data_cli.add_data_args(p)  # --data PATH, or --train-ann/--train-images/--val-ann/--val-images
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     p.add_argument("--python", help="training interpreter (default: this one, $FRCNN_TUI_PYTHON, config.toml)")
     p.add_argument("--amp", action="store_true")
@@ -59,6 +60,8 @@ def _request(args: argparse.Namespace) -> Any:
         node_rank=args.node_rank, master_addr=args.master_addr, port=args.port, imgs_per_gpu=args.imgs_per_gpu,
         lr=args.lr, lr_rule=args.lr_rule, rescale_warmup=args.rescale_warmup, seed=args.seed,
         deterministic=args.deterministic, data_root=args.data_root, cfg_options=args.cfg_options,
+        data=args.data, train_ann=args.train_ann, train_images=args.train_images, val_ann=args.val_ann,
+        val_images=args.val_images,
         work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp)
 
 
@@ -272,7 +275,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", help="run directory (default: under the state dir)")
     p.add_argument("--reference", help="reference run to compare with (default: the preset's; frcnn-tui reference list)")
     p.add_argument("--force", action="store_true", help="launch even if a check fails or the GPUs are busy")
-    p.add_argument("--yes", action="store_true", help="no confirmation (the CLI never asks; kept for scripts)")
     p.set_defaults(func=cmd_launch)
 
     p = sub.add_parser("jobs", help="list jobs")
@@ -321,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     slurm_cli.register(sub)  # launch --slurm ..., slurm (write the batch script)
     reproduction.register(sub)  # reference add|list|show|rm, report, compare
+    data_cli.register(sub)  # data check
     return parser
 
 

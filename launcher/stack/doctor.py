@@ -20,7 +20,7 @@ class DoctorLine:
 
 _HINTS = {
     "torch": "make run installs torch==2.13.0 (CPU); on a GPU box install the CUDA torch you want first",
-    "mmcv": "make run builds mmcv 2.1.0 with ops (scripts/install_training_stack.sh); see README 'Troubleshooting'",
+    "mmcv": "make run builds mmcv 2.1.0 with ops (scripts/bootstrap.sh); see README 'Troubleshooting'",
     "mmdet": "pip install mmdet==3.3.0 (it needs mmcv>=2.0,<2.2)",
     "mmengine": "pip install mmengine==0.10.7",
     "cv2": "pip install opencv-python",
