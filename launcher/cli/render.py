@@ -85,6 +85,8 @@ def print_plan(plan: Any, brief: bool = False) -> None:
     warm = f"{p.warmup_iters} iters" + (" (rescaled)" if p.warmup_rescaled else " (mmdet default, not rescaled)")
     out.print(f"  warmup    {warm}")
     out.print(f"  schedule  {plan.preset.effective_epochs} epochs, {plan.preset.decay_text}")
+    if plan.preset.dataset == "custom":  # your own data: what the resolved config was given
+        print_dataset_settings(out, plan.resolved)
     if plan.preset.reference_ap is not None:
         out.print(f"  reference box AP {plan.preset.reference_ap:.1f}")
     if not brief:
@@ -93,6 +95,17 @@ def print_plan(plan: Any, brief: bool = False) -> None:
     if not brief:
         out.print(f"run dir   {plan.run_dir}")
         out.print("command   " + " ".join(plan.command), soft_wrap=True)
+
+
+def print_dataset_settings(out: Any, resolved: dict[str, Any]) -> None:
+    classes = resolved.get("classes") or []
+    out.print(f"  dataset   {len(classes)} classes: {escape(', '.join(map(str, classes)))}; box head "
+              f"num_classes {resolved.get('num_classes')}; per-class AP "
+              f"{'on' if (resolved.get('evaluator') or {}).get('classwise') else 'off'}", soft_wrap=True)
+    for split in ("train", "val", "test"):
+        files = resolved.get(split) or {}
+        out.print(f"            {split:<5} {escape(str(files.get('ann_file')))}  images {escape(str(files.get('img_dir')))}",
+                  soft_wrap=True)
 
 
 def print_jobs(rows: list[dict[str, Any]]) -> None:

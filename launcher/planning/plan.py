@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from launcher.data import plan_data
 from launcher.planning import checklist
 from launcher.planning import lr_scaling
 from launcher import paths
@@ -237,6 +238,9 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     inventory = inventory if inventory is not None else probe()
     fast = preview(req, inventory=inventory, catalog=catalog or load_presets())
     preset, proposal = fast.preset, fast.proposal
+    dataset = plan_data.from_request(req)  # your own data (--data): checked before anything runs
+    if dataset is not None:
+        preset = dataset.preset(preset)
     cpu, gpu_ids, nproc = fast.cpu, fast.gpu_ids, fast.nproc_per_node
     python = training_env.training_python(req.python)
     if req.port is not None and not 1 <= req.port <= 65535:
@@ -254,6 +258,8 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
             "--pre-options", json.dumps([[k, v, False] for k, v in preset.cfg_options.items()]),
             "--data-root", data_root, "--train-ann", preset.train_ann_file, "--val-ann", preset.val_ann_file,
             "--options", json.dumps(_plan_options(req, proposal, cpu))]
+    if dataset is not None:
+        args += dataset.inspect_args()
     if proposal.warmup_rescaled:
         args += ["--warmup-iters", str(proposal.warmup_iters)]
     if dump:
@@ -268,6 +274,9 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
             _await_dataset(generating)
 
     checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root)
+    if dataset is not None:
+        checks.append(plan_data.check_dataset(dataset, (inspection.get("config") or {}).get("summary") or {},
+                                              proposal.total_batch))
     command, env = build_command(python, cpu=cpu, gpu_ids=gpu_ids, nproc=nproc, nodes=req.nodes,
                                  node_rank=req.node_rank, master_addr=req.master_addr, port=port,
                                  config_file=run_dir / "config.py", run_dir=run_dir, amp=req.amp)

@@ -25,6 +25,12 @@ class PlanRequest:
     seed: int | None = None
     deterministic: bool = False
     data_root: str | None = None
+    # Your own dataset (launcher/data/): a folder in a known layout, or the four paths.
+    data: str | None = None
+    train_ann: str | None = None
+    train_images: str | None = None
+    val_ann: str | None = None
+    val_images: str | None = None
     cfg_options: list[str] = field(default_factory=list)
     work_dir: str | None = None
     name: str | None = None

@@ -137,6 +137,47 @@ def _set_data_root(cfg, root: str, train_ann: str | None, val_ann: str | None) -
             evaluator["ann_file"] = root + val_ann
 
 
+def _set_dataset(cfg, spec: dict) -> None:
+    """A user's own dataset (launcher/data/plan_data.py builds SPEC): every split's files, the classes in
+    mmdet's label order, the box head's num_classes, and per-class AP from the evaluators."""
+    import copy
+
+    classes = tuple(spec["classes"])
+    for split in ("train", "val", "test"):
+        loader = cfg.get(f"{split}_dataloader")
+        if split == "test" and loader is not None and loader is cfg.get("val_dataloader"):
+            loader = cfg["test_dataloader"] = copy.deepcopy(loader)  # test may be another split
+        ds = innermost_dataset(loader.get("dataset")) if loader else None
+        if ds is None:
+            continue
+        files = spec[split]
+        ds["data_root"] = spec["root"]
+        ds["ann_file"] = files["ann_file"]
+        ds["data_prefix"] = dict(img=files["img_dir"].rstrip("/") + "/")
+        ds["metainfo"] = dict(classes=classes)
+    for split in ("val", "test"):
+        evaluator = cfg.get(f"{split}_evaluator")
+        if split == "test" and evaluator is not None and evaluator is cfg.get("val_evaluator"):
+            evaluator = cfg["test_evaluator"] = copy.deepcopy(evaluator)
+        for metric in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
+            if isinstance(metric, dict) and metric.get("type") == "CocoMetric":
+                metric["ann_file"] = spec[split]["ann_file"]
+                metric["classwise"] = True
+    heads = ((cfg.get("model") or {}).get("roi_head") or {}).get("bbox_head")
+    for head in heads if isinstance(heads, (list, tuple)) else [heads]:
+        if isinstance(head, dict):
+            head["num_classes"] = len(classes)
+
+
+def _classes(cfg) -> tuple[list | None, int | None]:
+    """The classes the train set is given (mmdet's label order) and the box head's num_classes."""
+    ds = innermost_dataset(((cfg.get("train_dataloader") or {}).get("dataset"))) or {}
+    classes = (ds.get("metainfo") or {}).get("classes")
+    head = ((cfg.get("model") or {}).get("roi_head") or {}).get("bbox_head")
+    head = head[-1] if isinstance(head, (list, tuple)) and head else head
+    return (list(classes) if classes else None), (head.get("num_classes") if isinstance(head, dict) else None)
+
+
 def _rescale_warmup(cfg, iters: int) -> None:
     for sched in cfg.get("param_scheduler") or []:
         if sched.get("type") == "LinearLR" and not sched.get("by_epoch", True):
@@ -243,6 +284,7 @@ def summarize(cfg) -> dict:
     if isinstance(evaluator, (list, tuple)):
         evaluator = evaluator[0] if evaluator else {}
     metric = evaluator.get("metric")
+    classes, num_classes = _classes(cfg)
     logger = (cfg.get("default_hooks") or {}).get("logger") or {}
     return {
         "lr": optimizer.get("lr"),
@@ -264,9 +306,13 @@ def summarize(cfg) -> dict:
             "metric": list(metric) if isinstance(metric, (list, tuple)) else metric,
             "ann_file": evaluator.get("ann_file"),
             "format_only": bool(evaluator.get("format_only", False)),
+            "classwise": bool(evaluator.get("classwise", False)),
         },
+        "classes": classes,
+        "num_classes": num_classes,
         "train": _dataset_summary(cfg, "train"),
         "val": _dataset_summary(cfg, "val"),
+        "test": _dataset_summary(cfg, "test"),
         "pretrained": _pretrained(cfg),
         "log_interval": logger.get("interval"),
         "backend": ((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"),
@@ -283,6 +329,8 @@ def resolve(args) -> dict:
     _apply_options(cfg, json.loads(args.pre_options))
     if args.data_root:
         _set_data_root(cfg, args.data_root, args.train_ann, args.val_ann)
+    if args.dataset:
+        _set_dataset(cfg, json.loads(args.dataset))
     if args.warmup_iters is not None:
         _rescale_warmup(cfg, args.warmup_iters)
     _apply_options(cfg, json.loads(args.options))
@@ -303,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root")
     parser.add_argument("--train-ann")
     parser.add_argument("--val-ann")
+    parser.add_argument("--dataset", help="JSON: a user's own dataset (launcher/data/plan_data.py)")
     parser.add_argument("--warmup-iters", type=int)
     parser.add_argument("--dump")
     return parser

@@ -1,0 +1,84 @@
+"""`frcnn-tui data check PATH`: what a COCO-format dataset holds and what mmdet would make of it.
+
+Exit 0 when it would train as it is (warnings included), 1 when a problem would break or
+silently spoil training, 2 for input that is not a dataset (one line, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from launcher.errors import UserError
+
+__all__ = ["add_data_args", "register"]
+
+
+def add_data_args(p: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    """--data PATH (or PATH) and the four explicit paths, as plan/launch/slurm and `data check` take them."""
+    if positional:
+        p.add_argument("data", nargs="?", metavar="PATH", help="the dataset folder (COCO, annotations/, Roboflow)")
+    else:
+        p.add_argument("--data", metavar="PATH", help="your own COCO-format dataset: a folder in a known layout "
+                       "(frcnn-tui data check PATH shows what is found)")
+    p.add_argument("--train-ann", metavar="FILE", help="train annotation file (with the three other paths)")
+    p.add_argument("--train-images", metavar="DIR")
+    p.add_argument("--val-ann", metavar="FILE")
+    p.add_argument("--val-images", metavar="DIR")
+
+
+def layout_from_args(args: argparse.Namespace):
+    from launcher.data.layout import from_options
+
+    return from_options(args.data, args.train_ann, args.train_images, args.val_ann, args.val_images)
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from launcher.data.coco_check import check
+
+    layout = layout_from_args(args)
+    if layout is None:
+        raise UserError("data check takes a dataset folder PATH, or --train-ann --train-images --val-ann --val-images")
+    report = check(layout)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_report(report)
+    return 1 if report.status == "fail" else 0
+
+
+def _fmt_spread(spread: list[float] | None) -> str:
+    return " / ".join(f"{v:g}" for v in spread) if spread else "–"
+
+
+def print_report(report: Any) -> None:
+    data = report.to_dict()
+    print(f"dataset: {data['layout']} layout in {data['root']}")
+    for name, split in data["splits"].items():
+        print(f"  {name:<5} {split['images']} images, {split['annotations']} annotations, "
+              f"{split['annotated_images']} annotated images   {split['ann_file']}")
+        size = split["image_size"]
+        boxes = split["box_sizes"]
+        print(f"        image width {_fmt_spread(size['width'])}, height {_fmt_spread(size['height'])} "
+              f"(min / median / max); boxes small {boxes['small']:.0%}, medium {boxes['medium']:.0%}, "
+              f"large {boxes['large']:.0%}")
+    print(f"classes ({data['num_classes']}, in mmdet's label order):")
+    for cat in data["categories"]:
+        print(f"  {cat['label']:>3}  id {cat['id']:<4} {cat['name']:<24} train {cat['train_instances']:>6}  "
+              f"val {cat['val_instances']:>6}")
+    if report.problems:
+        print("problems:")
+    for problem in report.problems:
+        print(f"  {problem.level.upper():<4}  {problem.line()}")
+        print(f"        fix: {problem.fix}")
+    print(f"status: {report.status}")
+
+
+def register(sub: Any) -> None:
+    data = sub.add_parser("data", help="your own dataset: check it")
+    verbs = data.add_subparsers(dest="data_command", parser_class=type(data), required=True)
+    p = verbs.add_parser("check", help="classes, counts, sizes and every problem mmdet would hit, before training")
+    add_data_args(p, positional=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_check)

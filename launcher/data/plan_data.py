@@ -1,0 +1,87 @@
+"""A user's own dataset in a plan: the layout and check from the request, what the resolved config
+is given (env_inspect.py's --dataset), and the checklist's `dataset` item, schedule included."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from launcher.data.coco_check import DataReport, Problem, check
+from launcher.data.layout import from_options
+from launcher.planning.checklist import FAIL, PASS, WARN, Check
+from launcher.planning.presets import Preset
+from launcher.planning.request import PlanRequest
+
+__all__ = ["PlanData", "from_request", "check_dataset", "schedule_problems", "SHORT_SCHEDULE"]
+
+SHORT_SCHEDULE = 500  # iterations: below this a detector trained on a new set rarely converges
+
+
+@dataclass
+class PlanData:
+    report: DataReport
+
+    @property
+    def root(self) -> str:
+        return str(self.report.layout.root)
+
+    def inspect_args(self) -> list[str]:
+        spec = {"root": self.root, "classes": self.report.names,
+                **{name: {"ann_file": str(s.ann_file), "img_dir": str(s.img_dir)}
+                   for name, s in self.report.layout.splits().items()}}
+        return ["--dataset", json.dumps(spec)]
+
+    def preset(self, preset: Preset) -> Preset:
+        """PRESET with this data's root and files, so the eval and data checks judge the files that run."""
+        layout = self.report.layout
+        return replace(preset, dataset="custom", data_root=self.root, train_ann_file=str(layout.train.ann_file),
+                       val_ann_file=str(layout.val.ann_file))
+
+
+def from_request(req: PlanRequest) -> PlanData | None:
+    """The checked dataset the request names (--data or the four paths), or None for the preset's own."""
+    if req.data_root and (req.data or req.train_ann):
+        from launcher.errors import UserError
+
+        raise UserError("use --data (your own dataset) or --data-root (COCO's layout), not both")
+    layout = from_options(req.data, req.train_ann, req.train_images, req.val_ann, req.val_images)
+    return PlanData(check(layout)) if layout is not None else None
+
+
+def schedule_problems(report: DataReport, summary: dict[str, Any], total_batch: int) -> list[Problem]:
+    """A warmup longer than an epoch, or a whole schedule under SHORT_SCHEDULE iterations, for this
+    many training images at this total batch (MMEngine's LinearLR warmup counts iterations)."""
+    images = report.splits["train"].trainable_images * ((summary.get("train") or {}).get("repeat") or 1)
+    if not images or total_batch < 1:
+        return []
+    per_epoch = math.ceil(images / total_batch)
+    warmup, epochs = summary.get("warmup_iters"), summary.get("max_epochs")
+    where = f"{images} training images at batch {total_batch}: {per_epoch} iterations an epoch"
+    problems = []
+    if warmup and warmup > per_epoch:
+        problems.append(Problem(WARN, f"warmup {warmup} iterations is {warmup / per_epoch:.1f} epochs ({where})", 1,
+                                f"shorten it to one epoch or less: --cfg-options param_scheduler.0.end={per_epoch}"))
+    if epochs and epochs * per_epoch < SHORT_SCHEDULE:
+        need = math.ceil(SHORT_SCHEDULE / per_epoch)
+        problems.append(Problem(WARN, f"the schedule is {epochs * per_epoch} iterations ({epochs} epochs; {where}), "
+                                f"under ~{SHORT_SCHEDULE}", 1,
+                                f"train about {need} epochs (--cfg-options train_cfg.max_epochs={need}) or a smaller "
+                                f"batch"))
+    return problems
+
+
+def check_dataset(data: PlanData, summary: dict[str, Any], total_batch: int) -> Check:
+    """The checklist's `dataset` item: the data check's problems, and the schedule for this data."""
+    report = data.report
+    # The schedule's warnings first: the data's own are in `frcnn-tui data check` too.
+    problems = schedule_problems(report, summary, total_batch) + report.problems
+    train = report.splits["train"]
+    what = (f"{report.layout.kind} layout: {len(report.classes)} classes ({', '.join(report.names[:6])}"
+            f"{', ...' if len(report.classes) > 6 else ''}), {train.trainable_images} training images")
+    worst = next((p for p in problems if p.level == FAIL), None) or next((p for p in problems if p.level == WARN), None)
+    if worst is None:
+        return Check("dataset", PASS, what)
+    more = f" (+{len(problems) - 1} more: frcnn-tui data check {report.layout.root})" if len(problems) > 1 else ""
+    return Check("dataset", worst.level, f"{what}; {worst.line()}{more}", worst.fix)
