@@ -57,3 +57,68 @@ async def test_j_shows_the_jobs_list_and_h_the_home_from_any_screen(fake_gpus, r
         await press_and_wait(pilot, "j", JobsScreen)
         await press_and_wait(pilot, "h", HomeScreen)
         assert "Presets" in screen_text(app)
+
+
+def key_bar_text(app) -> str:
+    """The key bar as the terminal shows it (its last line), cut where the screen cuts it."""
+    return screen_text(app).splitlines()[-1]
+
+
+def notes(app) -> str:
+    return "\n".join(str(n.message) for n in app._notifications)
+
+
+@sync
+async def test_the_jobs_footer_offers_only_what_applies_to_the_highlighted_job(fake_gpus):
+    from textual.widgets import DataTable
+
+    fake_gpus("eight")
+    # Newest first: running, failed, then the finished one.
+    finished = add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
+    add_job("20261129-081500-bbbb", status="failed", epochs=1, max_epochs=2)
+    add_job("20261129-093000-cccc", status="running", epochs=1, max_epochs=2)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), what="the job list")
+        table = app.screen.query_one("#jobs", DataTable)
+        shown = {}
+        for row in range(3):
+            table.move_cursor(row=row)
+            await pilot.pause()
+            shown[app.screen.highlighted_id] = key_bar_text(app)
+        running, failed, done = (shown[j] for j in ("20261129-093000-cccc", "20261129-081500-bbbb", finished.id))
+        assert "Stop…" in running and "Resume" not in running
+        assert "Resume" in failed and "Stop…" not in failed
+        assert "Resume" not in done and "Stop…" not in done and "Monitor" in done
+        # On 80 columns the quit key is never cut, whatever the job offers.
+        assert all(text.rstrip().endswith("q Quit") for text in shown.values()), shown
+        # r on the finished job starts nothing (the binding does not apply to it).
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert "resumed" not in notes(app)
+        # Its Monitor offers no Stop… either; a running job's does.
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")
+        await pilot.pause()
+        assert "Smoothing" in key_bar_text(app) and "Stop…" not in key_bar_text(app)
+        await pilot.press("escape")
+        table.move_cursor(row=0)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")
+        await pilot.pause()
+        assert "x Stop…" in key_bar_text(app)
+
+
+@sync
+async def test_the_quit_key_stays_in_view_on_a_narrow_terminal(fake_gpus):
+    # More keys than columns: the screen's keys are cut with an ellipsis, never q Quit.
+    fake_gpus("eight")
+    add_job("20261129-093000-cccc", status="running", epochs=1, max_epochs=2)
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), what="the job list")
+        await pilot.pause()
+        bar = key_bar_text(app)
+        assert bar.rstrip().endswith("… q Quit") and bar.startswith(" m Monitor "), bar

@@ -7,8 +7,10 @@ the backend themselves.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from launcher.errors import UserError
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
 
@@ -29,8 +31,27 @@ def stop(record: JobRecord, grace: float = 30.0) -> tuple[int, int]:
     return found, len(registry.job_processes(record))
 
 
+def finished_at(record: JobRecord) -> str | None:
+    """'at epoch 2/2' (from its last checkpoint) for a job whose training ran to its end, else
+    None. Succeeded is the loop's own end: MMEngine's runner returned and the launch script
+    wrote exit 0, so its last checkpoint is the schedule's last epoch."""
+    if registry.status(record) != registry.SUCCEEDED:
+        return None
+    try:
+        last = (record.run_path / "last_checkpoint").read_text().strip()
+    except OSError:
+        last = ""
+    match = re.fullmatch(r"epoch_(\d+)\.pth", last.rsplit("/", 1)[-1])
+    if not match:  # iteration-based, or no checkpoint kept
+        return "at the end of its schedule"
+    return f"at epoch {match.group(1)}/{record.max_epochs or match.group(1)}"
+
+
 def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
-    """Continue from the run dir's last checkpoint (a SLURM job is submitted again)."""
+    """Continue from the run dir's last checkpoint (a SLURM job is submitted again). A finished
+    job is refused: its workers would load the last epoch's checkpoint and train nothing."""
+    if done := finished_at(record):
+        raise UserError(f"job {record.id} already finished {done}; nothing to resume")
     if is_slurm(record):
         from launcher.jobs.slurm import jobs as slurm_jobs
 

@@ -171,6 +171,7 @@ class JobsScreen(Screen):
                           row["devices"], ago(row.get("started_at"), now), row["name"], key=record.id)
         if current in self.jobs:
             table.move_cursor(row=table.get_row_index(current))
+        self.refresh_bindings()  # a job's status may have changed under the cursor
         self.query_one("#jobs-box").border_subtitle = (
             f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running")
         if not self.jobs:
@@ -196,6 +197,26 @@ class JobsScreen(Screen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
+        self.refresh_bindings()  # the keys follow the highlighted job (check_action)
+
+    # The actions that need a job, and those that need it in a given state.
+    _NEED_A_JOB = frozenset({"open", "mark", "report", "stop", "resume"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what applies to the highlighted job is offered (and done by its key): Stop… for a
+        job that runs or waits, Resume for one that stopped or failed; a finished job has
+        neither (backends.resume refuses it too)."""
+        if action not in self._NEED_A_JOB:
+            return True
+        job = self.jobs.get(self.highlighted_id or "")
+        if job is None:
+            return False
+        status = job[1]["status"]
+        if action == "stop":
+            return status in registry.ACTIVE
+        if action == "resume":
+            return status in (registry.FAILED, registry.STOPPED)
+        return True
 
     def _show_detail(self) -> None:
         job_id = self.highlighted_id

@@ -28,6 +28,7 @@ from textual.widgets import (DataTable, ProgressBar, RichLog, Static, TabbedCont
 from rich.text import Text
 
 from launcher.hardware.gpu_probe import Inventory
+from launcher.jobs import registry
 from tui.format import ap, styled
 from tui.job_actions import ask_stop
 from tui.messages import JobActionDone, LogLines, MetricsUpdated
@@ -151,6 +152,8 @@ class MonitorScreen(Screen):
     def on_metrics_updated(self, message: MetricsUpdated) -> None:
         previous = self.snapshot
         snap = self.snapshot = message.snapshot
+        if (previous or {}).get("status") != snap.get("status"):
+            self.refresh_bindings()  # Stop… applies while the job runs (check_action)
         errors = snap.get("errors") or {}
         for key in ("traceback", "last_traceback"):
             if errors.get(key):
@@ -358,6 +361,12 @@ class MonitorScreen(Screen):
         self.smoothing = not self.smoothing
         self._update_charts(now=True)
         self.notify(f"loss smoothing {'on (EMA)' if self.smoothing else 'off (raw)'}", timeout=2)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Stop… only for a job that runs or waits in a queue: a finished one has nothing to stop.
+        if action == "stop":
+            return (self.snapshot or {}).get("status") in registry.ACTIVE
+        return True
 
     def action_stop(self) -> None:
         # The watcher re-reads the registry entry: after a resume the job has a new pid.

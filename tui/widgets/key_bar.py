@@ -20,6 +20,8 @@ from rich.style import Style
 from textual.content import Content
 from textual.widget import Widget
 
+# The app's keys that stay in view however narrow the terminal: how to leave is never cut.
+PINNED_ACTIONS = frozenset({"quit"})
 # Footer's own theme variables, so the bar looks like Footer under every theme.
 _KEY = "bold $footer-key-foreground on $footer-key-background"
 _DESCRIPTION = "$footer-description-foreground on $footer-description-background"
@@ -58,16 +60,16 @@ class KeyBar(Widget):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
-    def _shown(self) -> list[tuple[str, str, str, bool, str]]:
-        """(key, key as shown, description, enabled, tooltip) of each key the bar shows, in
-        Footer's order: one key per action (the first bound), the palette's key last."""
+    def _shown(self) -> list[tuple[str, str, str, bool, str, bool]]:
+        """(key, key as shown, description, enabled, tooltip, pinned) of each key the bar shows,
+        in Footer's order: one key per action (the first bound), the palette's key last."""
         app = self.app
         shown, actions = [], set()
-        for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
+        for node, binding, enabled, tooltip in self.screen.active_bindings.values():
             if binding.show and binding.action not in actions:
                 actions.add(binding.action)
                 shown.append((binding.key, app.get_key_display(binding), binding.description, enabled,
-                              tooltip or binding.tooltip))
+                              tooltip or binding.tooltip, node is app and binding.action in PINNED_ACTIONS))
         return shown
 
     def _palette(self) -> tuple[str, str, str, bool] | None:
@@ -86,7 +88,7 @@ class KeyBar(Widget):
             # What each key does, in one tooltip (Footer gave each key its own).
             self._tipped = shown
             self.tooltip = "\n".join(f"{key_shown}  {tip or description}"
-                                     for _key, key_shown, description, _enabled, tip in shown) or None
+                                     for _key, key_shown, description, _enabled, tip, _pin in shown) or None
         if (shown, palette) != self._drawn:  # else focus moved, the same keys: no repaint (over SSH, no bytes)
             self.refresh()
 
@@ -103,8 +105,14 @@ class KeyBar(Widget):
         # before the screen has focused anything and published its bindings.
         shown, palette = self._shown(), self._palette()
         self._drawn = shown, palette
-        left = Content("").join(self._key(key, key_shown, description, enabled)
-                                for key, key_shown, description, enabled, _tip in shown)
+        keys = [(self._key(key, key_shown, description, enabled), pinned)
+                for key, key_shown, description, enabled, _tip, pinned in shown]
+        left = Content("").join(text for text, _pinned in keys)
+        if left.cell_length > self.size.width > 0:
+            # Too narrow for every key: the others are cut (with an ellipsis), never quit.
+            pinned = Content("").join(text for text, pin in keys if pin)
+            rest = Content("").join(text for text, pin in keys if not pin)
+            left = rest.truncate(max(0, self.size.width - pinned.cell_length), ellipsis=True) + pinned
         if palette is None:
             return left
         right = Content.assemble(("▏", "$foreground 20%")) + self._key(*palette)
