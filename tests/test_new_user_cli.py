@@ -19,3 +19,22 @@ def test_report_to_an_existing_file_or_proc_is_one_line(cli, tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == f"frcnn-tui: error: cannot write the report into {place}: {why}"
     assert taken.read_text() == "the user's notes\n"
+
+
+def test_resume_of_a_finished_job_refuses_and_starts_nothing(cli):
+    # Succeeded at its last epoch: resuming would load epoch_2.pth and train nothing.
+    from pathlib import Path
+
+    from launcher.jobs import registry
+
+    record = add_job("20261128-231000-bbbb", status="succeeded", epochs=2, max_epochs=2)
+    run_dir = Path(record.run_dir)
+    (run_dir / "epoch_2.pth").write_bytes(b"")
+    (run_dir / "last_checkpoint").write_text(str(run_dir / "epoch_2.pth"))
+    result = cli("resume", record.id)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"frcnn-tui: error: job {record.id} already finished at epoch 2/2; nothing to resume"]
+    after = registry.find(record.id)
+    assert after.resumes == 0 and after.pid == record.pid  # nothing was started or recorded
+    assert registry.status(after) == registry.SUCCEEDED
