@@ -122,3 +122,40 @@ async def test_the_quit_key_stays_in_view_on_a_narrow_terminal(fake_gpus):
         await pilot.pause()
         bar = key_bar_text(app)
         assert bar.rstrip().endswith("… q Quit") and bar.startswith(" m Monitor "), bar
+
+
+@sync
+async def test_80x24_keeps_the_failing_checks_and_the_master_field_in_view(fake_gpus, recorded_env):
+    # Eight GPUs and no COCO here: the checklist fails, with more rows than the box shows.
+    fake_gpus("eight")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_plan("r50-fpn-1x")
+        await wait_for(pilot, lambda: getattr(app.screen, "plan", None) is not None, what="the checklist")
+        await settle(app, pilot)
+        text = screen_text(app)
+        failing = [c.id for c in app.screen.plan.checks if c.status == "fail"]
+        assert failing and "Checklist: FAIL" in text
+        for check in failing:
+            assert f"FAIL  {check}" in text, text
+        assert "host:port" in text  # the master field's placeholder, not "host:por"
+
+
+@sync
+async def test_80x24_jobs_table_has_the_name_right_after_the_id(fake_gpus):
+    import dataclasses
+
+    from launcher.jobs import registry
+
+    fake_gpus("eight")
+    registry.save(dataclasses.replace(add_job("20261129-081500-bbbb", status="failed", epochs=2), name="my-first-run"))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), what="the job list")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if " id " in line)
+        assert header.split()[1:3] == ["id", "name"], header
+        assert any("20261129-081500-bbbb  my-first-run" in line for line in lines)

@@ -116,7 +116,8 @@ class JobsScreen(Screen):
         self.query_one("#jobs-box").border_title = "Jobs (enter: monitor)"
         table = self.query_one("#jobs", DataTable)
         table.add_column(" ", key="mark", width=1)
-        for key in ("id", "status", "preset", "progress", "best mAP", "ref", "devices", "started", "name"):
+        # The name the user gave right after the id: on 80 columns the last columns are cut.
+        for key in ("id", "name", "status", "preset", "progress", "best mAP", "ref", "devices", "started"):
             table.add_column(key, key=key)
         self.query_one("#job-detail", Static).update("Loading jobs…")
         self.action_refresh()
@@ -164,11 +165,11 @@ class JobsScreen(Screen):
         table.clear()
         now = self.app.clock()
         for record, row in message.jobs:
-            table.add_row(MARK if record.id in self.marked else "", record.id,
+            table.add_row(MARK if record.id in self.marked else "", record.id, row["name"],
                           styled(self.app, status_text(row), row["status"]), row["preset"],
                           row.get("progress") or "-", best_text(row),
                           "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
-                          row["devices"], ago(row.get("started_at"), now), row["name"], key=record.id)
+                          row["devices"], ago(row.get("started_at"), now), key=record.id)
         if current in self.jobs:
             table.move_cursor(row=table.get_row_index(current))
         self.refresh_bindings()  # a job's status may have changed under the cursor

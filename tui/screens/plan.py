@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Input, Label, Select, SelectionList, Static
 
-from launcher.planning.checklist import FAIL
+from launcher.planning.checklist import FAIL, WARN
 from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory
 from launcher.planning.lr_scaling import LrProposal
@@ -258,7 +258,7 @@ class PlanScreen(Screen):
         self.planned_generation = message.generation
         table = self.query_one("#checklist", DataTable)
         table.clear()
-        for c in plan.checks:
+        for c in self.shown_checks:
             table.add_row(styled(self.app, c.status.upper(), c.status), c.id, c.detail, key=c.id)
         counts = {s: sum(c.status == s for c in plan.checks) for s in ("pass", "warn", "fail")}
         box = self.query_one("#checks-box")
@@ -269,14 +269,22 @@ class PlanScreen(Screen):
         # short, as a placeholder wider than the field wraps and shows only its first word.
         config_seed = plan.resolved.get("seed")
         self.query_one("#seed", Input).placeholder = "random" if config_seed is None else f"{config_seed} (cfg)"
-        first_bad = next((i for i, c in enumerate(plan.checks) if c.status != "pass"), 0)
-        table.move_cursor(row=first_bad)
-        self._show_check(first_bad)
+        table.move_cursor(row=0)  # the worst check: its detail and fix show below the table
+        self._show_check(0)
+
+    @property
+    def shown_checks(self) -> list:
+        """The checklist as the table lists it: failing checks first, then warnings, then the
+        rest, each in the checklist's order. On a 24-line terminal the table shows four rows:
+        the ones that stop a launch must be among them."""
+        rank = {FAIL: 0, WARN: 1}
+        return sorted(self.plan.checks, key=lambda c: rank.get(c.status, 2)) if self.plan else []
 
     def _show_check(self, row: int) -> None:
-        if self.plan is None or not 0 <= row < len(self.plan.checks):
+        checks = self.shown_checks
+        if not 0 <= row < len(checks):
             return
-        c = self.plan.checks[row]
+        c = checks[row]
         fix = c.hint if c.status != "pass" else ""
         self.query_one("#check-detail", Static).update(Content.from_markup(
             "[b]$id[/]: $detail" + ("\n[bold $warning]fix:[/] $hint" if fix else ""),
@@ -286,9 +294,10 @@ class PlanScreen(Screen):
         self._show_check(event.cursor_row)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if self.plan is None:
+        checks = self.shown_checks
+        if not 0 <= event.cursor_row < len(checks):
             return
-        c = self.plan.checks[event.cursor_row]
+        c = checks[event.cursor_row]
         body = Content.from_markup("[b]$status[/] $detail" + ("\n\n[bold $warning]fix:[/] $hint" if c.hint else ""),
                                    status=c.status.upper(), detail=c.detail, hint=c.hint)
         self.app.push_screen(TextDialog(f"check: {c.id}", body))
