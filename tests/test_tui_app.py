@@ -343,7 +343,7 @@ async def test_monitor_shows_loss_lr_map_against_the_reference(fake_gpus):
         screen = app.screen
         text = screen_text(app)
         assert "succeeded" in text and "epoch 12/12" in text and "100%" in text
-        assert "best mAP 37.4 (ep 12) vs ref 37.4 (+0.0)" in text
+        assert "epoch 12/12" in text and "best mAP 37.4 (ep 12) · target 37.4 (+0.0)" in text
         assert "loss (smoothed)" in text and "loss_rpn_cls" in text
         await pilot.press("s")
         await pilot.pause()
@@ -354,7 +354,7 @@ async def test_monitor_shows_loss_lr_map_against_the_reference(fake_gpus):
         await pilot.press("3")
         await pilot.pause()
         text = screen_text(app)
-        assert "box mAP per epoch" in text and "reference 37.4" in text and "best 37.4 at epoch 12" in text
+        assert "box mAP per epoch" in text and "target 37.4 at epoch 12 +0.0" in text and "best 37.4 at epoch 12" in text
         assert screen.query_one("#map-table", DataTable).row_count == 12
         await pilot.press("4")
         await pilot.pause()

@@ -39,9 +39,10 @@ def test_once_json_on_a_crashed_run_with_nan(tmp_path, capsys):
 
 def test_once_rich_view(tmp_path, capsys):
     work = copy_fixture("run_2epochs", tmp_path)
-    assert run_watch(work, once=True, as_json=False, reference_ap=37.4) == 0
+    # The preset's AP is a target at its own epoch: compared there, never at another one.
+    assert run_watch(work, once=True, as_json=False, reference_ap=37.4, target={"ap": 37.4, "epoch": 2}) == 0
     out = capsys.readouterr().out
-    assert "best 0.365 (36.5%) at epoch 2, -0.9 vs reference 37.4" in out
+    assert "best 0.365 (36.5%) at epoch 2" in out and "target 37.4 at epoch 2 (-0.9)" in out
     assert "epoch 2/2" in out and "finished" in out
 
 

@@ -20,6 +20,7 @@ from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
 from launcher.monitor import history_cache, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, planned_warmup_iters, snapshot_of_work_dir
+from launcher.monitor import reference_compare
 from launcher.monitor.reference_compare import tracker_for
 from tui.messages import LogLines, MetricsUpdated
 
@@ -88,6 +89,7 @@ class JobWatcher(threading.Thread):
             reference = tracker_for(record.run_path, None, record.preset)
         except Exception:  # an unreadable reference must not stop the monitor; the flat AP line stays
             reference = None
+        target = reference_compare.preset_target(record.preset, record.reference_ap)
         followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
         first, stalled = True, False
@@ -106,8 +108,7 @@ class JobWatcher(threading.Thread):
                 if backend_details:
                     snap["slurm"] = backend_details
                 run_checks.annotate(snap, record.run_path, status)
-                if reference is not None:
-                    reference.apply(snap)
+                reference_compare.apply(snap, reference, target)
                 self.target.post_message(MetricsUpdated(snap))
             lines = [(stream, line) for stream, f in followers for line in f.read()]
             if lines:

@@ -209,7 +209,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from launcher import paths
     from launcher.jobs import registry
     from launcher.cli.watch_view import run_watch
-    from launcher.monitor.reference_compare import tracker_for
+    from launcher.monitor.reference_compare import preset_target, tracker_for
 
     if bool(args.job) == bool(args.work_dir):
         raise UserError("watch takes a JOB or --work-dir DIR (one of them)")
@@ -223,7 +223,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return run_watch(record.run_path, once=args.once, as_json=args.json, reference_ap=record.reference_ap,
                      max_epochs=record.max_epochs, gpu_indices=None if record.cpu else record.gpu_ids,
                      job_status=lambda: registry.status(record), interval=args.interval,
-                     reference=tracker_for(record.run_path, args.reference, record.preset))
+                     reference=tracker_for(record.run_path, args.reference, record.preset),
+                     target=preset_target(record.preset, record.reference_ap))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from typing import Callable
 
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
-from launcher.monitor import run_checks
+from launcher.monitor import reference_compare, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up, planned_warmup_iters
 
 __all__ = ["render", "run_watch", "snapshot_json"]
@@ -92,14 +92,15 @@ def _job_status(job_status: Callable[[], str] | None) -> str | None:
 def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float | None = None,
               max_epochs: int | None = None, gpu_indices: list[int] | None = None,
               job_status: Callable[[], str] | None = None, interval: float = 1.0,
-              series: bool = False, reference=None) -> int:
+              series: bool = False, reference=None, target: dict | None = None) -> int:
     """Shows the job's metrics; returns the exit code (0, also on Ctrl-C).
 
     ``once``: one snapshot of everything on disk, then exit. ``as_json``: the
     snapshot as one JSON object (live: one object per line, at each change).
     ``job_status``: returns "running" (or one of RUNNING_STATES) while the job is
     alive; any other value prints the final view and returns 0. ``reference``: a
-    ``ReferenceTracker`` (launcher.monitor.reference_compare) that adds the comparison.
+    ``ReferenceTracker`` (launcher.monitor.reference_compare) that adds the comparison;
+    without one, ``target`` (reference_compare.preset_target): the preset's final AP.
     """
     work_dir = Path(work_dir).expanduser()
     if not work_dir.is_dir():
@@ -113,7 +114,7 @@ def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float 
         s = run_checks.annotate(metrics.snapshot(series=series, job_status=status), work_dir, status)
         s["work_dir"] = str(work_dir)
         s["gpus"] = gpus.rows
-        return reference.apply(s) if reference is not None else s
+        return reference_compare.apply(s, reference, target)
 
     try:
         if once:
@@ -251,6 +252,8 @@ def render(snapshot: dict):
               f"ETA {_duration(snapshot.get('eta_s'))}"
               + (f" ({snapshot['eta_source']})" if snapshot.get("eta_source") else "")]
     parts.append(Text("  ".join(pieces)))
+    if snapshot.get("history_line"):  # a stop the user asked for is history, not an error
+        parts.append(Text(f"history: {snapshot['history_line']}", "dim"))
     if snapshot.get("catching_up"):
         parts.append(Text(f"reading history, {snapshot['backlog_bytes'] / 2**20:.1f} MiB left", "yellow"))
 
@@ -319,11 +322,11 @@ def _render_map(snapshot: dict) -> list:
         out.append(table)
     if best:
         line = f"best {best['value']:.3f} ({best['percent']:.1f}%) at epoch {best['epoch']}"
-        if best.get("gap_to_reference") is not None:
-            line += f", {best['gap_to_reference']:+.1f} vs reference {best['reference_ap']:.1f}"
         if best.get("checkpoint"):
             line += f"  {best['checkpoint']}"
         out.append(Text(line, "green"))
+    if snapshot.get("target"):  # no reference run: the preset's AP, at the end of its schedule only
+        out.append(Text(reference_compare.target_text(snapshot["target"]), "dim"))
     ref = snapshot.get("reference")
     if ref and ref.get("epoch") is not None:
         line = f"epoch {ref['epoch']}: {_num(ref.get('run'), '.3f')} vs reference {ref['name']} "

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from launcher.jobs import identity, launch_journal, registry, shell
+from launcher.monitor import attempt_marks
 from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
 from launcher.planning.plan import (Plan, PlanRequest, build_command, free_port, make_plan, new_job_id,
@@ -207,6 +208,7 @@ def stop(record: JobRecord, grace: float = 30.0) -> int:
     if not procs:
         return 0
     (record.run_path / registry.STOP_FILE).write_text(str(time.time()))
+    attempt_marks.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
     # The group reaches children forked since the listing; only while its leader is proven.
     identity.signal_group_if_proven(record, signal.SIGTERM)
     _signal_each(procs, signal.SIGTERM)
@@ -258,6 +260,7 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
             record.nproc_per_node, record.command = new_nproc, command
         for stale in (registry.EXIT_FILE, registry.STOP_FILE):
             (run_dir / stale).unlink(missing_ok=True)
+        attempt_marks.note_resume(run_dir, attempt=record.resumes + 2)
         pid, create_time = _spawn(record.id, run_dir, ["--resume"])
         record.pid, record.pgid, record.create_time = pid, pid, create_time
         record.resumes += 1

@@ -71,7 +71,7 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
         "devices": backends.devices(record),
         "nodes": record.nodes, "host": record.host, "pid": record.pid, "run_dir": record.run_dir,
         "started_at": record.started_at, "exit_code": registry.exit_code(record), "reference_ap": record.reference_ap,
-        "resumes": record.resumes,
+        "resumes": record.resumes, "history": None,
         "progress": None, "best_map": None, "best_epoch": None, "alerts": [], "failed_rank": None,
         **backends.details(record),  # backend; for SLURM: job id, state (with the pending reason), restarts
     }
@@ -86,6 +86,7 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
         # What needs a look now: a stall while running, the rank that failed first (with its traceback).
         row["alerts"] = [a for a in snap.get("alerts") or [] if a.get("kind") in ("stalled", "rank_failed", "lr-after-resume")]
         row["failed_rank"] = snap.get("rank_failure")
+        row["history"] = snap.get("history_line")  # "stopped by you at epoch 3, resumed"
     return row
 
 

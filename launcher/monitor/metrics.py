@@ -15,7 +15,8 @@ import os
 import time
 from pathlib import Path
 
-from launcher.monitor import history_cache
+from launcher.monitor import attempt_marks, history_cache
+from launcher.monitor import per_class
 from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
 from launcher.monitor.scalars import ScalarBatch
@@ -43,6 +44,11 @@ _MAX_COCO_LINES = 24
 # pycocotools prints this line first in every summary; it starts a new table.
 _COCO_TABLE_START = "(AP) @[ IoU=0.50:0.95 | area=   all"
 _NEVER = (-1, -1)
+
+
+def _no_errors() -> dict:
+    return {"first_error_line": None, "first_error_source": None, "last_error_line": None, "error_count": 0,
+            "traceback": None, "last_traceback": None}
 
 
 class JobMetrics:
@@ -74,9 +80,12 @@ class JobMetrics:
         self._progress: TrainProgress | None = None
         self._checkpoints: list[str] = []
         self._config_max_epochs: int | None = None
-        self._errors = {"first_error_line": None, "first_error_source": None,
-                        "last_error_line": None, "error_count": 0,
-                        "traceback": None, "last_traceback": None}
+        # Errors by log, so a resume mark in one stream drops that stream's older errors only
+        # (attempt_marks); logs past a stop mark are left out until the resume.
+        self._errors_by_source: dict[str, dict] = {}
+        self._stopping: set[str] = set()
+        self._attempt_stamp: str | None = None
+        self._history: dict[str, dict] = {}
         self._lr_line: str | None = None
         self._coco_table: list[str] = []
         self._bad_lines = 0
@@ -173,7 +182,15 @@ class JobMetrics:
                 self._map[epoch] = (pos, metrics)
 
     def _event(self, kind: str, text: str, source: str) -> None:
-        errors = self._errors
+        if kind == "attempt":
+            self._attempt_mark(text, source)
+            return
+        if kind in ("error", "traceback"):
+            if source in self._stopping:
+                return  # the shutdown the user asked for (torchrun's SignalException), not an error
+            errors = self._errors_by_source.get(source)
+            if errors is None:
+                errors = self._errors_by_source[source] = _no_errors()
         if kind == "error":
             errors["error_count"] += 1
             errors["last_error_line"] = text
@@ -194,6 +211,32 @@ class JobMetrics:
         elif kind == "nonfinite":
             progress = parse_train_line(text)
             self._nonfinite.feed_text(text, source, self._global_iter_of(progress) if progress else None)
+
+    def _attempt_mark(self, text: str, source: str) -> None:
+        mark = attempt_marks.parse(text)
+        if mark is None:
+            return
+        self._history[mark["stamp"] + mark["event"]] = mark  # each mark is in both streams: once
+        if mark["event"] == "stopped":
+            self._stopping.add(source)
+        else:
+            self._stopping.discard(source)
+            self._errors_by_source.pop(source, None)
+            self._attempt_stamp = max(self._attempt_stamp or "", mark["stamp"])
+
+    def errors(self) -> dict:
+        """The current attempt's errors: first and last line, count, first and last traceback."""
+        out = _no_errors()
+        for source, e in self._errors_by_source.items():
+            if attempt_marks.stale_source(source, self._attempt_stamp):
+                continue
+            if out["first_error_line"] is None and e["first_error_line"] is not None:
+                out["first_error_line"], out["first_error_source"] = e["first_error_line"], e["first_error_source"]
+            out["last_error_line"] = e["last_error_line"] or out["last_error_line"]
+            out["error_count"] += e["error_count"]
+            out["traceback"] = out["traceback"] or e["traceback"]
+            out["last_traceback"] = e["last_traceback"] or out["last_traceback"]
+        return out
 
     def _add_alert(self, alert: dict) -> None:
         if len(self._alerts) < _MAX_ALERTS:
@@ -276,7 +319,7 @@ class JobMetrics:
     def _status(self, finished: bool) -> str:
         if finished:
             return "finished"
-        if self._errors["traceback"] is not None:
+        if self.errors()["traceback"] is not None:
             return "failed"
         if not self._latest and self._progress is None:
             return "waiting"
@@ -314,7 +357,10 @@ class JobMetrics:
             ],
             "best": self._best(),
             "alerts": alerts + self._alerts + self._resets,
-            "errors": dict(self._errors),
+            "errors": self.errors(),
+            # What happened to the job before this attempt (a stop the user asked for, a resume).
+            "history": [{k: v for k, v in h.items() if k != "text"} for _, h in sorted(self._history.items())],
+            "history_line": attempt_marks.history_line([h for _, h in sorted(self._history.items())]),
             "lr_scaling_line": self._lr_line,
             "coco_table": list(self._coco_table),
             "bad_lines": self._bad_lines,
@@ -325,6 +371,7 @@ class JobMetrics:
             "last_write": self._newest_mtime,
             "idle_s": round(max(0.0, now - self._newest_mtime), 1) if self._newest_mtime else None,
         }
+        snap["per_class"] = per_class.latest(snap["map_by_epoch"])  # CocoMetric(classwise=True): {class: AP}
         if series:
             # Buckets hold finite numbers only (DownsampledSeries leaves NaN/inf out), so they
             # are JSON-safe as they are: no per-value conversion, which was most of an open

@@ -1,5 +1,10 @@
 """The live comparison with a reference run, applied to a metrics snapshot.
 
+One reference per view, compared at the same epoch: a reference *run* when there is one
+(below). A preset's model-zoo AP is what the run aims at by the end of the preset's schedule,
+so it is only ever a *target* ("target 37.4 at epoch 12", ``preset_target``), compared with
+the run at that epoch and never as an epoch-1 delta.
+
 ``ReferenceTracker.apply(snapshot)`` adds, at the latest evaluated epoch, the object
 ``reference`` {name, epoch, run, reference, delta, noise, behind, ...} and, once the run
 trails by more than the noise for two evaluations in a row, a ``behind-reference``
@@ -17,7 +22,7 @@ from typing import Any, Callable
 from launcher.references import compare, store
 from launcher.references.model import Reference
 
-__all__ = ["ReferenceTracker", "tracker_for", "job_reference_name"]
+__all__ = ["ReferenceTracker", "tracker_for", "job_reference_name", "preset_target", "target_text", "apply"]
 
 
 class ReferenceTracker:
@@ -87,3 +92,40 @@ def tracker_for(work_dir: Path, name: str | None, preset: str | None) -> Referen
         return {"train": run.train, "env": run.env}
 
     return ReferenceTracker(ref, noise, how, run_facts)
+
+
+def preset_target(preset: str | None, reference_ap: float | None, catalog=None) -> dict[str, Any] | None:
+    """{"ap": 37.4, "epoch": 12}: the preset's final AP (percent) and the epoch it is reached
+    at (the preset's schedule; None when the preset is gone); None without an AP."""
+    if reference_ap is None:
+        return None
+    if catalog is None:
+        from launcher.planning.presets import load_presets
+
+        catalog = load_presets()
+    known = catalog.presets.get(preset) if preset else None
+    return {"ap": reference_ap, "epoch": known.epochs if known else None}
+
+
+def target_text(target: dict[str, Any], short: bool = False) -> str:
+    """"target 37.4 at epoch 12", and the run against it once it has been evaluated there
+    (``short``: without the epoch then, for a header that shows the run at that epoch)."""
+    reached = short and target.get("delta") is not None
+    text = f"target {target['ap']:g}" + (f" at epoch {target['epoch']}" if target.get("epoch") and not reached else "")
+    if target.get("delta") is not None:
+        text += f" ({target['delta']:+.1f})"
+    return text
+
+
+def apply(snap: dict[str, Any], tracker: ReferenceTracker | None, target: dict[str, Any] | None) -> dict[str, Any]:
+    """What every view of a run compares it with: the reference run (``reference``) when there
+    is one, else the preset's target (``target``, with ``delta`` once the run reached its epoch)."""
+    if tracker is not None:
+        tracker.apply(snap)
+    if target is not None and tracker is None:
+        at = next((m.get("bbox_mAP") for m in snap.get("map_by_epoch") or []
+                   if m.get("epoch") == target.get("epoch")), None)
+        snap["target"] = dict(target, delta=None if at is None else round(100 * at - target["ap"], 2))
+    else:
+        snap["target"] = None
+    return snap

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from launcher.monitor import attempt_marks
 from launcher.monitor.follow import FollowedFile
 
 __all__ = ["LogEvent", "TextLog", "TrainProgress", "parse_train_line"]
@@ -38,7 +39,7 @@ _TEXT_NONFINITE = re.compile(r"\b(loss\w*): (nan|-?inf)\b")
 
 @dataclass
 class LogEvent:
-    kind: str  # "traceback" | "error" | "lr_scaling" | "coco_table" | "nonfinite"
+    kind: str  # "traceback" | "error" | "lr_scaling" | "coco_table" | "nonfinite" | "attempt"
     text: str
     source: str
 
@@ -125,7 +126,7 @@ class TextLog(FollowedFile):
         if not self.nonfinite_seen:
             self._scan_nonfinite(data, events)
         candidates: set[int] = set()
-        for needle in (_TRACEBACK.encode(), b"Error", b"ERROR", b"Exception"):
+        for needle in (_TRACEBACK.encode(), b"Error", b"ERROR", b"Exception", attempt_marks.NEEDLE):
             idx = data.find(needle, pos)
             while idx >= 0:
                 s, e = _line_at(data, idx)
@@ -139,6 +140,8 @@ class TextLog(FollowedFile):
             if line.startswith(_TRACEBACK):
                 self.tb[prefix] = [line]
                 pos = self._continue_tracebacks(data, e + 1, events)
+            elif not prefix and attempt_marks.parse(line):  # a stop or a resume: where an attempt's errors end
+                events.append(LogEvent("attempt", line, self.name))
             elif _is_error_line(line):
                 events.append(LogEvent("error", line, self.name))
                 pos = e + 1

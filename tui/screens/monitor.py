@@ -119,6 +119,7 @@ class MonitorScreen(Screen):
                     with Vertical(id="map-left"):
                         yield DataTable(id="map-table", cursor_type="row", zebra_stripes=True)
                         yield Static(id="best")
+                        yield Static(id="per-class")
                     yield MapChart(id="map-chart")
             with TabPane("4 Log", id="log"):
                 yield Static(id="errors")
@@ -130,6 +131,7 @@ class MonitorScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
         self.query_one("#errors").display = False
+        self.query_one("#per-class").display = False
         table = self.query_one("#map-table", DataTable)
         table.add_column("epoch", key="epoch")
         for label, key in MAP_COLUMNS:
@@ -300,7 +302,10 @@ class MonitorScreen(Screen):
             cells = [styled(self.app, ap(row.get(key)), "pass", bold=True) if is_best and key == "bbox_mAP"
                      else ap(row.get(key)) for _, key in MAP_COLUMNS]
             table.add_row(str(row["epoch"]), *cells, key=str(row["epoch"]))
-        self.query_one("#best", Static).update(monitor_text.best_note(snap, self.record.reference_ap))
+        self.query_one("#best", Static).update(monitor_text.best_note(snap))
+        note = monitor_text.per_class_note(snap)
+        self.query_one("#per-class", Static).update(note or "")
+        self.query_one("#per-class").display = note is not None
 
     def _render_errors(self, errors: dict, failed: dict | None = None) -> None:
         box = self.query_one("#errors", Static)
@@ -313,7 +318,8 @@ class MonitorScreen(Screen):
         box.display = content is not None
         if content is not None:
             box.update(content)
-            self.query_one("#tabs", TabbedContent).get_tab("log").label = "4 Log ⚠"
+        # A resume leaves the earlier attempt's errors behind (attempt_marks): the mark goes too.
+        self.query_one("#tabs", TabbedContent).get_tab("log").label = "4 Log ⚠" if content is not None else "4 Log"
 
     def on_log_lines(self, message: LogLines) -> None:
         log = self.query_one("#log-view", RichLog)

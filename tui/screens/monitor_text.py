@@ -13,6 +13,8 @@ from typing import Any
 from textual.content import Content
 
 from launcher.jobs import backends, registry
+from launcher.monitor import per_class
+from launcher.monitor.reference_compare import target_text
 from tui.format import ago, duration, number, status_markup
 
 BANNER_TITLES = {"rank_failed": "Rank failed", "stalled": "Stalled", "nonfinite_loss": "NaN / inf loss",
@@ -45,12 +47,13 @@ def summary(r: Any, snap: dict, now: float) -> tuple:
         bits.append(f"ep {rc['epoch']} mAP {100 * rc['run']:.1f} vs {rc['name']} {100 * rc['reference']:.1f} "
                     f"({100 * rc['delta']:+.1f}{', behind' if rc.get('behind') else ''})")
     elif best:
-        ref = best.get("reference_ap")
-        gap = best.get("gap_to_reference")
+        # The preset's AP is the end of its schedule's: a target, not an epoch-1 delta.
         bits.append(f"best mAP {best['percent']:.1f} (ep {best['epoch']})"
-                    + (f" vs ref {ref:g} ({gap:+.1f})" if ref and gap is not None else ""))
-    elif r.reference_ap:
-        bits.append(f"ref AP {r.reference_ap:g}")
+                    + (f" · {target_text(snap['target'], short=True)}" if snap.get("target") else ""))
+    elif snap.get("target"):
+        bits.append(target_text(snap["target"]))
+    if snap.get("history_line"):  # a stop the user asked for is history, not an error
+        bits.append(snap["history_line"])
     if snap.get("catching_up"):
         bits.append("reading history…")
     text = " · ".join(bits) or "waiting for the first log line…"
@@ -91,8 +94,8 @@ def banner(alerts: list[dict]) -> Content | None:
     return Content.from_markup("[b]⚠ $t:[/] $m$more", t=title, m=alert["message"], more=more)
 
 
-def best_note(snap: dict, reference_ap: float | None) -> Content | str:
-    """Under the mAP table: the best epoch, against the reference run or the preset's AP."""
+def best_note(snap: dict) -> Content | str:
+    """Under the mAP table: the best epoch, against the reference run or the preset's target."""
     best = snap.get("best") or {}
     rc = snap.get("reference") or {}
     if best and rc.get("reference") is not None:
@@ -103,14 +106,16 @@ def best_note(snap: dict, reference_ap: float | None) -> Content | str:
         if rc.get("final") is not None:
             text += f"\n{rc['name']} final: {100 * rc['final']:.1f}"
         return Content.from_markup(text)
+    target = snap.get("target")
     if best:
-        gap = best.get("gap_to_reference")
         text = f"best {best['percent']:.1f} at epoch {best['epoch']}"
-        if reference_ap:
-            status = "pass" if gap is not None and gap >= -0.5 else "warn"
-            text += f"\nreference {reference_ap:g}: " + status_markup(status, f"{gap:+.1f}")
+        if target:
+            text += "\n" + target_text(dict(target, delta=None))
+            if target.get("delta") is not None:  # the run has reached the target's epoch
+                status = "pass" if target["delta"] >= -0.5 else "warn"
+                text += " " + status_markup(status, f"{target['delta']:+.1f}")
         return Content.from_markup(text)
-    return f"reference {reference_ap:g}" if reference_ap else ""
+    return target_text(target) if target else ""
 
 
 def errors_box(errors: dict, failed: dict | None = None) -> Content | None:
@@ -134,3 +139,22 @@ def errors_box(errors: dict, failed: dict | None = None) -> Content | None:
     if count > 1:
         parts.append(Content(f"{count} error lines in all; they are highlighted below"))
     return Content("\n").join(parts)
+
+
+PER_CLASS_LINES = 10  # the weakest classes fit under the mAP table at 80x24; the rest are counted
+
+
+def per_class_note(snap: dict) -> Content | None:
+    """Under the mAP table: per-class AP at the latest evaluation, weakest first, and how each moved
+    since the evaluation before (CocoMetric classwise=True, which `--data` turns on). None without any."""
+    moved = per_class.moves(snap.get("map_by_epoch") or [])
+    if moved is None:
+        return None
+    lines = [f"per-class AP, epoch {moved['epoch']} (weakest first)"]
+    for row in moved["classes"][:PER_CLASS_LINES]:
+        ap_text = f"{100 * row['ap']:5.1f}" if row["ap"] is not None else "    –"
+        change = f" {100 * row['change']:+5.1f}" if row["change"] is not None else ""
+        lines.append(f"  {row['name'][:28]:<28} {ap_text}{change}")
+    if len(moved["classes"]) > PER_CLASS_LINES:
+        lines.append(f"  (+{len(moved['classes']) - PER_CLASS_LINES} more: frcnn-tui report)")
+    return Content("\n".join(lines))

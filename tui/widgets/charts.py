@@ -155,7 +155,8 @@ class MapChart(Chart):
             self.plt.scatter([p[0] for p in shown], [p[1] for p in shown], color="yellow", marker="x")
         elif reference_ap:
             lo, hi = min(xs), max(max(xs), min(xs) + 1)
-            self.plt.plot([lo, hi], [reference_ap, reference_ap], label=f"reference {reference_ap:g}",
+            # The preset's final AP: what the run aims at by the end, not a value per epoch.
+            self.plt.plot([lo, hi], [reference_ap, reference_ap], label=f"target {reference_ap:g}",
                           color="yellow", marker="hd")
         self.plt.plot(xs, ys, label="mAP", color="green", marker="hd")
         self.plt.scatter(xs, ys, color="green", marker="o")

@@ -21,6 +21,7 @@ from launcher.jobs.registry import JobRecord
 from launcher.jobs.slurm import cluster, state
 from launcher.jobs.slurm.checks import cluster_checks
 from launcher.jobs.slurm.script import SCRIPT, SlurmSpec, render
+from launcher.monitor import attempt_marks
 from launcher.planning.checklist import FAIL
 from launcher.planning.plan import Plan, PlanRequest, make_plan
 
@@ -139,6 +140,7 @@ def stop(record: JobRecord, grace: float = 30.0) -> tuple[int, int]:
     if queued is False:
         return 0, 0
     registry.write_atomic(record.run_path / registry.STOP_FILE, str(time.time()))
+    attempt_marks.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
     cluster.cancel(job_id)
     deadline = time.monotonic() + max(grace, LEAVE_QUEUE_S)
     while time.monotonic() < deadline and (cluster.in_queue(job_id) is not False or _local_processes(record)):
@@ -164,6 +166,7 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
         raise UserError(f"job {record.id} has no batch script ({script} is missing)")
     with registry.locked():
         _fresh_run_files(run_dir)
+        attempt_marks.note_resume(run_dir, attempt=record.resumes + 2)
         record.slurm_job_id = cluster.submit(str(script), ["--resume"])
         record.resumes += 1
         registry.save(record)

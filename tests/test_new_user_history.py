@@ -1,0 +1,121 @@
+"""What a new user met (issue 24): a stop they asked for reported as the job's error for good
+(item 2), reference numbers that disagreed between views (item 3), and a Compare that called a
+running job's AP final, compared every job unasked and named runs by id only (items 9 and 10).
+
+Real jobs (mmdet on CPU under torchrun, stopped and resumed for real), real CLI processes,
+and the Textual Pilot."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from launcher.jobs import registry
+from test_tui_support import add_job, make_app, screen_text, sync, wait_for as wait_on_screen
+from tui.screens.monitor import MonitorScreen
+from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, tiny_launch_args,
+                              wait_done, wait_for)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
+
+
+def _watch_json(job_id: str) -> dict:
+    result = run_cli("watch", job_id, "--once", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _jobs_row(job_id: str) -> dict:
+    result = run_cli("jobs", "--json")
+    assert result.returncode == 0, result.stderr
+    return next(j for j in json.loads(result.stdout)["jobs"] if j["id"] == job_id)
+
+
+# -- item 2: a stop you asked for is history ------------------------------------------------
+
+@needs_stack
+@pytest.mark.training
+@sync
+async def test_a_stop_you_asked_for_is_history_not_the_jobs_error(tiny_data):
+    job = launch(*tiny_launch_args(tiny_data, epochs=3))
+    job_id, run_dir = job["id"], Path(job["run_dir"])
+    wait_for(lambda: (run_dir / "last_checkpoint").exists(), 300, "the first checkpoint")
+    result = run_cli("stop", job_id, "--grace", "20")
+    assert result.returncode == 0, result.stderr
+    assert job_status(job_id) == "stopped"
+    # What made it look failed is there: torchrun's own report of the signal the stop sent.
+    assert "SignalException" in (run_dir / "stderr.log").read_text(), explain(run_dir)
+    stopped = _watch_json(job_id)
+    assert stopped["errors"]["first_error_line"] is None and stopped["errors"]["traceback"] is None
+    assert re.fullmatch(r"stopped by you at epoch \d", stopped["history_line"]), stopped["history_line"]
+
+    result = run_cli("resume", job_id)
+    assert result.returncode == 0, result.stderr
+    assert wait_done(job_id, 400) == "succeeded", explain(run_dir)
+
+    # The CLI: no "first error", no traceback panel; the stop and the resume as history.
+    result = run_cli("watch", job_id, "--once")
+    assert result.returncode == 0, result.stderr
+    for word in ("first error", "SignalException", "traceback"):
+        assert word not in result.stdout, result.stdout
+    assert re.search(r"history: stopped by you at epoch \d, resumed", result.stdout), result.stdout
+    done = _watch_json(job_id)
+    assert done["errors"]["error_count"] == 0 and done["history"][-1]["event"] == "resumed"
+    assert [h["event"] for h in done["history"]] == ["stopped", "resumed"]
+    assert re.fullmatch(r"stopped by you at epoch \d, resumed", _jobs_row(job_id)["history"])
+    # The marks are in the job's own logs too, where `logs` shows them.
+    assert "frcnn-tui: stopped by you at epoch" in run_cli("logs", job_id).stdout
+
+    # The Monitor: no ⚠ on the Log tab, no errors box; the history in the summary.
+    app = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        app.open_monitor(registry.find(job_id))
+        await wait_on_screen(pilot, lambda: "stopped by you at epoch" in screen_text(app), 60, "the history")
+        text = screen_text(app)
+        assert "4 Log ⚠" not in text and "first error" not in text, text
+        assert app.screen.query_one("#errors").display is False
+
+
+# -- item 3: one reference per view, at the same epoch -------------------------------------
+
+JOB, OTHER = "20261128-231000-aaaa", "20261128-231000-bbbb"
+
+
+@sync
+async def test_monitor_without_a_reference_run_shows_the_presets_ap_as_a_target(fake_gpus):
+    fake_gpus("eight")
+    add_job(JOB, status="running", epochs=2)  # r50-fpn-1x: 37.4 is its AP after 12 epochs
+    app = make_app()
+    async with app.run_test(size=(110, 32)) as pilot:
+        app.open_monitor(registry.find(JOB))
+        await wait_on_screen(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot,
+                             what="metrics")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "best mAP 26.8 (ep 2) · target 37.4 at epoch 12" in text, text
+        assert "vs ref" not in text and "-10.6" not in text
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "target 37.4 at epoch 12" in text and "-10.6" not in text and "reference 37.4" not in text
+
+
+def test_watch_compares_with_one_reference_at_the_same_epoch(fake_gpus):
+    add_job(JOB, status="succeeded", epochs=2)
+    out = run_cli("watch", JOB, "--once").stdout
+    assert "target 37.4 at epoch 12" in out and "vs reference 37.4" not in out and "-10.6" not in out, out
+    add_job(OTHER, status="succeeded", epochs=3)
+    result = run_cli("reference", "add", "five-ref", OTHER, "--preset", "r50-fpn-1x")
+    assert result.returncode == 0, result.stderr
+    out = run_cli("watch", JOB, "--once").stdout
+    assert "epoch 2: 0.268 vs reference five-ref 0.268 (+0.000" in out, out
+    assert "37.4" not in out  # the reference run is this view's one reference
+    snap = _watch_json(JOB)
+    assert snap["reference"]["name"] == "five-ref" and snap["target"] is None
