@@ -17,6 +17,7 @@ from typing import Any
 from launcher import paths
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
+from launcher.monitor import per_class
 from launcher.references.mmengine_workdir import parse_job_dir, read_plan, what_ran
 from launcher.references.model import MAP_KEYS, Reference, finite
 
@@ -82,6 +83,20 @@ def _epochs_table(snap: dict, ref: Reference | None) -> list[str]:
         d = f"{100 * (a - b):+.1f}" if finite(a) and finite(b) else "–"
         lines.append(f"| {e} | {_ap(a)} | {_ap(b)} | {d} |")
     return lines
+
+
+def _per_class_table(snap: dict) -> list[str]:
+    """Per-class AP at the latest evaluation, weakest first (CocoMetric classwise=True; none without it)."""
+    moved = per_class.moves(snap.get("map_by_epoch") or [])
+    if moved is None:
+        return []
+    since = f"since epoch {moved['previous_epoch']}" if moved["previous_epoch"] is not None else "since the last"
+    lines = ["## Per-class AP", "", f"At epoch {moved['epoch']}, weakest first (AP at IoU 0.50:0.95; – : no val boxes).",
+             "", f"| class | AP | change {since} |", "|---|---|---|"]
+    for row in moved["classes"]:
+        change = f"{100 * row['change']:+.1f}" if row["change"] is not None else "–"
+        lines.append(f"| {_cell(row['name'])} | {_ap(row['ap'])} | {change} |")
+    return lines + [""]
 
 
 def _env_table(run: Reference, ref: Reference | None) -> list[str]:
@@ -175,6 +190,7 @@ def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference
             out += [f"![{title}]({Path(charts[key]).name})", ""]
     if chart_error:
         out += [f"(charts not drawn: {chart_error})", ""]
+    out += _per_class_table(snap)
     out += ["## Plan", ""] + _plan_lines(plan)
     out += ["## Environment and recipe against the reference", ""] + _env_table(run, ref) + [""]
     out += ["## Cost", ""] + _cost(snap, run, record, plan) + [""]
