@@ -38,3 +38,32 @@ def test_resume_of_a_finished_job_refuses_and_starts_nothing(cli):
     after = registry.find(record.id)
     assert after.resumes == 0 and after.pid == record.pid  # nothing was started or recorded
     assert registry.status(after) == registry.SUCCEEDED
+
+
+def test_watch_says_how_it_ends_and_q_ends_it_in_a_terminal(frcnn_home, tmp_path):
+    # A real terminal (tmux): the live view names its keys, and q ends it (exit 0) while the job runs on.
+    import subprocess
+    import sys
+
+    import pytest
+
+    from conftest import GPU_SCENARIOS, REPO
+    from launcher.jobs import registry
+    from test_tui_tmux import TMUX, Tmux
+
+    if TMUX is None:
+        pytest.skip("tmux is not installed")
+    record = add_job("20261129-093000-cccc", status="running", epochs=1, max_epochs=2)
+    tmux = Tmux(tmp_path / "tmux.sock", "watch")
+    try:
+        tmux("-f", "/dev/null", "new-session", "-d", "-s", tmux.name, "-x", "100", "-y", "40", "-c", str(REPO),
+             "-e", f"FRCNN_TUI_HOME={frcnn_home}", "-e", f"FRCNN_TUI_FAKE_GPUS={GPU_SCENARIOS / 'eight.json'}",
+             "-e", "TERM=xterm-256color", "-e", "PS1=$ ", "sh")
+        tmux("send-keys", "-t", tmux.name, f"{sys.executable} -m launcher.cli watch {record.id}; echo \"watch exited with $?\"",
+             "Enter")
+        tmux.wait_for("q or ctrl+c ends the watch; the job keeps running")
+        tmux.keys("q")
+        tmux.wait_for("watch exited with 0", timeout=15)
+        assert registry.status(registry.find(record.id)) == registry.RUNNING
+    finally:
+        subprocess.run([TMUX, "-S", str(tmux.socket), "kill-server"], capture_output=True)

@@ -139,9 +139,72 @@ def _silence_stdout() -> None:
         pass
 
 
+class _QuitKey:
+    """q typed in the terminal ends a live view, as in top or less (ctrl+c still does too).
+
+    While the view runs, a terminal on stdin is put in cbreak mode (keys arrive one by one,
+    not echoed; ISIG stays on, so ctrl+c is still SIGINT) and restored after. Without a
+    terminal (piped, --json into a script) there is no key to read: only ctrl+c ends it.
+    """
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._saved: list | None = None
+        try:
+            import termios
+            import tty
+
+            fd = sys.stdin.fileno()
+            if os.isatty(fd):
+                self._saved = termios.tcgetattr(fd)
+                tty.setcbreak(fd)
+                self._fd = fd
+        except (ImportError, OSError, ValueError, AttributeError):
+            self._fd = None
+
+    @property
+    def hint(self) -> str:
+        return ("q or ctrl+c ends the watch; the job keeps running" if self._fd is not None else
+                "ctrl+c ends the watch; the job keeps running")
+
+    def wait(self, seconds: float) -> bool:
+        """Sleeps up to ``seconds``; True as soon as q (or Q) is typed."""
+        if self._fd is None:
+            time.sleep(seconds)
+            return False
+        import select
+
+        deadline = time.monotonic() + seconds
+        while True:
+            ready, _, _ = select.select([self._fd], [], [], max(0.0, deadline - time.monotonic()))
+            if ready:
+                try:
+                    typed = os.read(self._fd, 64)
+                except OSError:
+                    typed = b""
+                if b"q" in typed.lower():
+                    return True
+                if not typed:  # the terminal went away: sleep out the rest
+                    time.sleep(max(0.0, deadline - time.monotonic()))
+                    return False
+            if time.monotonic() >= deadline:
+                return False
+
+    def restore(self) -> None:
+        if self._fd is not None:
+            import termios
+
+            try:
+                termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+            except (OSError, termios.error):
+                pass
+
+
 def _live(tailer, metrics, gpus, snap, job_status, interval, as_json) -> int:
-    """Polls until the job ends or Ctrl-C; sleeps between polls and redraws only on change."""
+    """Polls until the job ends, q (in a terminal) or Ctrl-C; sleeps between polls and redraws
+    only on change."""
     live = None
+    keys = _QuitKey() if not as_json else None
     if not as_json:
         from rich.console import Console
         from rich.live import Live
@@ -163,23 +226,32 @@ def _live(tailer, metrics, gpus, snap, job_status, interval, as_json) -> int:
             if ended:
                 catch_up(tailer, metrics)  # the last lines may land just before exit
             if changed or ended or first:
-                _show(live, snap(status), as_json)
+                _show(live, snap(status), as_json, hint=None if ended or keys is None else keys.hint)
                 first = False
             if ended:
                 return 0
-            if not upd.backlog_bytes:
-                time.sleep(interval)
+            wait = 0.0 if upd.backlog_bytes else interval
+            if keys is not None and keys.wait(wait):
+                return 0
+            if keys is None and wait:
+                time.sleep(wait)
     finally:
         if live is not None:
             live.stop()
+        if keys is not None:
+            keys.restore()
 
 
-def _show(live, snapshot: dict, as_json: bool) -> None:
+def _show(live, snapshot: dict, as_json: bool, hint: str | None = None) -> None:
     if as_json:
         sys.stdout.write(snapshot_json(snapshot) + "\n")
         sys.stdout.flush()
     elif live is not None:
-        live.update(render(snapshot), refresh=True)
+        from rich.console import Group
+        from rich.text import Text
+
+        view = render(snapshot)
+        live.update(Group(view, Text(hint, "dim")) if hint else view, refresh=True)
     else:
         from rich.console import Console
 
