@@ -159,3 +159,38 @@ async def test_80x24_jobs_table_has_the_name_right_after_the_id(fake_gpus):
         header = next(line for line in lines if " id " in line)
         assert header.split()[1:3] == ["id", "name"], header
         assert any("20261129-081500-bbbb  my-first-run" in line for line in lines)
+
+
+@sync
+async def test_plan_messages_name_the_tuis_fields_and_keys_not_cli_flags(fake_gpus, recorded_env):
+    from textual.widgets import Input
+
+    from conftest import run_cli
+
+    fake_gpus("eight")
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(app, pilot)
+        app.open_plan("r50-fpn-1x")
+        await wait_for(pilot, lambda: getattr(app.screen, "plan", None) is not None, what="the checklist")
+        screen = app.screen
+        await pilot.press(*["space", "down"] * 4)  # four of the eight GPUs
+        screen.query_one("#lr", Input).value = "0.02"  # the preset's lr for batch 16, unscaled for batch 8
+        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.proposal.lr == 0.02
+                       and screen.planned_generation == screen.generation, what="the checklist at lr 0.02")
+        await settle(app, pilot)
+        lr_row = [c.id for c in screen.shown_checks].index("lr")
+        screen.query_one("#checklist").move_cursor(row=lr_row)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "or ctrl+f (Force launch…) to keep it" in text and "--force" not in text, text
+        # Two nodes and no master: the field to fill is named as the form names it.
+        screen.query_one("#lr", Input).value = ""
+        screen.query_one("#nodes", Input).value = "2"
+        await wait_for(pilot, lambda: screen.plan_error is not None, what="the refusal")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "nodes > 1 needs the master host:port field" in text and "--master-addr" not in text, text
+    # The CLI keeps its own words.
+    cli = run_cli("plan", "--preset", "r50-fpn-1x", "--nodes", "2")
+    assert cli.returncode == 2 and "--nodes > 1 needs --master-addr HOST and --port PORT" in cli.stderr

@@ -38,6 +38,7 @@ from tui.widgets.key_bar import KeyBar
 from tui.widgets.slurm_target import SlurmTarget
 from tui.widgets.tables import fill_width
 from tui.widgets.title_bar import TitleBar
+from tui.wording import tui_words
 
 DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
 
@@ -191,8 +192,8 @@ class PlanScreen(Screen):
             pv = preview(req, inventory=self.app.inventory, catalog=self.app.catalog)
         except (ValueError, UserError) as exc:
             self.proposal = None
-            view.update(Content.from_markup("[bold $error]$e[/]", e=str(exc)))
-            self._show_checks_pending(str(exc), error=True)
+            view.update(Content.from_markup("[bold $error]$e[/]", e=tui_words(str(exc))))
+            self._show_checks_pending(tui_words(str(exc)), error=True)
             return
         self.proposal = pv.proposal
         view.update(plan_text.lr_preview(pv))
@@ -224,7 +225,7 @@ class PlanScreen(Screen):
             else:
                 plan = await run_detached(make_plan, req, inventory=inventory, catalog=self.app.catalog)
         except UserError as exc:
-            self.post_message(PlanFailed(generation, str(exc)))
+            self.post_message(PlanFailed(generation, tui_words(str(exc))))
         except Exception as exc:  # a bug below us must not take the UI down
             self.post_message(PlanFailed(generation, f"{type(exc).__name__}: {exc}"))
         else:
@@ -259,7 +260,7 @@ class PlanScreen(Screen):
         table = self.query_one("#checklist", DataTable)
         table.clear()
         for c in self.shown_checks:
-            table.add_row(styled(self.app, c.status.upper(), c.status), c.id, c.detail, key=c.id)
+            table.add_row(styled(self.app, c.status.upper(), c.status), c.id, tui_words(c.detail), key=c.id)
         counts = {s: sum(c.status == s for c in plan.checks) for s in ("pass", "warn", "fail")}
         box = self.query_one("#checks-box")
         style = {"pass": "$success", "warn": "$warning", "fail": "$error"}[plan.status]
@@ -288,7 +289,7 @@ class PlanScreen(Screen):
         fix = c.hint if c.status != "pass" else ""
         self.query_one("#check-detail", Static).update(Content.from_markup(
             "[b]$id[/]: $detail" + ("\n[bold $warning]fix:[/] $hint" if fix else ""),
-            id=c.id, detail=c.detail, hint=fix))
+            id=c.id, detail=tui_words(c.detail), hint=tui_words(fix or "")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_check(event.cursor_row)
@@ -299,7 +300,7 @@ class PlanScreen(Screen):
             return
         c = checks[event.cursor_row]
         body = Content.from_markup("[b]$status[/] $detail" + ("\n\n[bold $warning]fix:[/] $hint" if c.hint else ""),
-                                   status=c.status.upper(), detail=c.detail, hint=c.hint)
+                                   status=c.status.upper(), detail=tui_words(c.detail), hint=tui_words(c.hint or ""))
         self.app.push_screen(TextDialog(f"check: {c.id}", body))
 
     # -- launch -----------------------------------------------------------------
@@ -307,7 +308,7 @@ class PlanScreen(Screen):
     def _failing(self) -> list[str]:
         if self.plan is None or self.planned_generation != self.generation:
             return []
-        return [f"{c.id}: {c.detail}" for c in self.plan.checks if c.status == FAIL]
+        return [f"{c.id}: {tui_words(c.detail)}" for c in self.plan.checks if c.status == FAIL]
 
     def _launchable_request(self) -> PlanRequest | None:
         """The request to launch, or None (already launching, or bad input: said in a toast)."""
@@ -360,7 +361,7 @@ class PlanScreen(Screen):
         try:
             record, _plan = slurm_jobs.launch(req, slurm, force=force) if slurm else jobs.launch(req, force=force)
         except UserError as exc:  # CheckFailed included: one line, shown, not raised
-            self.post_message(LaunchFailed(str(exc)))
+            self.post_message(LaunchFailed(tui_words(str(exc))))
         except Exception as exc:
             self.post_message(LaunchFailed(f"{type(exc).__name__}: {exc}"))
         else:
