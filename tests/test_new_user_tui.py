@@ -194,3 +194,42 @@ async def test_plan_messages_name_the_tuis_fields_and_keys_not_cli_flags(fake_gp
     # The CLI keeps its own words.
     cli = run_cli("plan", "--preset", "r50-fpn-1x", "--nodes", "2")
     assert cli.returncode == 2 and "--nodes > 1 needs --master-addr HOST and --port PORT" in cli.stderr
+
+
+@sync
+async def test_question_mark_and_f1_open_the_key_list(fake_gpus):
+    from textual.widgets import HelpPanel
+
+    fake_gpus("eight")
+    record = add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.query(HelpPanel), what="? to open the help")
+        await pilot.pause()
+        assert screen_text(app).count("Plan preset") == 2  # in the key list, beside the key bar's
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: not app.screen.query(HelpPanel), what="? again to close it")
+        await open_monitor(pilot, record)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.query(HelpPanel), what="F1 to open the help")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Smoothing" in text and "Loss" in text  # the Monitor's keys, the tab keys too
+
+
+@sync
+async def test_the_monitors_palette_has_report_and_smoothing(fake_gpus):
+    fake_gpus("eight")
+    record = add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await open_monitor(pilot, record)
+        assert "w Report" in key_bar_text(app)
+        for typed, found in (("report", "Write report"), ("smoothing", "Toggle loss smoothing")):
+            await pilot.press("ctrl+p")
+            await pilot.press(*typed)
+            await wait_for(pilot, lambda: found in screen_text(app), what=f"{found} in the palette")
+            await pilot.press("escape")
+            await pilot.pause()

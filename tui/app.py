@@ -82,6 +82,7 @@ class FrcnnApp(App[int]):
         Binding("h", "show('home')", "Home", tooltip="GPUs and presets"),
         Binding("j", "show('jobs')", "Jobs", tooltip="All jobs, running and finished"),
         Binding("q", "quit", "Quit", tooltip="Quit (running jobs keep running)"),
+        Binding("question_mark,f1", "help", "Help", show=False, tooltip="The keys of this screen"),
     ]
 
     def __init__(self, *, probe_interval: float | None = 2.0, jobs_interval: float | None = 5.0,
@@ -176,6 +177,13 @@ class FrcnnApp(App[int]):
             self.notify("A launch or resume is in progress: quit again once it is done.", severity="warning")
             return
         self.exit(0)
+
+    def action_help(self) -> None:
+        """? and F1: Textual's key list for the focused screen (as ctrl+p → Keys), or away again."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     # -- navigation used by screens and the command palette ------------------
 

@@ -30,7 +30,7 @@ from rich.text import Text
 from launcher.hardware.gpu_probe import Inventory
 from launcher.jobs import registry
 from tui.format import ap, styled
-from tui.job_actions import ask_stop
+from tui.job_actions import ask_stop, start_report
 from tui.messages import JobActionDone, LogLines, MetricsUpdated
 from tui.screens import monitor_text
 from tui.styles import use_styles
@@ -81,6 +81,7 @@ class MonitorScreen(Screen):
         Binding("5", "tab('gpus')", "GPUs", show=False),
         Binding("s", "smoothing", "Smoothing"),
         Binding("x", "stop", "Stop…"),
+        Binding("w", "report", "Report", tooltip="Write this job's reproduction report (report.md + charts)"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -379,6 +380,9 @@ class MonitorScreen(Screen):
         record = self.watcher.record if self.watcher is not None else self.record
         ask_stop(self, record, (self.snapshot or {}).get("status"))
 
+    def action_report(self) -> None:
+        start_report(self, self.record)
+
     def on_job_action_done(self, message: JobActionDone) -> None:
         self.notify(message.text, severity="error" if message.error else "information")
 
@@ -388,5 +392,7 @@ class MonitorScreen(Screen):
     def screen_commands(self):
         yield SystemCommand("Toggle loss smoothing", "EMA on the loss chart on/off", self.action_smoothing)
         yield SystemCommand("Stop this job", "Stop the monitored job (asks first)", self.action_stop)
+        yield SystemCommand("Write report", "This job's reproduction report (report.md + PNG charts)",
+                            self.action_report)
         for tab, title in zip(TABS, ("Loss chart", "lr chart", "mAP table and chart", "Log", "GPUs")):
             yield SystemCommand(f"Show {title}", f"Monitor tab: {title}", lambda t=tab: self.action_tab(t))
