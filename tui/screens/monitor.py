@@ -375,13 +375,15 @@ class MonitorScreen(Screen):
             return (self.snapshot or {}).get("status") in registry.ACTIVE
         return True
 
-    def action_stop(self) -> None:
+    def _current_record(self) -> Any:
         # The watcher re-reads the registry entry: after a resume the job has a new pid.
-        record = self.watcher.record if self.watcher is not None else self.record
-        ask_stop(self, record, (self.snapshot or {}).get("status"))
+        return self.watcher.record if self.watcher is not None else self.record
+
+    def action_stop(self) -> None:
+        ask_stop(self, self._current_record(), (self.snapshot or {}).get("status"))
 
     def action_report(self) -> None:
-        start_report(self, self.record)
+        start_report(self, self._current_record())
 
     def on_job_action_done(self, message: JobActionDone) -> None:
         self.notify(message.text, severity="error" if message.error else "information")
