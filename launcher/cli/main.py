@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable
 
 from launcher import __version__
-from launcher.cli import arg_types, data_cli, reproduction, slurm_cli
+from launcher.cli import arg_types, data_cli, notify_cli, reproduction, slurm_cli
 from launcher.errors import UserError, guarded
 
 
@@ -62,7 +62,8 @@ def _request(args: argparse.Namespace) -> Any:
         deterministic=args.deterministic, data_root=args.data_root, cfg_options=args.cfg_options,
         data=args.data, train_ann=args.train_ann, train_images=args.train_images, val_ann=args.val_ann,
         val_images=args.val_images,
-        work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp)
+        work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp,
+        notify=getattr(args, "notify", None) or [])
 
 
 # -- commands --------------------------------------------------------------------
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", help="run directory (default: under the state dir)")
     p.add_argument("--reference", help="reference run to compare with (default: the preset's; frcnn-tui reference list)")
     p.add_argument("--force", action="store_true", help="launch even if a check fails or the GPUs are busy")
+    notify_cli.add_notify_arg(p)  # --notify URL (repeatable)
     p.set_defaults(func=cmd_launch)
 
     p = sub.add_parser("jobs", help="list jobs")
@@ -325,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     slurm_cli.register(sub)  # launch --slurm ..., slurm (write the batch script)
     reproduction.register(sub)  # reference add|list|show|rm, report, compare
     data_cli.register(sub)  # data check
+    notify_cli.register(sub)  # notify test [URL]
     return parser
 
 

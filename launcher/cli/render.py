@@ -129,6 +129,11 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
         failed = r.get("failed_rank") or {}
         if failed.get("traceback"):
             out.print(escape("\n".join("    " + line for line in failed["traceback"].splitlines()[-8:])))
+        if r.get("events"):  # the sentinel's newest event, and where it is sent (redacted)
+            last = r["events"][-1]
+            out.print(f"[dim]{r['id']}: last event: {escape(last['kind'])}: {escape(last.get('text') or '')}[/]")
+        if r.get("notify"):
+            out.print(f"[dim]{r['id']}: notifies {escape(', '.join(r['notify']))}[/]")
 
 
 def _status_note(row: dict[str, Any]) -> str:

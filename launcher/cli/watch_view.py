@@ -19,10 +19,12 @@ from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor import reference_compare, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up, planned_warmup_iters
+from launcher.sentinel import report as sentinel_report
 
 __all__ = ["render", "run_watch", "snapshot_json"]
 
 GPU_PERIOD_S = 2.0
+WATCH_EVENTS = 50  # the sentinel's newest events in a snapshot
 _GPU_FIELDS = ("index", "name", "uuid", "pci_bus_id", "memory_total_mib", "memory_used_mib",
                "memory_free_mib", "utilization_pct", "temperature_c", "error")
 
@@ -114,6 +116,7 @@ def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float 
         s = run_checks.annotate(metrics.snapshot(series=series, job_status=status), work_dir, status)
         s["work_dir"] = str(work_dir)
         s["gpus"] = gpus.rows
+        s.update(sentinel_report.fields(work_dir, status or "", limit=WATCH_EVENTS))  # events, sentinel, notify
         return reference_compare.apply(s, reference, target)
 
     try:
@@ -340,6 +343,8 @@ def render(snapshot: dict):
     parts.extend(_render_map(snapshot))
     for alert in snapshot.get("alerts") or []:
         parts.append(Text(f"! {alert.get('kind')}: {alert.get('message')}", "bold red"))
+    for event in (snapshot.get("events") or [])[-3:]:  # the sentinel's, newest last
+        parts.append(Text(f"event {event.get('kind')}: {event.get('text')}", "magenta"))
     failed = snapshot.get("rank_failure")
     if failed and failed.get("traceback"):
         lines = failed["traceback"].splitlines()

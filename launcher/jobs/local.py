@@ -21,6 +21,8 @@ import psutil
 
 from launcher.jobs import identity, launch_journal, registry, shell
 from launcher.monitor import attempt_marks
+from launcher.sentinel import notify
+from launcher.sentinel import start as sentinel_start
 from launcher.planning.checklist import FAIL
 from launcher.errors import CheckFailed, UserError
 from launcher.planning.plan import (Plan, PlanRequest, build_command, free_port, make_plan, new_job_id,
@@ -39,9 +41,11 @@ def render_launch_script(job_id: str, preset: str, run_dir: Path, command: list[
         shell.comment(f"`bash {LAUNCH_SCRIPT} --resume` continues from the last checkpoint."),
         f"cd {shell.word(run_dir)} || exit 1",
         shell.exports({**env, **identity.marker_env(job_id)}),
+        *sentinel_start.script_start(job_id, run_dir),
         f'{shell.words(command)} "$@"',
         "rc=$?",
         f'echo "$rc" > {shell.word(run_dir / registry.EXIT_FILE)}',
+        *sentinel_start.script_end(),
         'exit "$rc"',
     ]) + "\n"
 
@@ -126,7 +130,7 @@ def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
             conflicts = gpu_conflicts(plan.gpu_ids) if not plan.cpu else []
             if conflicts and not force:
                 raise CheckFailed("launch refused: " + "; ".join(conflicts) + " (pick other GPUs, or --force)")
-            plan_data = plan.to_dict()
+            plan_data = dict(plan.to_dict(), **notify.plan_entry(req))
             registry.write_atomic(run_dir / "plan.json", json.dumps(plan_data, indent=2, default=str))
             registry.write_atomic(run_dir / LAUNCH_SCRIPT,
                                   render_launch_script(job_id, plan.preset.name, run_dir, plan.command, plan.env))

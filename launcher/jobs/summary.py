@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from launcher.jobs import backends, registry
 from launcher.jobs.registry import JobRecord
+from launcher.sentinel import report as sentinel_report
 
 
 # Scalars parsed in order per look at a job; the rest of a long history is skimmed, which
@@ -75,6 +76,7 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
         "progress": None, "best_map": None, "best_epoch": None, "alerts": [], "failed_rank": None,
         **backends.details(record),  # backend; for SLURM: job id, state (with the pending reason), restarts
     }
+    row.update(sentinel_report.fields(record.run_path, status))  # events, sentinel gone, notify targets
     snap = _metrics_snapshot(record, status, followers)
     if snap:
         prog = snap.get("progress") or {}
@@ -96,7 +98,7 @@ def status_note(row: dict[str, Any]) -> str:
     if any(a.get("kind") == "stalled" for a in row.get("alerts") or []):
         return "stalled"
     failed = row.get("failed_rank")
-    return f"rank {failed['rank']}" if failed else ""
+    return f"rank {failed['rank']}" if failed else sentinel_report.note(row)
 
 
 def summarize_kept(record: JobRecord, index: Any, followers: Followers | None = None) -> dict[str, Any]:

@@ -29,9 +29,11 @@ from launcher.monitor.workdir import TIMESTAMP_DIR
 
 INDEX_FILE = "job-index.json"
 # Bumped when a row's fields or the signature change: an older index is then ignored whole.
-VERSION = 1
+VERSION = 2
 # What the summary reads in a run dir besides the timestamp folders' logs (registry, rank_failure, lr_resume).
-_RUN_FILES = (registry.EXIT_FILE, registry.STOP_FILE, "stderr.log", "plan.json")
+# events.jsonl and sentinel.json: the sentinel writes them after the job ended (the last event, a
+# notification given up).
+_RUN_FILES = (registry.EXIT_FILE, registry.STOP_FILE, "stderr.log", "plan.json", "events.jsonl", "sentinel.json")
 # Final by the job's own word: nothing but a new registry entry (resume) makes it run again.
 FINAL = frozenset({registry.SUCCEEDED, registry.FAILED, registry.STOPPED})
 

@@ -36,3 +36,5 @@ class PlanRequest:
     name: str | None = None
     python: str | None = None
     amp: bool = False
+    # Notification targets (apprise URLs: secrets) of launch --notify; plan.json keeps them, 0600.
+    notify: list[str] = field(default_factory=list)

@@ -24,6 +24,7 @@ from launcher.jobs.slurm.script import SCRIPT, SlurmSpec, render
 from launcher.monitor import attempt_marks
 from launcher.planning.checklist import FAIL
 from launcher.planning.plan import Plan, PlanRequest, make_plan
+from launcher.sentinel import notify
 
 # SLURM's own SIGTERM -> SIGKILL wait on cancel (KillWait, 30 s by default) plus the epilog.
 LEAVE_QUEUE_S = 90.0
@@ -59,7 +60,7 @@ def refuse_failing(plan: Plan) -> None:
 
 def write_files(plan: Plan, spec: SlurmSpec, job_name: str) -> Path:
     """plan.json (with the SLURM request) and the batch script in the run dir; returns the script."""
-    data = dict(plan.to_dict(), slurm=spec.to_dict())
+    data = dict(plan.to_dict(), slurm=spec.to_dict(), **notify.plan_entry(plan.request))
     registry.write_atomic(plan.run_dir / "plan.json", json.dumps(data, indent=2, default=str))
     script = plan.run_dir / SCRIPT
     script.write_text(render(plan, spec, job_name=job_name))

@@ -20,6 +20,7 @@ from launcher import paths
 from launcher.errors import UserError
 from launcher.jobs import identity, registry, shell
 from launcher.planning.plan import Plan
+from launcher.sentinel import start as sentinel_start
 
 SCRIPT = "slurm.sh"
 GPU_CPUS_PER_TASK = 5  # mmdet's slurm_train.sh default (CPUS_PER_TASK=5): dataloader workers per GPU
@@ -107,8 +108,10 @@ def render(plan: Plan, spec: SlurmSpec, *, job_name: str | None = None) -> str:
         "# A requeued job (preemption, scontrol requeue) resumes from its own last checkpoint.",
         "resume=()",
         'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && [ -f last_checkpoint ]; then resume=(--resume); fi',
+        *sentinel_start.script_start(plan.job_id, run_dir),  # on the first node, where this script runs
         f'srun --kill-on-bad-exit=1 {shell.words(train)} "${{resume[@]}}" "$@"',
         "rc=$?",
         f'echo "$rc" > {shell.word(run_dir / registry.EXIT_FILE)}',
+        *sentinel_start.script_end(),
         'exit "$rc"',
     ]) + "\n"

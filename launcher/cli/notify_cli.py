@@ -1,0 +1,59 @@
+"""`frcnn-tui notify test [URL]`: send one message to a notification target and say in one line
+whether it arrived; `launch --notify URL`. The URL is a secret: only its redacted form
+(launcher.sentinel.notify.redact) is ever printed. apprise is imported only when sending."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from launcher.errors import UserError
+
+__all__ = ["add_notify_arg", "register"]
+
+
+def _url(value: str) -> str:
+    from launcher.sentinel.notify import check_url
+
+    try:
+        return check_url(value)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--notify takes ")) from None
+
+
+def add_notify_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--notify", action="append", type=_url, metavar="URL",
+                   help="send the job's events (finished, failed, stalled, ...) to this apprise URL, e.g. "
+                        "json://host:port/path, ntfy://topic, slack://...; repeatable (config.toml: notify = [...])")
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from launcher.sentinel import notify
+
+    targets = [notify.Target(args.url)] if args.url else notify.configured()
+    if not targets:
+        raise UserError("no notification target: give a URL, or set notify = [\"URL\"] in config.toml")
+    results = []
+    for target in targets:
+        delivered, reason = notify.send(target.url, "frcnn-tui: test", f"frcnn-tui test message, sent at "
+                                        f"{time.strftime('%Y-%m-%d %H:%M:%S')}: notifications reach you here.")
+        if reason.endswith("is not a URL apprise knows"):
+            raise UserError(reason)
+        results.append({"target": target.name, "delivered": delivered, "reason": reason or None})
+    if args.json:
+        print(json.dumps({"results": results}, indent=2))
+    else:
+        for r in results:
+            print(f"delivered to {r['target']}" if r["delivered"] else
+                  f"not delivered to {r['target']}: {r['reason']}")
+    return 0 if all(r["delivered"] for r in results) else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("notify", help="notification targets: notify test [URL]")
+    actions = p.add_subparsers(dest="notify_command", required=True, parser_class=type(p))
+    t = actions.add_parser("test", help="send one test message (to URL, else to config.toml's targets)")
+    t.add_argument("url", nargs="?", type=_url, metavar="URL")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_notify_test)

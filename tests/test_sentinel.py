@@ -1,0 +1,175 @@
+"""The sentinel beside every job: events in events.jsonl, notifications, its own faults.
+
+The first tests run the real sentinel process (`python -m launcher.sentinel`, as launch.sh
+starts it) on work dirs written in MMEngine's on-disk format (tests/data/mmlog.py) and
+torchrun's failure report layout, with a real receiver behind an apprise json:// URL: the
+end of a job is its exit status file or its launch script's death, as for a real job. The
+training tests then launch real demo jobs (demo-cpu, 2 gloo workers, the tiny shapes set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import REPO, run_cli
+from notify_receiver import Receiver, closed_port
+from launcher import paths
+from launcher.jobs import registry
+from launcher.sentinel import events, presence
+
+sys.path.insert(0, str(Path(__file__).with_name("data")))
+
+from mmlog import Run, train_record, val_record  # noqa: E402
+from test_identity import detached, entry, reap  # noqa: E402,F401
+from training_helpers import wait_for  # noqa: E402
+
+TOKEN = "s3ntinelT0kenQ"
+# torchrun's ChildFailedError report (torch.distributed.elastic.multiprocessing.errors), rank 1 killed.
+FAILURE_REPORT = """[W] Sending process 4240 closing signal SIGTERM
+==========================================================
+train_entry.py FAILED
+----------------------------------------------------------
+Failures:
+  <NO_OTHER_FAILURES>
+----------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-07_04:00:00
+  host      : box
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 4241)
+  error_file: <N/A>
+  traceback : Signal 9 (SIGKILL) received by PID 4241
+==========================================================
+"""
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def logged_run(run_dir: Path, *, notify: list[str]) -> Path:
+    """A run dir as a 1-epoch job leaves it: plan.json (mode 0600, as launch writes it), 4
+    training lines and one evaluation."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    registry.write_atomic(run_dir / "plan.json", json.dumps({"preset": "demo-cpu", "reference_ap": None,
+                                                              "notify": notify}))
+    Run(run_dir).records(*[train_record(s, loss=1.0 - 0.1 * s, time=0.2) for s in range(1, 5)],
+                         val_record(1, 0.512))
+    return run_dir
+
+
+def start_sentinel(run_dir: Path, job_id: str, parent: int) -> subprocess.Popen:
+    log = open(run_dir / "sentinel.log", "ab")
+    with log:
+        return subprocess.Popen([sys.executable, "-m", "launcher.sentinel", str(run_dir), "--job", job_id,
+                                 "--parent", str(parent)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=dict(os.environ, FRCNN_TUI_NOTIFY_BACKOFF_S="0.1"))
+
+
+def kinds(run_dir: Path) -> list[str]:
+    return [e["kind"] for e in events.read(run_dir)]
+
+
+def test_a_finished_job_is_one_finished_message_with_its_best_map_and_an_unreachable_target_is_an_event(
+        tmp_path, receiver, reap):  # noqa: F811
+    dead = f"json://127.0.0.1:{closed_port()}/{TOKEN}"
+    run_dir = logged_run(tmp_path / "run", notify=[receiver.url(f"hook/{TOKEN}"), dead])
+    parent = detached(["sleep", "300"])
+    reap(parent)
+    sentinel = start_sentinel(run_dir, "job-fin", parent.pid)
+    reap(sentinel)
+    wait_for(lambda: presence.state(run_dir) == presence.RUNNING, 20, "the sentinel to start")
+    (run_dir / registry.EXIT_FILE).write_text("0\n")  # what launch.sh writes when torchrun returns 0
+    assert sentinel.wait(30) == 0
+    [finished] = receiver.wait(lambda m: "finished" in m["title"], 5, "the finished message")
+    assert len(receiver.messages) == 1
+    assert "best bbox_mAP 0.5120 (51.2%) at epoch 1, final 0.5120" in finished["message"]
+    assert finished["title"] == "frcnn-tui: job demo-cpu finished"
+    evs = events.read(run_dir)
+    assert [e["kind"] for e in evs] == ["finished", "notify-failed"]
+    assert set(evs[0]) == {"time", "kind", "job", "text", "details"} and evs[0]["job"] == "job-fin"
+    assert evs[0]["details"]["best"]["bbox_mAP"] == 0.512
+    assert evs[1]["details"]["target"] == dead.rsplit("/", 1)[0] and evs[1]["details"]["tries"] == 5
+    assert presence.state(run_dir) == presence.ENDED
+    for name in ("sentinel.log", "events.jsonl", "sentinel.json"):
+        assert TOKEN not in (run_dir / name).read_text(), name
+    assert (run_dir / "plan.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failed_job_names_the_rank_that_failed_first(tmp_path, receiver, reap):  # noqa: F811
+    run_dir = logged_run(tmp_path / "run", notify=[receiver.url(TOKEN)])
+    parent = detached(["sleep", "300"])
+    reap(parent)
+    sentinel = start_sentinel(run_dir, "job-fail", parent.pid)
+    reap(sentinel)
+    wait_for(lambda: presence.state(run_dir) == presence.RUNNING, 20, "the sentinel to start")
+    (run_dir / "stderr.log").write_text(FAILURE_REPORT)
+    (run_dir / registry.EXIT_FILE).write_text("1\n")
+    assert sentinel.wait(30) == 0
+    [message] = receiver.messages
+    assert "failed: rank 1 (local rank 1) failed first: killed by SIGKILL" in message["message"]
+    [failed] = events.read(run_dir)
+    assert failed["kind"] == "failed" and failed["details"]["rank"] == 1 and failed["details"]["signal"] == "SIGKILL"
+
+
+def test_a_killed_launch_script_is_a_failure_and_a_stop_is_not_notified(tmp_path, receiver, reap):  # noqa: F811
+    killed = logged_run(tmp_path / "killed", notify=[receiver.url(TOKEN)])
+    parent = detached(["sleep", "300"])
+    reap(parent)
+    sentinel = start_sentinel(killed, "job-killed", parent.pid)
+    reap(sentinel)
+    wait_for(lambda: presence.state(killed) == presence.RUNNING, 20, "the sentinel to start")
+    parent.kill()  # kill -9 of launch.sh: no exit status is ever written
+    assert sentinel.wait(30) == 0
+    assert kinds(killed) == ["failed"] and "its launch script was killed" in events.read(killed)[0]["text"]
+
+    stopped = logged_run(tmp_path / "stopped", notify=[receiver.url(TOKEN)])
+    parent = detached(["sleep", "300"])
+    reap(parent)
+    sentinel = start_sentinel(stopped, "job-stopped", parent.pid)
+    reap(sentinel)
+    wait_for(lambda: presence.state(stopped) == presence.RUNNING, 20, "the sentinel to start")
+    (stopped / registry.STOP_FILE).write_text(str(time.time()))  # what `frcnn-tui stop` does, then SIGTERM
+    sentinel.send_signal(signal.SIGTERM)
+    assert sentinel.wait(10) == 0
+    assert kinds(stopped) == ["stopped"]
+    time.sleep(1)
+    assert len(receiver.messages) == 1  # the failure only: a stop the user asked for is not news
+
+
+def test_jobs_says_when_a_running_jobs_sentinel_is_gone_and_a_job_from_before_shows_as_ever(cli, reap):  # noqa: F811
+    job_id = "20261207-040000-sent"
+    leader = detached(["sleep", "300"], job_id)
+    reap(leader)
+    record = entry(job_id, "watched", leader.pid, psutil.Process(leader.pid).create_time())
+    old = entry("20261207-040000-old1", "before", leader.pid, 0.0, exit_status=0)  # no sentinel, no events
+    sentinel = detached([sys.executable, "-m", "launcher.sentinel", str(record.run_path), "--job", job_id,
+                         "--parent", str(leader.pid)], job_id)
+    reap(sentinel)
+    wait_for(lambda: presence.state(record.run_path) == presence.RUNNING, 20, "the sentinel to start")
+    rows = {r["id"]: r for r in json.loads(cli("jobs", "--json").stdout)["jobs"]}
+    assert rows[job_id]["sentinel"] == "running" and not rows[job_id]["sentinel_gone"]
+    assert psutil.Process(sentinel.pid).environ()["FRCNN_TUI_JOB_ID"] == job_id  # the job's: stop reaches it
+    sentinel.kill()
+    sentinel.wait()
+    result = cli("jobs", "--json")
+    rows = {r["id"]: r for r in json.loads(result.stdout)["jobs"]}
+    assert rows[job_id]["status"] == "running" and rows[job_id]["sentinel"] == "gone" and rows[job_id]["sentinel_gone"]
+    assert rows[old.id]["sentinel"] is None and rows[old.id]["events"] == [] and not rows[old.id]["sentinel_gone"]
+    text = cli("jobs").stdout
+    assert "(sentinel gone)" in text
+    assert leader.poll() is None  # the job goes on without it
+    assert paths.runs_dir() in record.run_path.parents
