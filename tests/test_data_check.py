@@ -221,3 +221,32 @@ def test_plan_with_a_val_file_from_elsewhere_fails_before_launch(roboflow, tmp_p
     assert result.returncode == 1, result.stderr
     assert "'ellipse' is 'Ellipse' in val" in result.stderr + result.stdout
     assert run_cli("jobs", "--json").stdout.count('"id"') == 0
+
+
+def test_save_preset_makes_the_next_plan_one_word(roboflow, frcnn_home):
+    result = run_cli("data", "check", str(roboflow), "--save-preset", "my-shapes", "--base", "demo-cpu")
+    assert result.returncode == 0, result.stderr
+    saved = frcnn_home / "config" / "presets" / "my-shapes.toml"
+    assert f"saved preset my-shapes ({saved})" in result.stdout
+    presets = {p["name"]: p for p in json.loads(run_cli("presets", "--json").stdout)["presets"]}
+    mine = presets["my-shapes"]
+    assert mine["data"] == str(roboflow) and mine["base_lr"] == presets["demo-cpu"]["base_lr"]
+    assert mine["reference_ap"] is None  # the demo's AP on its own shapes says nothing about this data
+    plan = run_cli("plan", "--preset", "my-shapes", "--cpu", "--json")
+    assert plan.returncode in (0, 1), plan.stderr
+    resolved = json.loads(plan.stdout)["resolved"]
+    assert resolved["classes"] == ["triangle", "ellipse", "rectangle"] and resolved["num_classes"] == 3
+    # Never over what exists; not from four loose files; not for data that fails its check.
+    before = saved.read_bytes()
+    again = run_cli("data", "check", str(roboflow), "--save-preset", "my-shapes", "--base", "demo-cpu")
+    assert again.returncode == 2 and "a preset named my-shapes exists" in again.stderr
+    assert saved.read_bytes() == before
+    loose = run_cli("data", "check", "--train-ann", str(roboflow / "train" / "_annotations.coco.json"),
+                    "--train-images", str(roboflow / "train"), "--val-ann",
+                    str(roboflow / "valid" / "_annotations.coco.json"), "--val-images", str(roboflow / "valid"),
+                    "--save-preset", "loose")
+    assert loose.returncode == 2 and "needs a dataset folder" in loose.stderr
+    edit_annotations(roboflow / "valid" / "_annotations.coco.json", lambda c: c["categories"][1].update(name="x"))
+    failing = run_cli("data", "check", str(roboflow), "--save-preset", "broken")
+    assert failing.returncode == 2 and "fix the data" in failing.stderr
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["my-shapes.toml"]

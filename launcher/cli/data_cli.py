@@ -40,11 +40,20 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     layout = layout_from_args(args)
     if layout is None:
         raise UserError("data check takes a dataset folder PATH, or --train-ann --train-images --val-ann --val-images")
+    if args.base and not args.save_preset:
+        raise UserError("--base goes with --save-preset NAME")
     report = check(layout)
+    saved = None
+    if args.save_preset:
+        from launcher.data.saved_preset import save_preset
+
+        saved = save_preset(report, args.save_preset, args.base or "r50-fpn-1x")
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(dict(report.to_dict(), saved_preset=str(saved) if saved else None), indent=2))
     else:
         print_report(report)
+        if saved:
+            print(f"saved preset {args.save_preset} ({saved}): frcnn-tui plan --preset {args.save_preset}")
     return 1 if report.status == "fail" else 0
 
 
@@ -80,5 +89,7 @@ def register(sub: Any) -> None:
     verbs = data.add_subparsers(dest="data_command", parser_class=type(data), required=True)
     p = verbs.add_parser("check", help="classes, counts, sizes and every problem mmdet would hit, before training")
     add_data_args(p, positional=True)
+    p.add_argument("--save-preset", metavar="NAME", help="write a user preset: --base's recipe on this data")
+    p.add_argument("--base", metavar="PRESET", help="the recipe of the saved preset (default r50-fpn-1x)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_check)

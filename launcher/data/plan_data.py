@@ -40,13 +40,16 @@ class PlanData:
                        val_ann_file=str(layout.val.ann_file))
 
 
-def from_request(req: PlanRequest) -> PlanData | None:
-    """The checked dataset the request names (--data or the four paths), or None for the preset's own."""
+def from_request(req: PlanRequest, preset: Preset) -> PlanData | None:
+    """The checked dataset the request names (--data or the four paths), else the preset's own `data`
+    folder (a preset saved by `data check --save-preset`; --data-root puts it aside), else None."""
     if req.data_root and (req.data or req.train_ann):
         from launcher.errors import UserError
 
         raise UserError("use --data (your own dataset) or --data-root (COCO's layout), not both")
     layout = from_options(req.data, req.train_ann, req.train_images, req.val_ann, req.val_images)
+    if layout is None and preset.data and not req.data_root:
+        layout = from_options(preset.data)
     return PlanData(check(layout)) if layout is not None else None
 
 

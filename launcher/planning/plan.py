@@ -238,7 +238,7 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
     inventory = inventory if inventory is not None else probe()
     fast = preview(req, inventory=inventory, catalog=catalog or load_presets())
     preset, proposal = fast.preset, fast.proposal
-    dataset = plan_data.from_request(req)  # your own data (--data): checked before anything runs
+    dataset = plan_data.from_request(req, preset)  # your own data (--data): checked before anything runs
     if dataset is not None:
         preset = dataset.preset(preset)
     cpu, gpu_ids, nproc = fast.cpu, fast.gpu_ids, fast.nproc_per_node

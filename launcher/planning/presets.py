@@ -50,6 +50,7 @@ class Preset:
     default_cpu_workers: int = 2
     min_gpu_memory_mib: int = 0
     cfg_options: dict[str, Any] = field(default_factory=dict)
+    data: str | None = None  # your own dataset's folder (launcher/data/; `data check --save-preset` writes it)
     source: str = ""  # the file it came from
 
     @property
@@ -127,6 +128,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "default_cpu_workers": ((int,), False),
     "min_gpu_memory_mib": ((int,), False),
     "cfg_options": ((dict,), False),
+    "data": ((str,), False),
 }
 _POSITIVE = ("base_lr", "base_batch_size", "imgs_per_gpu", "epochs", "dataset_repeat", "default_cpu_workers")
 
