@@ -179,3 +179,28 @@ def test_home_no_color(snap_compare, gpus, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     gpus("mixed")  # a lost GPU and a field NVML does not support, too
     assert snap_compare(app(), terminal_size=(100, 24), run_before=settle)
+
+
+def test_plan_failing_checks_80x24(snap_compare, gpus, fixed_plan):
+    # No COCO here and a CPU torch: the failing checks come first, in view at 80x24.
+    gpus("eight")
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.open_plan("r50-fpn-1x")
+        await wait_for_checklist(pilot)
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_jobs_80x24(snap_compare, gpus):
+    # The job names right after the ids, and q Quit in the key bar.
+    gpus("eight")
+    _jobs()
+
+    async def run_before(pilot):
+        await pilot.press("j")
+        await until(pilot, lambda: getattr(pilot.app.screen, "loaded", False))
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
