@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 
 from mmlog import Run, train_record, val_record  # noqa: E402
 from test_identity import detached, entry, reap  # noqa: E402,F401
+from test_tui_support import add_job, make_app, sync  # noqa: E402
+from test_tui_support import wait_for as tui_wait_for  # noqa: E402
 from training_helpers import wait_for  # noqa: E402
 
 TOKEN = "s3ntinelT0kenQ"
@@ -173,3 +175,24 @@ def test_jobs_says_when_a_running_jobs_sentinel_is_gone_and_a_job_from_before_sh
     assert "(sentinel gone)" in text
     assert leader.poll() is None  # the job goes on without it
     assert paths.runs_dir() in record.run_path.parents
+
+
+@sync
+async def test_an_event_of_any_job_shows_as_a_toast_and_rings_the_bell():
+    other = add_job("20261207-050000-othr", status="running", preset="demo-cpu")  # open in no Monitor
+    events.append(other.run_path, "stalled", other.id, "old news from before the TUI opened")
+    app = make_app(events_interval=0.1)
+    async with app.run_test(size=(150, 40)) as pilot:
+        bells = []
+        ring = app.bell
+        app.bell = lambda: (bells.append(time.monotonic()), ring())
+        await pilot.pause(0.5)  # the feed has looked at least once
+        events.append(other.run_path, "failed", other.id,
+                      "job demo-cpu (20261207-050000-othr) failed: rank 1 (local rank 1) failed first: killed by SIGKILL")
+        await tui_wait_for(pilot, lambda: app._notifications, what="the toast")
+        [toast] = app._notifications
+        assert toast.title == "failed: job demo-cpu" and toast.severity == "error"
+        assert "rank 1 (local rank 1) failed first: killed by SIGKILL" in str(toast.message)
+        assert len(bells) == 1
+        await pilot.pause(0.5)
+        assert len(bells) == 1  # one event, one bell: it is not read again

@@ -87,9 +87,10 @@ class FrcnnApp(App[int]):
 
     def __init__(self, *, probe_interval: float | None = 2.0, jobs_interval: float | None = 5.0,
                  watch_interval: float = 2.0, clock: Callable[[], float] = time.time,
-                 host: str | None = None, slurm: bool | None = None) -> None:
+                 host: str | None = None, slurm: bool | None = None, events_interval: float | None = 2.0) -> None:
         super().__init__()
         self._slurm = slurm
+        self.events_interval = events_interval  # every job's sentinel events as toasts (tui.event_toasts)
         self.probe_interval = probe_interval
         self.jobs_interval = jobs_interval
         # How often the Monitor reads its job's files: every poll that finds new lines repaints
@@ -145,6 +146,10 @@ class FrcnnApp(App[int]):
         self.call_after_refresh(self._first_frame_drawn)
         if self.probe_interval:
             self.set_interval(self.probe_interval, self._probe_tick)
+        if self.events_interval:
+            from tui import event_toasts
+
+            event_toasts.start(self, self.events_interval)
 
     def _probe_tick(self) -> None:
         # Without any GPU (no NVML library, no driver) the answer does not change from one

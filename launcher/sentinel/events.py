@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EVENTS_FILE", "KINDS", "append", "read"]
+__all__ = ["EVENTS_FILE", "KINDS", "append", "read", "read_from", "size"]
 
 EVENTS_FILE = "events.jsonl"
 # What the sentinel raises. The first five are notified by default (notify.DEFAULT_KINDS).
@@ -67,3 +67,36 @@ def read(run_dir: str | os.PathLike, limit: int | None = None) -> list[dict[str,
         if isinstance(event, dict) and isinstance(event.get("kind"), str):
             out.append(event)
     return out[-limit:] if limit else out
+
+
+def size(run_dir: str | os.PathLike) -> int:
+    """How many bytes of events the run has (0 without any): where a follower starts to see only new ones."""
+    try:
+        return (Path(run_dir) / EVENTS_FILE).stat().st_size
+    except OSError:
+        return 0
+
+
+def read_from(run_dir: str | os.PathLike, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The events written at or after byte OFFSET, and the offset to read from next time (a line
+    still being written is left for then). A file that shrank (replaced) is read again from 0."""
+    path = Path(run_dir) / EVENTS_FILE
+    try:
+        with open(path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            if end < offset:
+                offset = 0
+            fh.seek(offset)
+            data = fh.read(min(end - offset, _READ_TAIL_BYTES))
+    except OSError:
+        return [], offset
+    whole = data[:data.rfind(b"\n") + 1]
+    out = []
+    for line in whole.split(b"\n"):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("kind"), str):
+            out.append(event)
+    return out, offset + len(whole)
