@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 
 from mmlog import Run, train_record, val_record  # noqa: E402
 from test_identity import detached, entry, reap  # noqa: E402,F401
-from test_tui_support import add_job, make_app, sync  # noqa: E402
+from test_tui_support import add_job, make_app, open_monitor, screen_text, sync  # noqa: E402
 from test_tui_support import wait_for as tui_wait_for  # noqa: E402
 from training_helpers import wait_for  # noqa: E402
 
@@ -196,3 +196,16 @@ async def test_an_event_of_any_job_shows_as_a_toast_and_rings_the_bell():
         assert len(bells) == 1
         await pilot.pause(0.5)
         assert len(bells) == 1  # one event, one bell: it is not read again
+
+
+@sync
+async def test_the_monitor_shows_the_last_event_and_a_sentinel_gone():
+    record = add_job("20261207-051000-mon1", status="running", preset="demo-cpu")
+    events.append(record.run_path, "stalled", record.id, "job demo-cpu stalled: no log line for 90 s")
+    registry.write_atomic(record.run_path / presence.FILE, json.dumps(
+        {"pid": record.pid, "create_time": 1.0, "host": os.uname().nodename, "started_at": time.time()}))
+    app = make_app(events_interval=None)
+    async with app.run_test(size=(170, 45)) as pilot:
+        await open_monitor(pilot, record)
+        await tui_wait_for(pilot, lambda: "sentinel gone" in screen_text(app), what="the sentinel's state")
+        assert "last event: stalled" in screen_text(app)

@@ -22,6 +22,7 @@ from launcher.monitor import history_cache, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, planned_warmup_iters, snapshot_of_work_dir
 from launcher.monitor import reference_compare
 from launcher.monitor.reference_compare import tracker_for
+from launcher.sentinel import report as sentinel_report
 from tui.messages import LogLines, MetricsUpdated
 
 LOG_STREAMS = ("stdout.log", "stderr.log")
@@ -109,6 +110,7 @@ class JobWatcher(threading.Thread):
                     snap["slurm"] = backend_details
                 run_checks.annotate(snap, record.run_path, status)
                 reference_compare.apply(snap, reference, target)
+                snap.update(sentinel_report.fields(record.run_path, status))  # its events, a sentinel gone
                 self.target.post_message(MetricsUpdated(snap))
             lines = [(stream, line) for stream, f in followers for line in f.read()]
             if lines:

@@ -54,6 +54,10 @@ def summary(r: Any, snap: dict, now: float) -> tuple:
         bits.append(target_text(snap["target"]))
     if snap.get("history_line"):  # a stop the user asked for is history, not an error
         bits.append(snap["history_line"])
+    if snap.get("events"):  # the sentinel's newest event (every event is also a toast)
+        bits.append(f"last event: {snap['events'][-1]['kind']}")
+    if snap.get("sentinel_gone"):
+        bits.append("[bold $warning]sentinel gone: no events or notifications[/]")
     if snap.get("catching_up"):
         bits.append("reading history…")
     text = " · ".join(bits) or "waiting for the first log line…"
