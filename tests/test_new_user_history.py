@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_cli
 from launcher.jobs import registry
-from test_tui_support import add_job, make_app, screen_text, sync, wait_for as wait_on_screen
+from test_tui_support import T0, add_job, make_app, screen_text, sync, wait_for as wait_on_screen
 from tui.screens.monitor import MonitorScreen
 from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, tiny_launch_args,
                               wait_done, wait_for)
@@ -99,7 +99,7 @@ async def test_monitor_without_a_reference_run_shows_the_presets_ap_as_a_target(
                              what="metrics")
         await pilot.pause(0.2)
         text = screen_text(app)
-        assert "best mAP 26.8 (ep 2) · target 37.4 at epoch 12" in text, text
+        assert "best mAP 26.8 (ep 2) · target 37.4 (ep 12)" in text, text
         assert "vs ref" not in text and "-10.6" not in text
         await pilot.press("3")
         await pilot.pause(0.2)
@@ -119,3 +119,67 @@ def test_watch_compares_with_one_reference_at_the_same_epoch(fake_gpus):
     assert "37.4" not in out  # the reference run is this view's one reference
     snap = _watch_json(JOB)
     assert snap["reference"]["name"] == "five-ref" and snap["target"] is None
+
+
+# -- items 9 and 10, the Compare part: latest vs final, what is compared, one order, names -------
+
+def _named(job_id: str, name: str, **kw) -> None:
+    import dataclasses
+
+    registry.save(dataclasses.replace(add_job(job_id, **kw), name=name))
+
+
+def _runs_and_a_reference_run() -> None:
+    _named(JOB, "four-gpus", status="succeeded", epochs=12, started_at=T0 - 600)
+    _named(OTHER, "cpu-try", status="running", epochs=2, cpu=True)
+    _named("20261128-231000-cccc", "refsrc", status="succeeded", epochs=12, gpu_ids=(0, 1), started_at=T0 - 7200)
+    result = run_cli("reference", "add", "five-ref", "20261128-231000-cccc", "--preset", "r50-fpn-1x")
+    assert result.returncode == 0, result.stderr
+
+
+@sync
+async def test_compare_screen_at_80x24_says_latest_names_runs_and_uses_their_reference(fake_gpus):
+    from tui.screens.compare import CompareScreen
+
+    fake_gpus("eight")
+    _runs_and_a_reference_run()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j")
+        await wait_on_screen(pilot, lambda: getattr(app.screen, "loaded", False), what="the jobs")
+        order = [app.screen.jobs[j][0].name for j in app.screen.jobs]
+        await pilot.press("space", "down", "space")  # the two newest rows: the running try and four-gpus
+        await pilot.press("c")
+        await wait_on_screen(pilot, lambda: isinstance(app.screen, CompareScreen) and
+                             "Reading the runs" not in screen_text(app), what="the comparison")
+        text = screen_text(app)
+        assert "Compare 2 marked run(s)" in text
+        # Names over ids, one order (the Jobs screen's), every cell whole at 80 columns.
+        header = next(line for line in text.splitlines() if "cpu-try" in line)
+        shown = [name for name in order if name in ("four-gpus", "cpu-try")]
+        assert [n for n in sorted(shown, key=header.index)] == shown
+        for needle in (OTHER, JOB, "cpu×2", "gpu 0,1,2,3", "running", "succeeded"):
+            assert needle in text, (needle, text)
+        # The running job's AP is its latest, not final; the finished one's is final.
+        assert "26.8 latest, ep 2/12" in text and "37.4 final, ep 12/12" in text
+        # The same reference the Monitor uses, at the run's own epoch; the preset's 37.4 is not one.
+        assert "five-ref 26.8 (+0.0)" in text and "five-ref 37.4 (+0.0)" in text
+        assert "target" not in text
+        await pilot.press("escape")
+        await pilot.press("up", "space", "down", "space")  # unmark both: `c` then compares every finished run
+        await pilot.press("c")
+        await wait_on_screen(pilot, lambda: isinstance(app.screen, CompareScreen), what="the comparison")
+        assert "Compare all 2 finished run(s): none marked" in screen_text(app)
+
+
+def test_compare_cli_names_runs_and_says_latest(fake_gpus):
+    _runs_and_a_reference_run()
+    result = run_cli("compare", JOB, OTHER, env={"COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "four-gpus" in out and "cpu-try" in out and out.index("four-gpus") < out.index("cpu-try")
+    assert "26.8 latest, ep 2/12" in out and "37.4 final, ep 12/12" in out
+    assert "five-ref 26.8 (+0.0)" in out and "37.4 (+0.0)" in out
+    runs = json.loads(run_cli("compare", JOB, OTHER, "--json").stdout)["runs"]
+    assert [r["ap_label"] for r in runs] == ["final, ep 12/12", "latest, ep 2/12"]
+    assert [r["against"]["name"] for r in runs] == ["five-ref", "five-ref"]

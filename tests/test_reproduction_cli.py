@@ -141,7 +141,7 @@ def test_watch_job_report_and_compare(cli, tmp_path):
     assert [(r["lr"], r["total_batch"], r["lr_per_image"]) for r in both["runs"]] == [(0.02, 16, 0.00125),
                                                                                    (0.02, 8, 0.0025)]
     table = cli("compare", "eight", "four").stdout
-    assert "final AP" in table and "37.6" in table and "36.4" in table and "total batch" in table
+    assert "37.6 final, ep 12/12" in table and "37.6" in table and "36.4" in table and "total batch" in table
     assert cli("compare", "eight").returncode == 2
 
 

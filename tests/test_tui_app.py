@@ -398,8 +398,10 @@ async def test_compare_puts_runs_next_to_the_reference(fake_gpus):
         await pilot.press("c")
         await settle(app, pilot)
         text = screen_text(app)
-        assert "reference" in text and "8 x V100" in text
-        assert "37.4 (ep 12)" in text and "34.7 (ep 6)" in text and "-2.7" in text
+        assert "r50-fpn-1x's model-zoo AP on 8 x V100" in text
+        # The preset's AP is reached at epoch 12: a target there, not a gap at epoch 6 (issue 24 item 3).
+        assert "37.4 final, ep 12/12" in text and "target 37.4 (+0.0)" in text
+        assert "34.7 latest, ep 6/12" in text and "target 37.4 (ep 12)" in text and "-2.7" not in text
 
 
 @sync

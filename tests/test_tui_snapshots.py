@@ -168,10 +168,10 @@ def test_compare(snap_compare, gpus):
         await until(pilot, lambda: getattr(pilot.app.screen, "loaded", False))  # "c" compares the loaded rows
         await pilot.press("c")
         await settle(pilot)
-        await pilot.app.workers.wait_for_complete()  # both tables are read in workers
+        await pilot.app.workers.wait_for_complete()  # the table is read in a worker
         await settle(pilot)
 
-    assert snap_compare(app(), terminal_size=(120, 24), run_before=run_before)
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_home_no_color(snap_compare, gpus, monkeypatch):

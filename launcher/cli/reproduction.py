@@ -149,7 +149,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from launcher.cli import render
     from launcher.jobs import registry
-    from launcher.jobs.comparison import compare_runs, map_at
+    from launcher.jobs.comparison import against_text, ap_cell, compare_runs, map_at
     from rich.table import Table
 
     if len(args.jobs) < 2:
@@ -159,10 +159,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     runs = result["runs"]
-    table = Table("", *[f"{r['id']}\n{r['devices']}" for r in runs])
+    # Each run by its name and id (the id is what other commands take), in the order asked for.
+    table = Table("", *[f"{r['name']}\n{r['id']}\n{r['devices']}" for r in runs])
     for epoch in result["epochs"]:
         table.add_row(f"epoch {epoch}", *[_ap(map_at(r, epoch)) for r in runs])
-    table.add_row("final AP", *[_ap((r.get("final") or {}).get("bbox_mAP")) for r in runs], style="bold")
+    table.add_row("mAP", *[ap_cell(r) for r in runs], style="bold")
+    table.add_row("vs reference", *[against_text(r.get("against")) for r in runs])
+    table.add_row("status", *[r.get("status") or "-" for r in runs])
     table.add_row("lr", *["-" if r.get("lr") is None else f"{r['lr']:g}" for r in runs])
     table.add_row("total batch", *[str(r.get("total_batch") or "-") for r in runs])
     table.add_row("lr / image", *["-" if not r.get("lr_per_image") else f"{r['lr_per_image']:.3g}" for r in runs])

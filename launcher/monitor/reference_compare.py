@@ -108,13 +108,14 @@ def preset_target(preset: str | None, reference_ap: float | None, catalog=None) 
 
 
 def target_text(target: dict[str, Any], short: bool = False) -> str:
-    """"target 37.4 at epoch 12", and the run against it once it has been evaluated there
-    (``short``: without the epoch then, for a header that shows the run at that epoch)."""
-    reached = short and target.get("delta") is not None
-    text = f"target {target['ap']:g}" + (f" at epoch {target['epoch']}" if target.get("epoch") and not reached else "")
-    if target.get("delta") is not None:
-        text += f" ({target['delta']:+.1f})"
-    return text
+    """"target 37.4 at epoch 12", and the run against it once it has been evaluated there;
+    ``short`` (a header, a table cell): "target 37.4 (ep 12)", then "target 37.4 (+0.0)"."""
+    delta = target.get("delta")
+    if short:
+        return f"target {target['ap']:g}" + (f" ({delta:+.1f})" if delta is not None else
+                                             f" (ep {target['epoch']})" if target.get("epoch") else "")
+    text = f"target {target['ap']:g}" + (f" at epoch {target['epoch']}" if target.get("epoch") else "")
+    return text + (f" ({delta:+.1f})" if delta is not None else "")
 
 
 def apply(snap: dict[str, Any], tracker: ReferenceTracker | None, target: dict[str, Any] | None) -> dict[str, Any]:

@@ -264,7 +264,7 @@ class JobsScreen(Screen):
         if not chosen:
             self.notify("No finished run to compare yet.", severity="warning")
             return
-        self.app.push_screen(CompareScreen(chosen))
+        self.app.push_screen(CompareScreen(chosen, unmarked=not self.marked & set(self.jobs)))
 
     def action_stop(self) -> None:
         job = self._highlighted()
