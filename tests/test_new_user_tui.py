@@ -97,6 +97,17 @@ async def test_the_jobs_footer_offers_only_what_applies_to_the_highlighted_job(f
         await pilot.press("r")
         await settle(app, pilot)
         assert "resumed" not in notes(app)
+        # Nor does the command palette offer them (it does for the failed job).
+        for row, offered in ((2, False), (1, True)):
+            table.move_cursor(row=row)
+            await pilot.pause()
+            await pilot.press("ctrl+p", *"resume job")
+            await wait_for(pilot, lambda: "No matches found" in screen_text(app) or "Resume job" in screen_text(app),
+                           what="the palette's answer")
+            assert ("Resume job" in screen_text(app)) is offered
+            await pilot.press("escape")
+            await pilot.pause()
+        table.move_cursor(row=2)
         # Its Monitor offers no Stop… either; a running job's does.
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.snapshot, what="metrics")

@@ -287,8 +287,11 @@ class JobsScreen(Screen):
         self.action_refresh()
 
     def screen_commands(self):
-        yield SystemCommand("Stop job", "Stop the highlighted job (asks first)", self.action_stop)
-        yield SystemCommand("Resume job", "Resume the highlighted job from its checkpoint", self.action_resume)
+        # The palette offers what the keys offer (check_action): no Stop or Resume for a finished job.
+        if self.check_action("stop", ()):
+            yield SystemCommand("Stop job", "Stop the highlighted job (asks first)", self.action_stop)
+        if self.check_action("resume", ()):
+            yield SystemCommand("Resume job", "Resume the highlighted job from its checkpoint", self.action_resume)
         yield SystemCommand("Compare runs", "Marked runs (or all finished ones) against the reference",
                             self.action_compare)
         yield SystemCommand("Write report", "The highlighted job's reproduction report (report.md + PNG charts)",
