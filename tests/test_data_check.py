@@ -250,3 +250,33 @@ def test_save_preset_makes_the_next_plan_one_word(roboflow, frcnn_home):
     failing = run_cli("data", "check", str(roboflow), "--save-preset", "broken")
     assert failing.returncode == 2 and "fix the data" in failing.stderr
     assert sorted(p.name for p in saved.parent.iterdir()) == ["my-shapes.toml"]
+
+
+def test_preview_draws_the_boxes_on_a_png_grid(roboflow, tmp_path):
+    import cv2
+
+    out = tmp_path / "previews"
+    result = run_cli("data", "preview", str(roboflow), "-o", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    drawn = json.loads(result.stdout)
+    val = json.loads((roboflow / "valid" / "_annotations.coco.json").read_text())
+    assert (drawn["images"], drawn["boxes"], drawn["split"]) == (8, len(val["annotations"]), "val")
+    grid = cv2.imread(drawn["png"])
+    assert drawn["png"] == str(out / "data-preview-val.png") and grid.shape == (3 * 256, 3 * 256, 3)  # 8 in 3x3
+    # The first image's first box, in its class's colour, where the box's left edge is (128 px images at 2x).
+    first = val["annotations"][0]
+    assert first["image_id"] == val["images"][0]["id"]
+    x, y, w, h = (round(2 * v) for v in first["bbox"])
+    plain = cv2.resize(cv2.imread(str(roboflow / "valid" / val["images"][0]["file_name"])), (256, 256),
+                       interpolation=cv2.INTER_AREA)
+    edge = grid[y + h // 2, x]
+    assert abs(edge.astype(int) - plain[y + h // 2, x].astype(int)).sum() > 60, (edge, plain[y + h // 2, x])
+    train = run_cli("data", "preview", str(roboflow), "-o", str(out), "--split", "train", "--n", "4")
+    assert train.returncode == 0 and "4 train images" in train.stdout, train.stderr
+    for argv, expected in ((["--n", "0"], "--n must be between 1 and 400"),
+                           (["-o", str(roboflow / "train" / "_annotations.coco.json")], "cannot write the preview")):
+        bad = run_cli("data", "preview", str(roboflow), *argv)
+        assert bad.returncode == 2 and expected in bad.stderr and len(bad.stderr.splitlines()) == 1, bad.stderr
+    (roboflow / "test" / "_annotations.coco.json").write_text("[]")
+    bad = run_cli("data", "preview", str(roboflow), "--split", "test", "-o", str(tmp_path / "never"))
+    assert bad.returncode == 2 and "is not a COCO detection file" in bad.stderr and not (tmp_path / "never").exists()

@@ -57,6 +57,38 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 1 if report.status == "fail" else 0
 
 
+def cmd_data_preview(args: argparse.Namespace) -> int:
+    """Ground-truth boxes on a PNG grid, drawn in the training interpreter (launcher/stack/data_preview.py)."""
+    from pathlib import Path
+
+    from launcher import paths
+    from launcher.data.coco_check import load
+    from launcher.stack import training_env
+
+    layout = layout_from_args(args)
+    if layout is None:
+        raise UserError("data preview takes a dataset folder PATH, or --train-ann --train-images --val-ann --val-images")
+    if not 1 <= args.n <= 400:
+        raise UserError(f"--n must be between 1 and 400, got {args.n}")
+    split = layout.splits()[args.split]
+    load(split.ann_file, args.split)  # a file that is not COCO is one line here, not a failure in the drawing
+    if not split.img_dir.is_dir():
+        raise UserError(f"the {args.split} image folder {split.img_dir} is missing")
+    python = training_env.training_python(args.python)
+    out_dir = paths.output_dir(Path(args.output).expanduser().absolute(), "the preview")
+    png = out_dir / f"data-preview-{args.split}.png"
+    drawn = training_env.run_script(python, "stack/data_preview.py",
+                                    ["--ann", str(split.ann_file), "--img-dir", str(split.img_dir), "--out", str(png),
+                                     "--n", str(args.n)], what="draw the preview", timeout=300)
+    if drawn.get("error"):
+        raise UserError(f"could not draw the preview: {drawn['error']}")
+    if args.json:
+        print(json.dumps(dict(drawn, split=args.split, ann_file=str(split.ann_file))))
+    else:
+        print(f"{drawn['images']} {args.split} images, {drawn['boxes']} boxes: {drawn['png']}")
+    return 0
+
+
 def _fmt_spread(spread: list[float] | None) -> str:
     return " / ".join(f"{v:g}" for v in spread) if spread else "–"
 
@@ -85,7 +117,7 @@ def print_report(report: Any) -> None:
 
 
 def register(sub: Any) -> None:
-    data = sub.add_parser("data", help="your own dataset: check it")
+    data = sub.add_parser("data", help="your own dataset: check it, look at its boxes")
     verbs = data.add_subparsers(dest="data_command", parser_class=type(data), required=True)
     p = verbs.add_parser("check", help="classes, counts, sizes and every problem mmdet would hit, before training")
     add_data_args(p, positional=True)
@@ -93,3 +125,11 @@ def register(sub: Any) -> None:
     p.add_argument("--base", metavar="PRESET", help="the recipe of the saved preset (default r50-fpn-1x)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_check)
+    p = verbs.add_parser("preview", help="draw the ground-truth boxes onto a PNG grid of images")
+    add_data_args(p, positional=True)
+    p.add_argument("-o", "--output", default=".", metavar="DIR", help="where data-preview-SPLIT.png goes (default .)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="val")
+    p.add_argument("--n", type=int, default=16, help="images in the grid (default 16)")
+    p.add_argument("--python", help="training interpreter (it draws with OpenCV)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_preview)
