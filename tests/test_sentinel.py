@@ -23,8 +23,9 @@ import pytest
 from conftest import REPO, run_cli
 from notify_receiver import Receiver, closed_port
 from launcher import paths
-from launcher.jobs import registry
+from launcher.jobs import identity, registry
 from launcher.sentinel import events, presence
+from launcher.sentinel.watcher import Sentinel
 
 sys.path.insert(0, str(Path(__file__).with_name("data")))
 
@@ -32,7 +33,9 @@ from mmlog import Run, train_record, val_record  # noqa: E402
 from test_identity import detached, entry, reap  # noqa: E402,F401
 from test_tui_support import add_job, make_app, open_monitor, screen_text, sync  # noqa: E402
 from test_tui_support import wait_for as tui_wait_for  # noqa: E402
-from training_helpers import wait_for  # noqa: E402
+from test_faults_jobs import workers  # noqa: E402
+from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines,  # noqa: E402
+                              tiny_launch_args, wait_done, wait_for)
 
 TOKEN = "s3ntinelT0kenQ"
 # torchrun's ChildFailedError report (torch.distributed.elastic.multiprocessing.errors), rank 1 killed.
@@ -209,3 +212,96 @@ async def test_the_monitor_shows_the_last_event_and_a_sentinel_gone():
         await open_monitor(pilot, record)
         await tui_wait_for(pilot, lambda: "sentinel gone" in screen_text(app), what="the sentinel's state")
         assert "last event: stalled" in screen_text(app)
+
+
+# -- real demo jobs -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
+
+
+def _printed_and_logged(job_id: str, run_dir: Path, *outputs: str) -> str:
+    """Everything a user sees of the job: the commands' output and every text file of its run dir
+    but plan.json (which keeps the URL, mode 0600)."""
+    seen = list(outputs)
+    for args in (("jobs",), ("jobs", "--json"), ("watch", job_id, "--once", "--json"), ("watch", job_id, "--once"),
+                 ("logs", job_id), ("logs", job_id, "--stderr")):
+        result = run_cli(*args)
+        seen += [result.stdout, result.stderr]
+    for path in run_dir.rglob("*"):
+        if path.is_file() and path.name != "plan.json" and path.suffix in ("", ".log", ".json", ".jsonl", ".py", ".sh"):
+            seen.append(path.read_text(errors="replace"))
+    return "\n".join(seen)
+
+
+@needs_stack
+@pytest.mark.training
+def test_a_demo_job_left_alone_notifies_its_best_map_and_an_unreachable_target_is_an_event(
+        tiny_data, receiver, monkeypatch):
+    monkeypatch.setenv("FRCNN_TUI_NOTIFY_BACKOFF_S", "0.2")
+    dead = f"json://127.0.0.1:{closed_port()}/{TOKEN}"
+    result = run_cli("launch", *tiny_launch_args(tiny_data, epochs=1), "--notify", receiver.url(f"hook/{TOKEN}"),
+                     "--notify", dead)
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    job_id, run_dir = job["id"], Path(job["run_dir"])
+    assert wait_done(job_id, 400) == "succeeded", explain(run_dir)
+    assert not identity.marked_processes(job_id)  # the sentinel ended with the job
+    row = next(r for r in json.loads(run_cli("jobs", "--json").stdout)["jobs"] if r["id"] == job_id)
+    [message] = receiver.messages  # one message: finished (the default kinds), sent once
+    assert message["title"] == f"frcnn-tui: job {row['name']} finished"
+    assert f"best bbox_mAP {row['best_map']:.4f} ({100 * row['best_map']:.1f}%) at epoch 1" in message["message"]
+    assert [e["kind"] for e in events.read(run_dir)] == ["finished", "notify-failed"]
+    assert row["events"][-1]["details"]["target"] == dead.rsplit("/", 1)[0]
+    assert row["notify"] == [f"json://127.0.0.1:{receiver.port}", dead.rsplit("/", 1)[0]]
+    assert row["sentinel"] == "ended"
+    snap = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)
+    assert [e["kind"] for e in snap["events"]] == ["finished", "notify-failed"]
+    plan = run_dir / "plan.json"
+    assert plan.stat().st_mode & 0o777 == 0o600 and TOKEN in plan.read_text()
+    seen = _printed_and_logged(job_id, run_dir, result.stdout, result.stderr)
+    assert TOKEN not in seen
+    assert f"notifies json://127.0.0.1:{receiver.port}" in seen
+
+
+@needs_stack
+@pytest.mark.training
+def test_a_killed_rank_is_one_failed_message_naming_it_within_60_s(tiny_data, receiver):
+    job = launch(*tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN))
+    job_id, run_dir = job["id"], Path(job["run_dir"])
+    wait_for(lambda: len(workers(job_id)) == 2 and scalars_lines(run_dir), 300, "both ranks training")
+    workers(job_id)[1].send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    [message] = receiver.wait(lambda m: "failed" in m["title"], 60, "the failed message")
+    assert time.monotonic() - killed_at < 60
+    assert "rank 1 (local rank 1) failed first: killed by SIGKILL" in message["message"], explain(run_dir)
+    assert wait_done(job_id, 60) == "failed"
+    assert len(receiver.messages) == 1
+
+
+def test_a_run_waiting_for_its_data_is_called_input_bound_once(tmp_path, cli):
+    run_dir = tmp_path / "slow-data"
+    run_dir.mkdir()
+    registry.write_atomic(run_dir / "plan.json", json.dumps({"preset": "demo-cpu"}))
+    run = Run(run_dir)
+
+    def waiting(step: int) -> dict:  # 0.3 s of each 0.5 s iteration spent waiting for the batch
+        return dict(train_record(step, time=0.5), data_time=0.3)
+
+    run.records(*[waiting(s) for s in range(1, 5)], dict(train_record(5, time=0.5), data_time=0.1),
+                *[waiting(s) for s in range(6, 10)])  # 4 in a row, a fast one, 4 again: not yet
+    sentinel = Sentinel(run_dir, "job-slow")
+    sentinel.poll()
+    assert kinds(run_dir) == []
+    run.records(waiting(10))  # the 5th slow interval in a row
+    sentinel.poll()
+    run.records(waiting(11), waiting(12))
+    sentinel.poll()
+    [event] = events.read(run_dir)
+    assert event["kind"] == "input-bound" and event["details"]["step"] == 10
+    assert "0.300 s of each 0.500 s iteration (60%) for 5 logged intervals" in event["text"]
+    assert "num_workers" in event["text"] and "persistent_workers" in event["text"]
+    snap = json.loads(cli("watch", "--work-dir", str(run_dir), "--once", "--json").stdout)
+    assert [a["step"] for a in snap["alerts"] if a["kind"] == "input-bound"] == [10]

@@ -16,7 +16,8 @@ from launcher.sentinel import events
 __all__ = ["EventFeed", "start"]
 
 # Kinds that need a look: an error toast; the others (finished, stopped) inform.
-_ALARMING = frozenset({"failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "notify-failed"})
+_ALARMING = frozenset({"failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "input-bound",
+                       "notify-failed"})
 
 
 class EventFeed:

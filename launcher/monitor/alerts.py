@@ -15,7 +15,7 @@ from typing import Sequence
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.values import is_loss_key, json_value
 
-__all__ = ["DivergenceRule", "NonFiniteLossRule", "StallRule"]
+__all__ = ["DivergenceRule", "InputBoundRule", "NonFiniteLossRule", "StallRule"]
 
 
 class DivergenceRule:
@@ -175,3 +175,42 @@ class StallRule:
                 "message": (f"no log line for {idle_s:.0f} s while the job's processes live (usual interval "
                             f"{interval:.1f} s, limit {limit:.0f} s): a rank may be hung (stuck collective, "
                             f"stopped process)")}
+
+
+class InputBoundRule:
+    """Data loading is the bottleneck: ``data_time`` (MMEngine's time waiting for the batch, part
+    of ``time``, the whole iteration) above ``ratio`` of the iteration for ``intervals`` logged
+    lines in a row (each line is already a mean over its logging interval, so one slow batch
+    cannot trip it). Fires once per episode, re-arms at the first line under the ratio. The
+    usual causes are few loader workers, workers re-created every epoch, and OpenCV's own
+    threads in every worker fighting over the cores (mmdetection#3306, #11354)."""
+
+    FIXES = ("more train_dataloader.num_workers, train_dataloader.persistent_workers=True, "
+             "and one OpenCV thread per worker (env_cfg.opencv_num_threads=0 or 1)")
+
+    def __init__(self, ratio: float = 1 / 3, intervals: int = 5) -> None:
+        self.ratio, self.intervals = ratio, intervals
+        self._run: list[tuple[float, float]] = []
+        self._firing = False
+
+    def feed(self, steps: Sequence[int], data_times: Sequence[float], times: Sequence[float]) -> list[dict]:
+        alerts = []
+        for step, dt, t in zip(steps, data_times, times):
+            if not (isinstance(dt, (int, float)) and isinstance(t, (int, float)) and t > 0 and dt - dt == 0):
+                continue
+            if dt <= self.ratio * t:
+                self._run.clear()
+                self._firing = False
+                continue
+            self._run.append((dt, t))
+            if len(self._run) >= self.intervals and not self._firing:
+                self._firing = True
+                recent = self._run[-self.intervals:]
+                mean_dt = sum(d for d, _ in recent) / len(recent)
+                mean_t = sum(x for _, x in recent) / len(recent)
+                alerts.append({"kind": "input-bound", "step": step,
+                               "message": (f"data loading takes {mean_dt:.3f} s of each {mean_t:.3f} s iteration "
+                                           f"({100 * mean_dt / mean_t:.0f}%) for {len(recent)} logged intervals in "
+                                           f"a row: the model waits for its data. Usual fixes: {self.FIXES}")})
+            del self._run[:-self.intervals]
+        return alerts

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from launcher.monitor import attempt_marks, history_cache
 from launcher.monitor import per_class
-from launcher.monitor.alerts import DivergenceRule, NonFiniteLossRule, StallRule
+from launcher.monitor.alerts import DivergenceRule, InputBoundRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.series import DownsampledSeries
@@ -70,6 +70,7 @@ class JobMetrics:
     def _clear(self) -> None:
         self._series: dict[str, DownsampledSeries] = {}
         self._divergence = DivergenceRule(warmup_iters=self.warmup_iters)
+        self._input_bound = InputBoundRule()
         self._latest: dict = {}
         self._latest_pos = _NEVER
         self._recent_times: dict[tuple[int, int], float] = {}
@@ -163,6 +164,9 @@ class JobMetrics:
         if "loss" in columns:
             for alert in self._divergence.feed(steps, columns["loss"]):
                 self._add_alert(alert)
+        if "data_time" in columns and "time" in columns:
+            for alert in self._input_bound.feed(steps, columns["data_time"], columns["time"]):
+                self._add_alert(alert)
 
     def _validation(self, b: ScalarBatch) -> None:
         epochs = b.columns.get("step")
@@ -223,6 +227,10 @@ class JobMetrics:
             self._stopping.discard(source)
             self._errors_by_source.pop(source, None)
             self._attempt_stamp = max(self._attempt_stamp or "", mark["stamp"])
+
+    def _history_in_order(self) -> list[dict]:
+        # By time; marks of one second keep the order the log has them in (a stable sort).
+        return sorted(self._history.values(), key=lambda h: h["stamp"])
 
     def errors(self) -> dict:
         """The current attempt's errors: first and last line, count, first and last traceback."""
@@ -359,8 +367,8 @@ class JobMetrics:
             "alerts": alerts + self._alerts + self._resets,
             "errors": self.errors(),
             # What happened to the job before this attempt (a stop the user asked for, a resume).
-            "history": [{k: v for k, v in h.items() if k != "text"} for _, h in sorted(self._history.items())],
-            "history_line": attempt_marks.history_line([h for _, h in sorted(self._history.items())]),
+            "history": [{k: v for k, v in h.items() if k != "text"} for h in self._history_in_order()],
+            "history_line": attempt_marks.history_line(self._history_in_order()),
             "lr_scaling_line": self._lr_line,
             "coco_table": list(self._coco_table),
             "bad_lines": self._bad_lines,

@@ -19,8 +19,8 @@ __all__ = ["EVENTS_FILE", "KINDS", "append", "read", "read_from", "size"]
 
 EVENTS_FILE = "events.jsonl"
 # What the sentinel raises. The first five are notified by default (notify.DEFAULT_KINDS).
-KINDS = ("finished", "failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "stopped",
-         "notify-failed")
+KINDS = ("finished", "failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "input-bound",
+         "stopped", "notify-failed")
 # What a reader takes in at most: the newest events of a long run are the ones that matter.
 _READ_TAIL_BYTES = 256 << 10
 

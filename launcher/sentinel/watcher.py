@@ -35,7 +35,8 @@ POLL_S = 5.0
 END_GRACE_S = 30.0
 # The alerts every view shows -> the event each raises.
 ALERT_EVENTS = {"stalled": "stalled", "divergence": "diverged", "nonfinite_loss": "diverged",
-                "behind-reference": "behind-reference", "lr-after-resume": "lr-after-resume"}
+                "behind-reference": "behind-reference", "lr-after-resume": "lr-after-resume",
+                "input-bound": "input-bound"}
 
 
 class Sentinel:
