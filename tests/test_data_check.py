@@ -280,3 +280,15 @@ def test_preview_draws_the_boxes_on_a_png_grid(roboflow, tmp_path):
     (roboflow / "test" / "_annotations.coco.json").write_text("[]")
     bad = run_cli("data", "preview", str(roboflow), "--split", "test", "-o", str(tmp_path / "never"))
     assert bad.returncode == 2 and "is not a COCO detection file" in bad.stderr and not (tmp_path / "never").exists()
+
+
+def test_slurm_script_runs_the_config_set_from_the_data(roboflow, tmp_path):
+    run_dir = tmp_path / "slurm-run"
+    result = run_cli("slurm", "--preset", "demo-cpu", "--partition", "debug", "--cpu", "--nproc", "2", "--data",
+                     str(roboflow), "--force", "--work-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "slurm.sh").is_file()
+    config = (run_dir / "config.py").read_text()
+    assert config.count("classwise=True") == 2 and "num_classes=3" in config and "'rectangle'" in config
+    assert str(roboflow / "valid" / "_annotations.coco.json") in config
+    assert json.loads((run_dir / "plan.json").read_text())["resolved"]["classes"] == ["triangle", "ellipse", "rectangle"]

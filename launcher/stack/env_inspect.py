@@ -167,6 +167,9 @@ def _set_dataset(cfg, spec: dict) -> None:
     for head in heads if isinstance(heads, (list, tuple)) else [heads]:
         if isinstance(head, dict):
             head["num_classes"] = len(classes)
+    for key, value in (("metainfo", dict(classes=classes)), ("classes", classes)):
+        if key in cfg:  # the config's own top-level names for them (the demo's): the dump reads as what runs
+            cfg[key] = value
 
 
 def _classes(cfg) -> tuple[list | None, int | None]:
