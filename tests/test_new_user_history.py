@@ -58,6 +58,9 @@ async def test_a_stop_you_asked_for_is_history_not_the_jobs_error(tiny_data):
 
     result = run_cli("resume", job_id)
     assert result.returncode == 0, result.stderr
+    wait_for(lambda: len(list(run_dir.glob("*/vis_data/scalars.json"))) >= 2, 300, "the resumed attempt's log")
+    resumed = _watch_json(job_id)  # while it runs (or just ended): no error from the stop
+    assert resumed["errors"]["first_error_line"] is None, resumed["errors"]
     assert wait_done(job_id, 400) == "succeeded", explain(run_dir)
 
     # The CLI: no "first error", no traceback panel; the stop and the resume as history.
@@ -75,7 +78,7 @@ async def test_a_stop_you_asked_for_is_history_not_the_jobs_error(tiny_data):
 
     # The Monitor: no ⚠ on the Log tab, no errors box; the history in the summary.
     app = make_app()
-    async with app.run_test(size=(120, 32)) as pilot:
+    async with app.run_test(size=(200, 32)) as pilot:  # wide: the summary line unwrapped
         app.open_monitor(registry.find(job_id))
         await wait_on_screen(pilot, lambda: "stopped by you at epoch" in screen_text(app), 60, "the history")
         text = screen_text(app)
