@@ -21,10 +21,35 @@ def recorded_env(monkeypatch):
     use_recorded_inspection(monkeypatch)
 
 
+@pytest.fixture
+def finished_job(fake_gpus):
+    """Eight simulated GPUs and one job that succeeded at its last epoch (2/2)."""
+    fake_gpus("eight")
+    return add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
+
+
 async def settle(app, pilot) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def show_plan(pilot, preset: str = "r50-fpn-1x") -> PlanScreen:
+    """Opens PRESET's Plan and waits for its checklist."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.open_plan(preset)
+    await wait_for(pilot, lambda: getattr(app.screen, "plan", None) is not None, what="the checklist")
+    await settle(app, pilot)
+    return app.screen
+
+
+async def show_jobs(pilot) -> JobsScreen:
+    """j, then waits for the job list's first load (a worker)."""
+    await pilot.press("j")
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "loaded", False), what="the job list")
+    await pilot.pause()
+    return pilot.app.screen
 
 
 async def press_and_wait(pilot, key: str, screen_type: type) -> None:
@@ -33,9 +58,8 @@ async def press_and_wait(pilot, key: str, screen_type: type) -> None:
 
 
 @sync
-async def test_j_shows_the_jobs_list_and_h_the_home_from_any_screen(fake_gpus, recorded_env):
-    fake_gpus("eight")
-    record = add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
+async def test_j_shows_the_jobs_list_and_h_the_home_from_any_screen(finished_job, recorded_env):
+    record = finished_job
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         # A Monitor as a launch from Plan opens it: j shows the list, not nothing.
@@ -79,8 +103,7 @@ async def test_the_jobs_footer_offers_only_what_applies_to_the_highlighted_job(f
     add_job("20261129-093000-cccc", status="running", epochs=1, max_epochs=2)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("j")
-        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), what="the job list")
+        await show_jobs(pilot)
         table = app.screen.query_one("#jobs", DataTable)
         shown = {}
         for row in range(3):
@@ -128,9 +151,7 @@ async def test_the_quit_key_stays_in_view_on_a_narrow_terminal(fake_gpus):
     add_job("20261129-093000-cccc", status="running", epochs=1, max_epochs=2)
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
-        await pilot.press("j")
-        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), what="the job list")
-        await pilot.pause()
+        await show_jobs(pilot)
         bar = key_bar_text(app)
         assert bar.rstrip().endswith("… q Quit") and bar.startswith(" m Monitor "), bar
 
@@ -141,12 +162,9 @@ async def test_80x24_keeps_the_failing_checks_and_the_master_field_in_view(fake_
     fake_gpus("eight")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        app.open_plan("r50-fpn-1x")
-        await wait_for(pilot, lambda: getattr(app.screen, "plan", None) is not None, what="the checklist")
-        await settle(app, pilot)
+        screen = await show_plan(pilot)
         text = screen_text(app)
-        failing = [c.id for c in app.screen.plan.checks if c.status == "fail"]
+        failing = [c.id for c in screen.plan.checks if c.status == "fail"]
         assert failing and "Checklist: FAIL" in text
         for check in failing:
             assert f"FAIL  {check}" in text, text
@@ -163,9 +181,7 @@ async def test_80x24_jobs_table_has_the_name_right_after_the_id(fake_gpus):
     registry.save(dataclasses.replace(add_job("20261129-081500-bbbb", status="failed", epochs=2), name="my-first-run"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("j")
-        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), what="the job list")
-        await pilot.pause()
+        await show_jobs(pilot)
         lines = screen_text(app).splitlines()
         header = next(line for line in lines if " id " in line)
         assert header.split()[1:3] == ["id", "name"], header
@@ -181,10 +197,7 @@ async def test_plan_messages_name_the_tuis_fields_and_keys_not_cli_flags(fake_gp
     fake_gpus("eight")
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
-        await settle(app, pilot)
-        app.open_plan("r50-fpn-1x")
-        await wait_for(pilot, lambda: getattr(app.screen, "plan", None) is not None, what="the checklist")
-        screen = app.screen
+        screen = await show_plan(pilot)
         await pilot.press(*["space", "down"] * 4)  # four of the eight GPUs
         screen.query_one("#lr", Input).value = "0.02"  # the preset's lr for batch 16, unscaled for batch 8
         await wait_for(pilot, lambda: screen.plan is not None and screen.plan.proposal.lr == 0.02
@@ -208,11 +221,10 @@ async def test_plan_messages_name_the_tuis_fields_and_keys_not_cli_flags(fake_gp
 
 
 @sync
-async def test_question_mark_and_f1_open_the_key_list(fake_gpus):
+async def test_question_mark_and_f1_open_the_key_list_and_the_palette_has_report(finished_job):
     from textual.widgets import HelpPanel
 
-    fake_gpus("eight")
-    record = add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
+    record = finished_job
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(app, pilot)
@@ -228,15 +240,9 @@ async def test_question_mark_and_f1_open_the_key_list(fake_gpus):
         await pilot.pause()
         text = screen_text(app)
         assert "Smoothing" in text and "Loss" in text  # the Monitor's keys, the tab keys too
-
-
-@sync
-async def test_the_monitors_palette_has_report_and_smoothing(fake_gpus):
-    fake_gpus("eight")
-    record = add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
-    app = make_app()
-    async with app.run_test(size=(100, 32)) as pilot:
-        await open_monitor(pilot, record)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: not app.screen.query(HelpPanel), what="F1 again to close it")
+        # The Monitor's palette has the report (w too) and the smoothing.
         assert "w Report" in key_bar_text(app)
         for typed, found in (("report", "Write report"), ("smoothing", "Toggle loss smoothing")):
             await pilot.press("ctrl+p")

@@ -88,17 +88,21 @@ def test_home_no_gpu_80x24(snap_compare, gpus):
     assert snap_compare(app(), terminal_size=(80, 24), run_before=settle)
 
 
-def test_plan_four_of_eight_gpus(snap_compare, gpus, fixed_plan):
-    gpus("eight")
-
+def _plan(preset: str, *keys: str):
+    """run_before: PRESET's Plan, KEYS pressed in it, then its checklist."""
     async def run_before(pilot):
         await settle(pilot)
-        pilot.app.open_plan("r50-fpn-1x")
+        pilot.app.open_plan(preset)
         await settle(pilot)
-        await pilot.press(*["space", "down"] * 4)  # untick GPUs 0-3
+        await pilot.press(*keys)
         await wait_for_checklist(pilot)
+    return run_before
 
-    assert snap_compare(app(), terminal_size=(100, 32), run_before=run_before)
+
+def test_plan_four_of_eight_gpus(snap_compare, gpus, fixed_plan):
+    gpus("eight")
+    untick = ["space", "down"] * 4  # GPUs 0-3
+    assert snap_compare(app(), terminal_size=(100, 32), run_before=_plan("r50-fpn-1x", *untick))
 
 
 def test_plan_cpu_80x24(snap_compare, gpus, fixed_plan):
@@ -184,13 +188,7 @@ def test_home_no_color(snap_compare, gpus, monkeypatch):
 def test_plan_failing_checks_80x24(snap_compare, gpus, fixed_plan):
     # No COCO here and a CPU torch: the failing checks come first, in view at 80x24.
     gpus("eight")
-
-    async def run_before(pilot):
-        await settle(pilot)
-        pilot.app.open_plan("r50-fpn-1x")
-        await wait_for_checklist(pilot)
-
-    assert snap_compare(app(), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=_plan("r50-fpn-1x"))
 
 
 def test_jobs_80x24(snap_compare, gpus):
