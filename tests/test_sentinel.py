@@ -76,12 +76,19 @@ def logged_run(run_dir: Path, *, notify: list[str]) -> Path:
     return run_dir
 
 
-def start_sentinel(run_dir: Path, job_id: str, parent: int) -> subprocess.Popen:
+def start_sentinel(run_dir: Path, job_id: str, reap) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """(the job's stand-in launch script, its sentinel) once the sentinel runs: a sleeper, and the
+    sentinel as launch.sh starts it (the job ends with its exit status file or the script's death)."""
+    parent = detached(["sleep", "300"])
+    reap(parent)
     log = open(run_dir / "sentinel.log", "ab")
     with log:
-        return subprocess.Popen([sys.executable, "-m", "launcher.sentinel", str(run_dir), "--job", job_id,
-                                 "--parent", str(parent)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=dict(os.environ, FRCNN_TUI_NOTIFY_BACKOFF_S="0.1"))
+        sentinel = subprocess.Popen([sys.executable, "-m", "launcher.sentinel", str(run_dir), "--job", job_id,
+                                     "--parent", str(parent.pid)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, env=dict(os.environ, FRCNN_TUI_NOTIFY_BACKOFF_S="0.1"))
+    reap(sentinel)
+    wait_for(lambda: presence.state(run_dir) == presence.RUNNING, 20, "the sentinel to start")
+    return parent, sentinel
 
 
 def kinds(run_dir: Path) -> list[str]:
@@ -92,11 +99,7 @@ def test_a_finished_job_is_one_finished_message_with_its_best_map_and_an_unreach
         tmp_path, receiver, reap):  # noqa: F811
     dead = f"json://127.0.0.1:{closed_port()}/{TOKEN}"
     run_dir = logged_run(tmp_path / "run", notify=[receiver.url(f"hook/{TOKEN}"), dead])
-    parent = detached(["sleep", "300"])
-    reap(parent)
-    sentinel = start_sentinel(run_dir, "job-fin", parent.pid)
-    reap(sentinel)
-    wait_for(lambda: presence.state(run_dir) == presence.RUNNING, 20, "the sentinel to start")
+    parent, sentinel = start_sentinel(run_dir, "job-fin", reap)
     (run_dir / registry.EXIT_FILE).write_text("0\n")  # what launch.sh writes when torchrun returns 0
     assert sentinel.wait(30) == 0
     [finished] = receiver.wait(lambda m: "finished" in m["title"], 5, "the finished message")
@@ -116,11 +119,7 @@ def test_a_finished_job_is_one_finished_message_with_its_best_map_and_an_unreach
 
 def test_a_failed_job_names_the_rank_that_failed_first(tmp_path, receiver, reap):  # noqa: F811
     run_dir = logged_run(tmp_path / "run", notify=[receiver.url(TOKEN)])
-    parent = detached(["sleep", "300"])
-    reap(parent)
-    sentinel = start_sentinel(run_dir, "job-fail", parent.pid)
-    reap(sentinel)
-    wait_for(lambda: presence.state(run_dir) == presence.RUNNING, 20, "the sentinel to start")
+    parent, sentinel = start_sentinel(run_dir, "job-fail", reap)
     (run_dir / "stderr.log").write_text(FAILURE_REPORT)
     (run_dir / registry.EXIT_FILE).write_text("1\n")
     assert sentinel.wait(30) == 0
@@ -132,21 +131,13 @@ def test_a_failed_job_names_the_rank_that_failed_first(tmp_path, receiver, reap)
 
 def test_a_killed_launch_script_is_a_failure_and_a_stop_is_not_notified(tmp_path, receiver, reap):  # noqa: F811
     killed = logged_run(tmp_path / "killed", notify=[receiver.url(TOKEN)])
-    parent = detached(["sleep", "300"])
-    reap(parent)
-    sentinel = start_sentinel(killed, "job-killed", parent.pid)
-    reap(sentinel)
-    wait_for(lambda: presence.state(killed) == presence.RUNNING, 20, "the sentinel to start")
+    parent, sentinel = start_sentinel(killed, "job-killed", reap)
     parent.kill()  # kill -9 of launch.sh: no exit status is ever written
     assert sentinel.wait(30) == 0
     assert kinds(killed) == ["failed"] and "its launch script was killed" in events.read(killed)[0]["text"]
 
     stopped = logged_run(tmp_path / "stopped", notify=[receiver.url(TOKEN)])
-    parent = detached(["sleep", "300"])
-    reap(parent)
-    sentinel = start_sentinel(stopped, "job-stopped", parent.pid)
-    reap(sentinel)
-    wait_for(lambda: presence.state(stopped) == presence.RUNNING, 20, "the sentinel to start")
+    parent, sentinel = start_sentinel(stopped, "job-stopped", reap)
     (stopped / registry.STOP_FILE).write_text(str(time.time()))  # what `frcnn-tui stop` does, then SIGTERM
     sentinel.send_signal(signal.SIGTERM)
     assert sentinel.wait(10) == 0
@@ -268,17 +259,27 @@ def test_a_demo_job_left_alone_notifies_its_best_map_and_an_unreachable_target_i
 
 @needs_stack
 @pytest.mark.training
-def test_a_killed_rank_is_one_failed_message_naming_it_within_60_s(tiny_data, receiver):
+def test_a_stopped_rank_is_stalled_with_every_ranks_stacks_then_killed_is_one_failed_message_naming_it(
+        tiny_data, receiver):
     job = launch(*tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN))
     job_id, run_dir = job["id"], Path(job["run_dir"])
-    wait_for(lambda: len(workers(job_id)) == 2 and scalars_lines(run_dir), 300, "both ranks training")
-    workers(job_id)[1].send_signal(signal.SIGKILL)
+    wait_for(lambda: len(workers(job_id)) == 2 and len(scalars_lines(run_dir)) >= 3, 300, "both ranks training")
+    victim = workers(job_id)[1]
+    victim.send_signal(signal.SIGSTOP)  # a hung rank: rank 0 waits for it in a collective
+    [stalled] = receiver.wait(lambda m: "stalled" in m["title"], 120, "the stalled message")
+    assert "rank 1 stopped (SIGSTOP or a debugger)" in stalled["message"], explain(run_dir)
+    files = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)["stacks"]
+    assert [Path(f).name for f in files] == ["rank0.txt", "rank1.txt"]
+    rank0 = Path(files[0]).read_text()
+    assert "Current thread" in rank0 and "train_entry.py" in rank0  # the running rank's whole Python stack
+    assert "rank 0 " in stalled["message"] and "cannot dump" in Path(files[1]).read_text()
+    victim.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
-    [message] = receiver.wait(lambda m: "failed" in m["title"], 60, "the failed message")
+    [failed] = receiver.wait(lambda m: "failed" in m["title"], 60, "the failed message")
     assert time.monotonic() - killed_at < 60
-    assert "rank 1 (local rank 1) failed first: killed by SIGKILL" in message["message"], explain(run_dir)
+    assert "rank 1 (local rank 1) failed first: killed by SIGKILL" in failed["message"], explain(run_dir)
     assert wait_done(job_id, 60) == "failed"
-    assert len(receiver.messages) == 1
+    assert [m["title"].rsplit(" ", 1)[1] for m in receiver.messages] == ["stalled", "failed"]
 
 
 def test_a_run_waiting_for_its_data_is_called_input_bound_once(tmp_path, cli):

@@ -58,6 +58,11 @@ def read(run_dir: str | os.PathLike, limit: int | None = None) -> list[dict[str,
     lines = data.split(b"\n")
     if size > _READ_TAIL_BYTES:
         lines = lines[1:]  # the first is cut
+    out = _parse(lines)
+    return out[-limit:] if limit else out
+
+
+def _parse(lines: list[bytes]) -> list[dict[str, Any]]:
     out = []
     for line in lines:
         try:
@@ -66,7 +71,7 @@ def read(run_dir: str | os.PathLike, limit: int | None = None) -> list[dict[str,
             continue
         if isinstance(event, dict) and isinstance(event.get("kind"), str):
             out.append(event)
-    return out[-limit:] if limit else out
+    return out
 
 
 def size(run_dir: str | os.PathLike) -> int:
@@ -91,12 +96,4 @@ def read_from(run_dir: str | os.PathLike, offset: int) -> tuple[list[dict[str, A
     except OSError:
         return [], offset
     whole = data[:data.rfind(b"\n") + 1]
-    out = []
-    for line in whole.split(b"\n"):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("kind"), str):
-            out.append(event)
-    return out, offset + len(whole)
+    return _parse(whole.split(b"\n")), offset + len(whole)

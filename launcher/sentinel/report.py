@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from launcher.sentinel import events, notify, presence
+from launcher.sentinel import events, notify, presence, stacks
 
 __all__ = ["ROW_EVENTS", "fields", "note"]
 
@@ -18,11 +18,13 @@ ROW_EVENTS = 5  # a job list's row: the newest few; `watch --json` and the Monit
 def fields(run_dir: str | os.PathLike, status: str, limit: int = ROW_EVENTS) -> dict[str, Any]:
     """``events`` (newest LIMIT), ``sentinel`` (presence.state; None for a job from before the
     sentinel), ``sentinel_gone`` (a running job's sentinel was killed: no event or notification
-    will come) and ``notify`` (the run's own targets, redacted)."""
+    will come), ``notify`` (the run's own targets, redacted) and ``stacks`` (the files of the
+    newest stack dump of a stalled run)."""
     sentinel = presence.state(run_dir)
     return {"events": events.read(run_dir, limit=limit), "sentinel": sentinel,
             "sentinel_gone": status == "running" and sentinel == presence.GONE,
-            "notify": [notify.redact(u) for u in _plan_targets(Path(run_dir))]}
+            "notify": [notify.redact(u) for u in _plan_targets(Path(run_dir))],
+            "stacks": stacks.latest(run_dir)}
 
 
 def _plan_targets(run_dir: Path) -> list[str]:

@@ -25,7 +25,7 @@ from launcher.monitor import rank_failure, reference_compare, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, catch_up, planned_warmup_iters
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.references.mmengine_workdir import read_plan
-from launcher.sentinel import events, notify, presence
+from launcher.sentinel import events, notify, presence, stacks
 
 __all__ = ["Sentinel", "ALERT_EVENTS"]
 
@@ -104,8 +104,15 @@ class Sentinel:
                     continue
                 self._seen.add(key)
             if not quiet:
-                self.raise_event(kind, f"job {self.name} ({self.job_id}) {kind}: {alert.get('message')}",
-                                 {k: v for k, v in alert.items() if k in ("kind", "step", "epoch", "causes")})
+                text = f"job {self.name} ({self.job_id}) {kind}: {alert.get('message')}"
+                details = {k: v for k, v in alert.items() if k in ("kind", "step", "epoch", "causes")}
+                if kind == "stalled":  # where each rank waits: the first thing anyone debugging a hang needs
+                    dumped = stacks.dump(self.run_dir, self.job_id)
+                    if dumped:
+                        details["stacks"] = dumped
+                        text += "; stacks: " + ", ".join(f"rank {r} {w}" for r, w in dumped["ranks"].items()) + \
+                            f" (in {dumped['dir']})"
+                self.raise_event(kind, text, details)
         self._active_stall = stalled
 
     def poll(self, status: str = "running") -> dict[str, Any]:

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     allow_full_unpickling(args)
     cfg = build_config(args)
     apply_cpu_fixes(cfg)
+    stacks = register_stack_dumps(cfg.work_dir)  # noqa: F841 - kept open: faulthandler writes to it
 
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
@@ -126,6 +127,33 @@ def main(argv: list[str] | None = None) -> int:
         if keeper is not None:
             keeper.stop()
     return 0
+
+
+# launcher/sentinel/stacks.py reads these (this file cannot import the launcher package).
+STACKS_DIR = "stacks"
+STACKS_SIGNAL = "SIGUSR2"
+
+
+def register_stack_dumps(work_dir: str):
+    """On SIGUSR2, every thread's Python stack goes to <work dir>/stacks/.rank<RANK>.live (appended).
+
+    faulthandler writes from its C signal handler, so this works while the main thread is
+    blocked in C (a collective that waits for a stopped or hung rank), without ptrace. The
+    sentinel sends the signal when the run stalls and files each dump under stacks/<time>/.
+    Returns the open file (faulthandler keeps only its descriptor), or None where the folder
+    cannot be written: then no dump, and the training is the same."""
+    import faulthandler
+    import signal
+
+    rank = os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or "0"
+    try:
+        folder = Path(work_dir) / STACKS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        live = open(folder / f".rank{int(rank)}.live", "a")
+    except (OSError, ValueError):
+        return None
+    faulthandler.register(getattr(signal, STACKS_SIGNAL), file=live, all_threads=True)
+    return live
 
 
 def start_history_keeper(runner):
