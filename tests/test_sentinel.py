@@ -306,3 +306,11 @@ def test_a_run_waiting_for_its_data_is_called_input_bound_once(tmp_path, cli):
     assert "num_workers" in event["text"] and "persistent_workers" in event["text"]
     snap = json.loads(cli("watch", "--work-dir", str(run_dir), "--once", "--json").stdout)
     assert [a["step"] for a in snap["alerts"] if a["kind"] == "input-bound"] == [10]
+
+
+def test_the_desktop_notification_sequences_cannot_be_ended_early_by_an_events_text():
+    from tui.event_toasts import desktop_notification
+
+    seq = desktop_notification("failed: job a;b", "rank 1\x07 killed\x1b]0;pwned\x07\nby SIGKILL")
+    assert seq == ("\x1b]9;failed: job a,b: rank 1 killed]0;pwnedby SIGKILL\x07"
+                   "\x1b]777;notify;failed: job a,b;rank 1 killed]0;pwnedby SIGKILL\x07")

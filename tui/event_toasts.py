@@ -1,5 +1,6 @@
-"""Every job's events (its sentinel's events.jsonl) as toasts with the terminal bell, on any
-screen: a run that finishes or fails while the user looks at another job is not missed.
+"""Every job's events (its sentinel's events.jsonl) as toasts with the terminal bell and a
+request for a desktop notification, on any screen: a run that finishes or fails while the
+user looks at another job, or at another window, is not missed.
 
 A thread reads, every few seconds, only what each job's events.jsonl gained since the last
 look (a stat per job when nothing happened). Events from before the TUI opened are old news
@@ -13,7 +14,7 @@ from typing import Any
 from launcher.jobs import registry
 from launcher.sentinel import events
 
-__all__ = ["EventFeed", "start"]
+__all__ = ["EventFeed", "desktop_notification", "start"]
 
 # Kinds that need a look: an error toast; the others (finished, stopped) inform.
 _ALARMING = frozenset({"failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "input-bound",
@@ -63,6 +64,21 @@ def start(app: Any, interval: float) -> None:
 def show(app: Any, found: list[dict[str, Any]]) -> None:
     for event in found:
         kind = event.get("kind", "")
-        app.notify(str(event.get("text") or kind), title=f"{kind}: job {event.get('name') or event.get('job')}",
+        title = f"{kind}: job {event.get('name') or event.get('job')}"
+        app.notify(str(event.get("text") or kind), title=title,
                    severity="error" if kind in _ALARMING else "information", timeout=15)
+        if not app.is_headless and app._driver is not None:  # as App.bell writes its BEL
+            app._driver.write(desktop_notification(title, str(event.get("text") or "")))
     app.bell()
+
+
+def desktop_notification(title: str, body: str) -> str:
+    """The escape sequences that ask the terminal for a desktop notification: OSC 9 (iTerm2,
+    Windows Terminal, WezTerm, kitty) and OSC 777 (VTE, foot, kitty). A terminal that knows
+    neither ignores them. Control characters are dropped (one could end the sequence early), and
+    ';' in OSC 777's title, which separates its fields."""
+    def clean(text: str, limit: int) -> str:
+        return "".join(c for c in text if c.isprintable())[:limit]
+
+    title, body = clean(title, 80).replace(";", ","), clean(body, 240)
+    return f"\x1b]9;{title}: {body}\x07\x1b]777;notify;{title};{body}\x07"
