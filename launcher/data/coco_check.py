@@ -154,7 +154,8 @@ def _read_images(stats: SplitStats, images: list, problems: list[Problem]) -> No
     for index, image in enumerate(images):
         try:
             image_id, file_name, width, height = image["id"], image["file_name"], image["width"], image["height"]
-            short = min(width, height)
+            if not isinstance(width, (int, float)) or not isinstance(height, (int, float)):
+                raise TypeError  # mmdet's filters compare them with numbers
         except (KeyError, TypeError):
             raise _not_coco(stats.ann_file, f"images[{index}] lacks an id, file_name, width or height") from None
         if image_id in seen:
@@ -164,7 +165,6 @@ def _read_images(stats: SplitStats, images: list, problems: list[Problem]) -> No
         stats.heights.append(height)
         if not os.path.isfile(os.path.join(folder, file_name)):  # every file, by stat
             missing.append(str(file_name))
-        image["_short"] = short
     stats.images = len(images)
     if duplicate:
         problems.append(Problem(FAIL, f"{stats.name}: {len(duplicate)} duplicate image ids", len(duplicate),
@@ -220,7 +220,7 @@ def _read_annotations(stats: SplitStats, data: dict, class_ids: set[int] | None,
             stats.box_sizes["small" if area < SMALL else "medium" if area < MEDIUM else "large"] += 1
         if image_id not in annotated:
             annotated.add(image_id)
-            if image["_short"] >= MIN_SIZE:
+            if min(image["width"], image["height"]) >= MIN_SIZE:
                 stats.trainable_images += 1
     stats.annotations = len(data.get("annotations", []))
     stats.annotated_images = len(annotated)
