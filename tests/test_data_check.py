@@ -100,11 +100,14 @@ BAD = {
     "a folder for a file": lambda r: (r / "valid" / "_annotations.coco.json").unlink()
     or (r / "valid" / "_annotations.coco.json").mkdir(),
     "val missing": lambda r: shutil.rmtree(r / "valid"),
+    "a width that is text": lambda r: edit_annotations(
+        r / "valid" / "_annotations.coco.json", lambda c: c["images"][2].update(width="128")),
 }
 EXPECTED = {"no layout": "no known dataset layout (looked for COCO's annotations/instances_{train,val}*.json",
             "not JSON": "is not JSON", "one byte": "is not JSON", "a JSON list": "is not a COCO detection file",
             "no images list": "no 'images' list", "a bbox that is no box": "annotations[0] lacks",
-            "a folder for a file": "is a folder", "val missing": "is missing"}
+            "a folder for a file": "is a folder", "val missing": "is missing",
+            "a width that is text": "images[2] needs an id, a file_name and a numeric width and height"}
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

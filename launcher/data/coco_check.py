@@ -157,7 +157,7 @@ def _read_images(stats: SplitStats, images: list, problems: list[Problem]) -> No
             if not isinstance(width, (int, float)) or not isinstance(height, (int, float)):
                 raise TypeError  # mmdet's filters compare them with numbers
         except (KeyError, TypeError):
-            raise _not_coco(stats.ann_file, f"images[{index}] lacks an id, file_name, width or height") from None
+            raise _not_coco(stats.ann_file, f"images[{index}] needs an id, a file_name and a numeric width and height") from None
         if image_id in seen:
             duplicate.append(str(image_id))
         seen.add(image_id)
