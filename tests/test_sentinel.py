@@ -248,6 +248,11 @@ def test_a_demo_job_left_alone_notifies_its_best_map_and_an_unreachable_target_i
     assert row["events"][-1]["details"]["target"] == dead.rsplit("/", 1)[0]
     assert row["notify"] == [f"json://127.0.0.1:{receiver.port}", dead.rsplit("/", 1)[0]]
     assert row["sentinel"] == "ended"
+    kept = json.loads((run_dir / presence.FILE).read_text())
+    wall_s = kept["ended_at"] - kept["started_at"]
+    print(f"sentinel: {kept['cpu_s']:.2f} s CPU over {wall_s:.0f} s ({100 * kept['cpu_s'] / wall_s:.2f}% of a core, "
+          f"its start-up included)")
+    assert kept["cpu_s"] < 0.05 * wall_s
     snap = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)
     assert [e["kind"] for e in snap["events"]] == ["finished", "notify-failed"]
     plan = run_dir / "plan.json"

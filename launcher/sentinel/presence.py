@@ -39,8 +39,10 @@ def mark_started(run_dir: str | os.PathLike) -> None:
 
 
 def mark_ended(run_dir: str | os.PathLike) -> None:
+    """Also keeps what following the job cost: the sentinel's CPU seconds over its lifetime."""
     data = _read(Path(run_dir)) or {}
-    _write(Path(run_dir), dict(data, ended_at=time.time()))
+    cpu = psutil.Process().cpu_times()
+    _write(Path(run_dir), dict(data, ended_at=time.time(), cpu_s=round(cpu.user + cpu.system, 3)))
 
 
 def _read(run_dir: Path) -> dict | None:

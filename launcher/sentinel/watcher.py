@@ -33,6 +33,7 @@ TICK_S = 0.5
 POLL_S = 5.0
 # After the job ends: how long the last notifications may take (the job reads running until then).
 END_GRACE_S = 30.0
+STOP_GRACE_S = 5.0
 # The alerts every view shows -> the event each raises.
 ALERT_EVENTS = {"stalled": "stalled", "divergence": "diverged", "nonfinite_loss": "diverged",
                 "behind-reference": "behind-reference", "lr-after-resume": "lr-after-resume",
@@ -157,7 +158,8 @@ class Sentinel:
                              {"exit_code": code})
         else:
             self._failed(snap, code)
-        self.notifier.drain(time.monotonic() + END_GRACE_S)
+        # Asked to end (a stop's SIGTERM, which SIGKILLs after its grace): only a short wait.
+        self.notifier.drain(time.monotonic() + (STOP_GRACE_S if self.stop_event.is_set() else END_GRACE_S))
         presence.mark_ended(self.run_dir)
 
     def _finished(self, snap: dict[str, Any]) -> None:
