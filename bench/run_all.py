@@ -34,6 +34,7 @@ SCRIPTS = {
     "startup": "bench_startup.py",
     "log_ingest": "bench_log_ingest.py",
     "tui_jobs": "bench_tui_jobs.py",
+    "data_check": "bench_data_check.py",
     "launch_overhead": "bench_launch_overhead.py",
     "monitor_cost": "bench_monitor_cost.py",
     "demo": "bench_demo.py",
@@ -321,6 +322,22 @@ def section_tui_jobs(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tu
     return lines, summary
 
 
+def section_data_check(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
+    train, val = d["sizes"]["train"], d["sizes"]["val"]
+    goal = f"≤ {d['goal']:g}"
+    rows = [("`data check` ÷ `pycocotools.COCO` on both files", fmt_summary(d["ratio"]), goal, met_text(d["met"])),
+            ("`frcnn-tui data check DIR --json`, s", fmt_summary(d["check_s"], ".2f"), "", ""),
+            ("`COCO(train); COCO(val)`, s", fmt_summary(d["pycocotools_s"], ".2f"), "", "")]
+    lines = [f"`bench/bench_data_check.py --json`: a generated COCO-size set in COCO's layout, train {train[0]:,} images "
+             f"and {train[1]:,} boxes, val {val[0]:,} and {val[1]:,} ({d['file_mb']} MB of JSON), an empty file for "
+             "every image. A: `frcnn-tui data check DIR --json`, a whole process that parses both files (orjson), "
+             "counts what mmdet would keep and drop and stats every image; B: a whole process loading both files with "
+             "pycocotools, as mmdet's CocoDataset does before training. Interleaved A B, "
+             f"{len(d['pairs'])} pair(s).", ""] + table(rows)
+    return lines, [("Data check of a COCO-size set ÷ pycocotools loading it", fmt_summary(d["ratio"]), goal,
+                    met_text(d["met"]))]
+
+
 def section_launch(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
     rows = [
         ("throughput via `frcnn-tui launch` ÷ by hand", fmt_summary(d["ratio"]), "≥ 0.99", met_text(d["met"])),
@@ -440,6 +457,7 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "startup": ("3. Startup: `--help` and the TUI's first frame vs a Textual hello-world", section_startup),
     "log_ingest": ("4. Log ingest: first snapshot and full history of a long scalars.json", section_ingest),
     "tui_jobs": ("4b. Ten live jobs: the TUI's CPU and the bytes each poll reads", section_tui_jobs),
+    "data_check": ("4c. Data check: a COCO-size annotation set vs pycocotools loading it", section_data_check),
     "demo": ("5. Demo: wall time to bbox mAP ≥ 0.75", section_demo),
 }
 
