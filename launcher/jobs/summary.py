@@ -114,6 +114,58 @@ def summarize_kept(record: JobRecord, index: Any, followers: Followers | None = 
     return row
 
 
+class JobList:
+    """Every job's row for a view that refreshes (the TUI's Jobs screen): live jobs are followed
+    at each refresh; finished jobs' rows come from the index (summary_index) and, between two
+    full looks, from memory. A full look (the registry read, every kept row's files checked)
+    happens when the jobs dir changed (a launch, a resume or a removal rewrites it) and at
+    least every FULL_LOOK_S, so a run dir changed by hand shows within a minute."""
+
+    FULL_LOOK_S = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        from launcher.jobs.summary_index import JobIndex
+
+        self.followers = Followers()
+        self.index = JobIndex()
+        self._clock = clock
+        self._jobs: list[tuple[JobRecord, dict[str, Any]]] = []
+        self._registry_stamp: list[int] | None = None
+        self._looked_at: float | None = None
+        self._lock = threading.Lock()  # refreshes run in threads that a newer one does not stop
+        self.full_looks = 0
+
+    def refresh(self, warn: Callable[[str], None]) -> list[tuple[JobRecord, dict[str, Any]]]:
+        """(record, row) for every job, oldest first."""
+        from launcher import paths
+        from launcher.jobs.summary_index import stat_of
+
+        with self._lock:
+            stamp = stat_of(str(paths.jobs_dir()))  # before the read: a change while reading is a change
+            now = self._clock()
+            if stamp is None or stamp != self._registry_stamp or self._looked_at is None \
+                    or now - self._looked_at >= self.FULL_LOOK_S:
+                records = registry.load_all(warn=warn)
+                self.followers.keep_only(records)
+                self.index.keep_only(records)
+                self._jobs = [(r, self._row(r)) for r in records]
+                self._registry_stamp, self._looked_at = stamp, now
+                self.full_looks += 1
+            else:
+                self._jobs = [(r, row if self.index.kept(r.id) else self._row(r)) for r, row in self._jobs]
+            self.index.save()
+            return list(self._jobs)
+
+    def _row(self, record: JobRecord) -> dict[str, Any]:
+        try:
+            return summarize_kept(record, self.index, self.followers)
+        except Exception as exc:  # one unreadable run dir must not hide the others
+            return {"id": record.id, "name": record.name, "preset": record.preset,
+                    "status": registry.status(record), "devices": "?", "progress": None,
+                    "best_map": None, "best_epoch": None, "reference_ap": record.reference_ap,
+                    "started_at": record.started_at, "error": f"{type(exc).__name__}: {exc}"}
+
+
 def summarize_all(records: list[JobRecord] | None = None) -> list[dict[str, Any]]:
     """Every job's row (or RECORDS'), finished ones from the kept index."""
     from launcher.jobs.summary_index import JobIndex

@@ -38,7 +38,7 @@ _RUN_FILES = (registry.EXIT_FILE, registry.STOP_FILE, "stderr.log", "plan.json",
 FINAL = frozenset({registry.SUCCEEDED, registry.FAILED, registry.STOPPED})
 
 
-def _stat(path: str) -> list[int] | None:
+def stat_of(path: str) -> list[int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -55,11 +55,11 @@ def signature(record: JobRecord) -> list | None:
             stamps = sorted(e.name for e in entries if e.is_dir() and TIMESTAMP_DIR.match(e.name))
     except OSError:
         return None
-    parts: list = [_stat(str(paths.jobs_dir() / f"{record.id}.json")), _stat(run_dir)]
-    parts += [_stat(os.path.join(run_dir, name)) for name in _RUN_FILES]
+    parts: list = [stat_of(str(paths.jobs_dir() / f"{record.id}.json")), stat_of(run_dir)]
+    parts += [stat_of(os.path.join(run_dir, name)) for name in _RUN_FILES]
     for ts in stamps:
-        parts += [ts, _stat(os.path.join(run_dir, ts, f"{ts}.log")),
-                  _stat(os.path.join(run_dir, ts, "vis_data", "scalars.json"))]
+        parts += [ts, stat_of(os.path.join(run_dir, ts, f"{ts}.log")),
+                  stat_of(os.path.join(run_dir, ts, "vis_data", "scalars.json"))]
     return parts
 
 
@@ -104,6 +104,10 @@ class JobIndex:
                 self._dirty = True
             elif self._rows.pop(record.id, None) is not None:
                 self._dirty = True
+
+    def kept(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._rows
 
     def keep_only(self, records: list[JobRecord]) -> None:
         """Forgets removed jobs."""

@@ -30,31 +30,11 @@ from tui.widgets.title_bar import TitleBar
 MARK = "●"
 
 
-def load_job_rows(followers: Any = None, index: Any = None) -> tuple[list[tuple[Any, dict]], list[str]]:
-    """(record, summary row) for every job, newest first, and the registry's warnings;
-    ``followers`` (launcher.jobs.summary.Followers) makes a refresh read only new lines,
-    ``index`` (launcher.jobs.summary_index.JobIndex) a finished job's row read once."""
-    from launcher.jobs import summary as job_summary
-
+def load_job_rows(job_list: Any) -> tuple[list[tuple[Any, dict]], list[str]]:
+    """(record, summary row) for every job, newest first, and the registry's warnings, from
+    ``job_list`` (launcher.jobs.summary.JobList: live jobs followed, finished ones kept)."""
     warnings: list[str] = []
-    jobs = []
-    records = registry.load_all(warn=warnings.append)
-    if followers is not None:
-        followers.keep_only(records)
-    if index is not None:
-        index.keep_only(records)
-    for record in records:
-        try:
-            row = (job_summary.summarize(record, followers) if index is None else
-                   job_summary.summarize_kept(record, index, followers))
-        except Exception as exc:  # one unreadable run dir must not hide the others
-            row = {"id": record.id, "name": record.name, "preset": record.preset,
-                   "status": registry.status(record), "devices": "?", "progress": None,
-                   "best_map": None, "best_epoch": None, "reference_ap": record.reference_ap,
-                   "started_at": record.started_at, "error": f"{type(exc).__name__}: {exc}"}
-        jobs.append((record, row))
-    if index is not None:
-        index.save()
+    jobs = job_list.refresh(warnings.append)
     jobs.reverse()
     return jobs, warnings
 
@@ -102,8 +82,7 @@ class JobsScreen(Screen):
         self.jobs: dict[str, tuple[Any, dict]] = {}
         self.marked: set[str] = set()
         self.loaded = False
-        self._followers: Any = None  # each job's work dir, followed across refreshes
-        self._index: Any = None  # finished jobs' rows, kept (launcher.jobs.summary_index)
+        self._job_list: Any = None  # live jobs followed, finished ones kept, across refreshes
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -140,13 +119,11 @@ class JobsScreen(Screen):
     @work(exclusive=True, group="jobs", exit_on_error=False)
     async def _load(self) -> None:
         try:
-            if self._followers is None:
-                from launcher.jobs.summary import Followers
-                from launcher.jobs.summary_index import JobIndex
+            if self._job_list is None:
+                from launcher.jobs.summary import JobList
 
-                self._followers = Followers()
-                self._index = JobIndex()
-            jobs, warnings = await run_detached(load_job_rows, self._followers, self._index)
+                self._job_list = JobList()
+            jobs, warnings = await run_detached(load_job_rows, self._job_list)
         except Exception as exc:  # never stay on "Loading jobs…": say what failed
             jobs, warnings = [], [f"could not read the job registry: {type(exc).__name__}: {exc}"]
         self.post_message(JobsLoaded(jobs, warnings))
