@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from launcher import paths
+from launcher.errors import UserError
 from launcher.jobs import registry
 from launcher.sentinel import events
 
@@ -27,10 +29,27 @@ class EventFeed:
     def __init__(self) -> None:
         self._offsets: dict[str, int] = {}
         self._primed = False
+        self._records: dict[str, tuple[float, Any]] = {}  # entry file -> (its mtime, the record)
+
+    def _jobs(self) -> list[Any]:
+        """The registry's jobs, read only (a corrupt entry is skipped here and left for the Jobs
+        screen to report and quarantine); an entry is parsed again only when its file changed."""
+        records, seen = [], {}
+        for path in paths.jobs_dir().glob("*.json"):
+            try:
+                mtime = path.stat().st_mtime
+                kept = self._records.get(path.name)
+                record = kept[1] if kept and kept[0] == mtime else registry.load(path.stem)
+            except (OSError, UserError):
+                continue
+            seen[path.name] = (mtime, record)
+            records.append(record)
+        self._records = seen
+        return records
 
     def new_events(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for record in registry.load_all(warn=lambda _msg: None):
+        for record in self._jobs():
             key = str(record.run_path)
             offset = self._offsets.get(key)
             if offset is None:
