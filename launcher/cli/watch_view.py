@@ -158,11 +158,13 @@ class _QuitKey:
             import tty
 
             fd = sys.stdin.fileno()
-            if os.isatty(fd):
+            # Only in the terminal's foreground: a background watch (`watch JOB &`) that set the
+            # terminal's mode would be stopped by SIGTTOU.
+            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
                 self._saved = termios.tcgetattr(fd)
                 tty.setcbreak(fd)
                 self._fd = fd
-        except (ImportError, OSError, ValueError, AttributeError):
+        except Exception:  # termios.error too: no key then, ctrl+c still ends the watch
             self._fd = None
 
     @property
