@@ -43,6 +43,17 @@ def ago(then: float | None, now: float) -> str:
     return duration(max(0.0, now - then)) + " ago"
 
 
+def ago_minutes(then: float | None, now: float) -> str:
+    """Like ago, to the minute ('<1m ago', '12m ago', '3h05m ago'): a list that shows it changes
+    once a minute, not at every refresh (each change is bytes over the user's SSH link)."""
+    if not then:
+        return "-"
+    minutes = int(max(0.0, now - then) // 60)
+    if minutes < 60:
+        return f"{minutes}m ago" if minutes else "<1m ago"
+    return duration(minutes * 60) + " ago"
+
+
 def ap(fraction: float | None) -> str:
     """mAP as the model zoo writes it (percent, one decimal); MMEngine logs fractions."""
     if fraction is None or (isinstance(fraction, float) and not math.isfinite(fraction)):

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from launcher.jobs import registry
-from tui.format import ago, ap, styled
+from tui.format import ago_minutes, ap, styled
 from tui.job_actions import ask_stop, start_report, start_resume
 from tui.messages import JobActionDone, JobsLoaded
 from tui.styles import use_styles
@@ -83,6 +83,8 @@ class JobsScreen(Screen):
         self.marked: set[str] = set()
         self.loaded = False
         self._job_list: Any = None  # live jobs followed, finished ones kept, across refreshes
+        self._shown: dict[str, tuple] = {}  # the table's cells by job id, as last written
+        self._detail: Content | str | None = None  # the detail line, as last written
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -137,27 +139,46 @@ class JobsScreen(Screen):
         self.jobs = {record.id: (record, row) for record, row in message.jobs}
         self.app.job_names = {job_id: record.name for job_id, (record, _) in self.jobs.items()}
         self.marked &= set(self.jobs)
-        table = self.query_one("#jobs", DataTable)
-        current = self.highlighted_id
-        table.clear()
-        now = self.app.clock()
-        for record, row in message.jobs:
-            table.add_row(MARK if record.id in self.marked else "", record.id, row["name"],
-                          styled(self.app, status_text(row), row["status"]), row["preset"],
-                          row.get("progress") or "-", best_text(row),
-                          "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
-                          row["devices"], ago(row.get("started_at"), now), key=record.id)
-        if current in self.jobs:
-            table.move_cursor(row=table.get_row_index(current))
+        self._fill_table(message.jobs)
         self.refresh_bindings()  # a job's status may have changed under the cursor
-        self.query_one("#jobs-box").border_subtitle = (
-            f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running")
+        box = self.query_one("#jobs-box")
+        subtitle = f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running"
+        if box.border_subtitle != subtitle:  # setting it repaints the whole box, the table inside included
+            box.border_subtitle = subtitle
         if not self.jobs:
-            self.query_one("#job-detail", Static).update(
-                "\n".join(message.warnings) if message.warnings else
-                "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
+            self._set_detail("\n".join(message.warnings) if message.warnings else
+                             "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
         else:
             self._show_detail()
+
+    def _cells(self, record: Any, row: dict, now: float) -> tuple:
+        """A job's cells, in the columns' order (on_mount)."""
+        return (MARK if record.id in self.marked else "", record.id, row["name"],
+                styled(self.app, status_text(row), row["status"]), row["preset"],
+                row.get("progress") or "-", best_text(row),
+                "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
+                row["devices"], ago_minutes(row.get("started_at"), now))
+
+    def _fill_table(self, jobs: list[tuple[Any, dict]]) -> None:
+        """Only the cells that changed are written (each repaint is bytes over an SSH link); the
+        table is built again only when its rows are not the same jobs in the same order."""
+        table = self.query_one("#jobs", DataTable)
+        now = self.app.clock()
+        cells = {record.id: self._cells(record, row, now) for record, row in jobs}
+        if list(cells) != list(self._shown):
+            current = self.highlighted_id
+            table.clear()
+            for job_id, values in cells.items():
+                table.add_row(*values, key=job_id)
+            if current in cells:
+                table.move_cursor(row=table.get_row_index(current))
+        else:
+            columns = [c.key for c in table.ordered_columns]
+            for job_id, values in cells.items():
+                for column, old, new in zip(columns, self._shown[job_id], values):
+                    if old != new:
+                        table.update_cell(job_id, column, new)
+        self._shown = cells
 
     @property
     def highlighted_id(self) -> str | None:
@@ -211,10 +232,17 @@ class JobsScreen(Screen):
                  if row.get("backend") == registry.SLURM else f"pid {record.pid}")
         # The devices and start again here, before the run dir (which may wrap): on an 80-column
         # terminal the table's last columns are cut.
-        self.query_one("#job-detail", Static).update(Content.from_markup(
+        self._set_detail(Content.from_markup(
             "[b]$name[/] [dim]$devices · started $started · $where · $resumes resume(s)$extra[/]\n$dir",
             name=record.name, dir=record.run_dir, devices=str(row.get("devices") or "?"),
-            started=ago(row.get("started_at"), self.app.clock()), where=where, resumes=str(record.resumes), extra=extra))
+            started=ago_minutes(row.get("started_at"), self.app.clock()), where=where, resumes=str(record.resumes),
+            extra=extra))
+
+    def _set_detail(self, content: Content | str) -> None:
+        """The detail line, repainted only when its text changed (a refresh mostly changes nothing)."""
+        if content != self._detail:
+            self._detail = content
+            self.query_one("#job-detail", Static).update(content)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
@@ -231,7 +259,10 @@ class JobsScreen(Screen):
         job_id = job[0].id
         self.marked ^= {job_id}
         table = self.query_one("#jobs", DataTable)
-        table.update_cell(job_id, "mark", MARK if job_id in self.marked else "")
+        mark = MARK if job_id in self.marked else ""
+        table.update_cell(job_id, "mark", mark)
+        if job_id in self._shown:
+            self._shown[job_id] = (mark, *self._shown[job_id][1:])
 
     def action_compare(self) -> None:
         from tui.screens.compare import CompareScreen

@@ -1,0 +1,78 @@
+"""Draw only what changed: a screen whose data did not change sends nothing to the terminal, a
+change sends about the cells it touches (issue 28: each repaint is bytes over the user's SSH link).
+
+The bytes are those Textual's compositor hands the terminal (App._display renders each update
+to the escape sequences it writes), counted while real screens refresh over a real registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_tui_support import add_job, make_app, sync, wait_for
+from tui.screens.jobs import JobsScreen
+
+SIZE = (100, 30)
+
+
+def count_bytes(app) -> list[int]:
+    """A one-item list that grows by the bytes of every update the app draws from now on."""
+    sent = [0]
+    display = app._display
+
+    def counted(screen, renderable):
+        from textual._compositor import CompositorUpdate
+
+        if isinstance(renderable, CompositorUpdate):
+            sent[0] += len(renderable.render_segments(app.console).encode())
+        return display(screen, renderable)
+
+    app._display = counted
+    return sent
+
+
+async def refreshed(app, pilot, times: int = 3) -> None:
+    for _ in range(times):
+        app.screen.action_refresh()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+@sync
+async def test_the_jobs_screen_sends_nothing_when_nothing_changed(fake_gpus):
+    fake_gpus("eight")
+    add_job("20261128-231000-aaaa", status="succeeded", epochs=12)
+    add_job("20261129-081500-bbbb", status="failed", epochs=2, traceback=True)
+    add_job("20261130-120000-cccc", status="running", epochs=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.loaded)
+        await refreshed(app, pilot, 1)
+        sent = count_bytes(app)
+        await refreshed(app, pilot)
+        assert sent[0] == 0
+
+
+@sync
+async def test_a_new_value_sends_about_its_cell(fake_gpus):
+    fake_gpus("eight")
+    for i in range(8):
+        add_job(f"20261128-23100{i}-aaaa", status="succeeded", epochs=12)
+    live = add_job("20261130-120000-cccc", status="running", epochs=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        sent = count_bytes(app)
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.loaded)
+        await refreshed(app, pilot, 1)
+        whole = sent[0]
+        sent[0] = 0
+        table = app.screen.query_one("#jobs")
+        assert table.get_cell(live.id, "progress") == "epoch 1/12"
+        stamp = next(p for p in Path(live.run_dir).iterdir() if p.is_dir() and p.name[:1].isdigit())
+        with open(stamp / "vis_data" / "scalars.json", "a") as fh:  # the next epoch's first line
+            fh.write('{"lr": 0.02, "loss": 1.0, "epoch": 2, "iter": 101, "step": 201}\n')
+        await refreshed(app, pilot, 1)
+        assert table.get_cell(live.id, "progress") == "epoch 2/12"
+        assert 0 < sent[0] < whole / 5, (sent[0], whole)
