@@ -450,6 +450,9 @@ async def test_quit_waits_while_a_launch_is_starting_a_job(fake_gpus, recorded_e
         await pilot.press("q")
         await pilot.pause()
         assert app.is_running and "quit again once it is done" in notes(app)
+        await pilot.press("h")  # nor does Home take the Plan away, whose launch is not done
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen) and "press h again once it is done" in notes(app)
         release.set()
         await wait_for(pilot, lambda: "stand-in for this test" in notes(app), what="the launch to end")
         await pilot.press("q")

@@ -174,14 +174,19 @@ class FrcnnApp(App[int]):
                 mem.append(100.0 * (gpu.memory_used_mib or 0) / gpu.memory_total_mib)
         self.inventory_changed.publish(inv)
 
-    async def action_quit(self) -> None:
-        # Launch and resume start a detached job, then register it: never quit between the two.
+    def _job_starting(self, then: str) -> bool:
+        """Whether a launch or resume is starting a job (said in a toast): it starts a detached
+        job, then registers it, and its screen shows the result; never leave between the two."""
         from tui.job_actions import STARTING
 
         if any(w.group == STARTING and w.is_running for w in self.workers):
-            self.notify("A launch or resume is in progress: quit again once it is done.", severity="warning")
-            return
-        self.exit(0)
+            self.notify(f"A launch or resume is in progress: {then} again once it is done.", severity="warning")
+            return True
+        return False
+
+    async def action_quit(self) -> None:
+        if not self._job_starting("quit"):
+            self.exit(0)
 
     def action_help(self) -> None:
         """? and F1: Textual's key list for the focused screen (as ctrl+p → Keys), or away again."""
@@ -196,7 +201,7 @@ class FrcnnApp(App[int]):
         """Home or the Jobs list itself, from any screen: a mode's stack keeps the Plan or
         Monitor pushed on it, so switching to the mode alone would show that screen again
         (or nothing, from within the mode). Leaving a Plan or Monitor never touches a job."""
-        if isinstance(self.screen, ModalScreen):
+        if isinstance(self.screen, ModalScreen) or self._job_starting(f"press {mode[0]}"):
             return  # a dialog waits for its answer (y/n, escape) first
         if self.current_mode != mode:
             self.switch_mode(mode)
