@@ -70,3 +70,20 @@ def job_name(text: str) -> str:
         return validate_name(text)
     except UserError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def age(text: str) -> float:
+    """A span back from now, in seconds: '90s', '30m', '12h', '7d', '2w'."""
+    number, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    try:
+        value = float(number)
+    except ValueError:
+        value = math.nan
+    if unit not in _AGE_UNITS or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected an age like 30m, 12h or 7d, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value * _AGE_UNITS[unit]

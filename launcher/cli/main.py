@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable
 
 from launcher import __version__
-from launcher.cli import arg_types, data_cli, notify_cli, reproduction, slurm_cli
+from launcher.cli import arg_types, data_cli, housekeeping, notify_cli, reproduction, slurm_cli
 from launcher.errors import UserError, guarded
 
 
@@ -141,10 +141,9 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from launcher.jobs import summary as job_summary
     from launcher.cli import render
 
-    rows = job_summary.summarize_all()
+    rows = housekeeping.listed_rows(args)
     if args.json:
         _print_json({"jobs": rows})
     else:
@@ -282,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--json", action="store_true")
+    housekeeping.add_job_filters(p)  # --running, --failed, --preset, --since, --limit
     p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("watch", help="live loss / lr / mAP of a job or a work dir")
@@ -326,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     slurm_cli.register(sub)  # launch --slurm ..., slurm (write the batch script)
     reproduction.register(sub)  # reference add|list|show|rm, report, compare
+    housekeeping.register(sub)  # rm
     data_cli.register(sub)  # data check
     notify_cli.register(sub)  # notify test [URL]
     return parser
