@@ -81,3 +81,65 @@ def test_jobs_filters_refuse_bad_values_in_one_line(cli, args):
     out = cli("jobs", *args)
     assert out.returncode == 2 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("frcnn-tui: error: ")
+
+
+async def _jobs_screen(app, pilot) -> None:
+    from tui.screens.jobs import JobsScreen
+
+    await pilot.press("j")
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.loaded)
+
+
+@sync
+async def test_the_jobs_screen_filters_by_name_preset_or_status(fake_gpus):
+    from textual.widgets import DataTable
+
+    fake_gpus("eight")
+    add_job("20261201-000000-aaaa", status="succeeded", preset="r50-fpn-1x")
+    add_job("20261201-000001-bbbb", status="failed", preset="demo-cpu")
+    add_job("20261201-000002-cccc", status="succeeded", preset="demo-cpu")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _jobs_screen(app, pilot)
+        table = app.screen.query_one("#jobs", DataTable)
+        rows = lambda: [table.get_row_at(i)[1] for i in range(table.row_count)]  # noqa: E731
+        assert rows() == ["20261201-000002-cccc", "20261201-000001-bbbb", "20261201-000000-aaaa"]
+        await pilot.press("slash", *"demo")
+        await pilot.pause()
+        assert rows() == ["20261201-000002-cccc", "20261201-000001-bbbb"]
+        assert app.screen.query_one("#jobs-box").border_subtitle == "2 of 3 job(s), 0 running"
+        await pilot.press("space", *"succ")  # every word must match
+        await pilot.pause()
+        assert rows() == ["20261201-000002-cccc"]
+        await pilot.press(*"x")
+        await pilot.pause()
+        assert rows() == [] and "No job matches demo succx" in str(app.screen.query_one("#job-detail").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(rows()) == 3 and not app.screen.query_one("#jobs-filter").display
+
+
+@sync
+async def test_the_jobs_screen_asks_before_removing_and_never_removes_a_running_job(fake_gpus):
+    from tui.screens.dialogs import ConfirmDialog
+
+    fake_gpus("eight")
+    done = add_job("20261201-000000-done", status="succeeded")
+    live = add_job("20261201-000001-live", status="running")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _jobs_screen(app, pilot)
+        assert app.screen.highlighted_id == live.id  # newest first
+        await pilot.press("delete")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)  # not offered for a running job
+        await pilot.press("down", "delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")  # declined: nothing happens
+        await pilot.pause()
+        assert done.run_path.is_dir() and (paths.jobs_dir() / f"{done.id}.json").is_file()
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: done.id not in app.screen.jobs, what="the job gone from the list")
+        assert not done.run_path.exists() and live.run_path.is_dir()

@@ -75,4 +75,6 @@ async def test_a_new_value_sends_about_its_cell(fake_gpus):
             fh.write('{"lr": 0.02, "loss": 1.0, "epoch": 2, "iter": 101, "step": 201}\n')
         await refreshed(app, pilot, 1)
         assert table.get_cell(live.id, "progress") == "epoch 2/12"
-        assert 0 < sent[0] < whole / 5, (sent[0], whole)
+        # About the one row it is in (~250 bytes here), not the table again (DataTable's own
+        # update_cell repaints every visible row: ~5 KB here).
+        assert 0 < sent[0] < whole / 20, (sent[0], whole)

@@ -1,4 +1,4 @@
-"""Stop, resume and the reproduction report, shared by the Jobs and Monitor screens: a
+"""Stop, resume, remove and the reproduction report, shared by the Jobs and Monitor screens: a
 confirmation where it matters, then a thread worker around launcher that reports back
 with a JobActionDone message."""
 
@@ -48,6 +48,40 @@ def _stop(screen: Screen, record: Any) -> None:
     text = (f"stopped job {record.id}: SLURM job {record.slurm_job_id} cancelled" if backends.is_slurm(record) else
             f"stopped job {record.id}: {found} process(es) signalled")
     screen.post_message(JobActionDone(text + (f", {left} left" if left else ""), error=bool(left)))
+
+
+def ask_remove(screen: Screen, record: Any, status: str | None) -> None:
+    """Removes a finished job from the list (launcher.jobs.removal), and its run dir when frcnn-tui made it."""
+    from launcher.jobs import removal
+
+    why = removal.refusal(record, status or registry.UNKNOWN)
+    if why:
+        screen.notify(why + ".", severity="warning")
+        return
+    fate = removal.files_fate(record)
+    files = ("Its run dir [b]$dir[/] is deleted with it (logs, checkpoints);\n`frcnn-tui rm --keep-files` keeps it."
+             if fate == removal.FILES_REMOVED else "Its run dir $dir is $fate.")
+    body = Content.from_markup(f"Job [b]$id[/] ($name, $status) leaves the list.\n{files}", id=record.id,
+                               name=record.name, status=status or "?", dir=record.run_dir, fate=fate)
+
+    def answer(yes: bool | None) -> None:
+        if yes:
+            screen.run_worker(run_detached(_remove, screen, record), group="job-remove", exit_on_error=False)
+
+    screen.app.push_screen(ConfirmDialog("Remove this job?", body, confirm="Remove"), answer)
+
+
+def _remove(screen: Screen, record: Any) -> None:
+    from launcher.jobs import removal
+
+    try:
+        done = removal.remove(record)
+    except UserError as exc:  # it started again meanwhile (a resume), or its run dir would not go
+        screen.post_message(JobActionDone(str(exc), error=True))
+    except Exception as exc:
+        screen.post_message(JobActionDone(f"remove {record.id}: {type(exc).__name__}: {exc}", error=True))
+    else:
+        screen.post_message(JobActionDone(f"removed job {done.id} ({done.name}); run dir {done.files}"))
 
 
 def start_resume(screen: Screen, record: Any, status: str | None) -> None:

@@ -47,6 +47,19 @@ def _own_run_dir(run_dir: Path) -> bool:
         return False
 
 
+def files_fate(record: JobRecord, *, keep_files: bool = False) -> str:
+    """What removing the job does to its run dir: FILES_REMOVED, or why they are kept."""
+    run_dir = record.run_path
+    if keep_files:
+        return KEPT_ASKED
+    if not _own_run_dir(run_dir):
+        return KEPT_USERS
+    others = [r for r in registry.load_all(warn=lambda _msg: None) if r.id != record.id]
+    if any(r.run_path.resolve() == run_dir.resolve() for r in others):
+        return KEPT_SHARED
+    return FILES_REMOVED
+
+
 def remove(record: JobRecord, *, keep_files: bool = False) -> Removed:
     """Removes the job's registry entry, then (see the module's doc) its run dir.
     Raises CheckFailed for a job that runs or waits, checked again under the registry's lock."""
@@ -56,16 +69,10 @@ def remove(record: JobRecord, *, keep_files: bool = False) -> Removed:
         why = refusal(record, status)
         if why:
             raise CheckFailed(why)
-        others = [r for r in registry.load_all(warn=lambda _msg: None) if r.id != record.id]
+        files = files_fate(record, keep_files=keep_files)  # under the lock: no job registers the dir meanwhile
         (paths.jobs_dir() / f"{registry.validate_name(record.id)}.json").unlink(missing_ok=True)
     run_dir = record.run_path
-    if keep_files:
-        files = KEPT_ASKED
-    elif not _own_run_dir(run_dir):
-        files = KEPT_USERS
-    elif any(r.run_path.resolve() == run_dir.resolve() for r in others):
-        files = KEPT_SHARED
-    else:
+    if files == FILES_REMOVED:
         try:
             shutil.rmtree(run_dir)
         except FileNotFoundError:
@@ -73,5 +80,4 @@ def remove(record: JobRecord, *, keep_files: bool = False) -> Removed:
         except OSError as exc:
             raise CheckFailed(f"removed job {record.id} from the list, but not all of {run_dir}: "
                               f"{exc.strerror or exc}") from None
-        files = FILES_REMOVED
     return Removed(record.id, record.name, record.run_dir, files)

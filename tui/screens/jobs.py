@@ -15,16 +15,17 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from launcher.jobs import registry
 from tui.format import ago_minutes, ap, styled
-from tui.job_actions import ask_stop, start_report, start_resume
+from tui.job_actions import ask_remove, ask_stop, start_report, start_resume
 from tui.messages import JobActionDone, JobsLoaded
 from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.visibility import screen_visible
 from tui.widgets.key_bar import KeyBar
+from tui.widgets.tables import CellTable
 from tui.widgets.title_bar import TitleBar
 
 MARK = "●"
@@ -59,6 +60,12 @@ def status_text(row: dict) -> str:
     return f"{row['status']} ({note})" if note else row["status"]
 
 
+def matches(record: Any, row: dict, words: list[str]) -> bool:
+    """The filter line: every word (lower case) in the job's id, name, preset or status."""
+    text = f"{record.id} {row['name']} {row['preset']} {status_text(row)}".lower()
+    return all(word in text for word in words)
+
+
 def best_text(row: dict) -> str:
     if row.get("best_map") is None:
         return "-"
@@ -66,6 +73,7 @@ def best_text(row: dict) -> str:
 
 
 class JobsScreen(Screen):
+    AUTO_FOCUS = "#jobs"  # the table, not the (hidden) filter line above it
     BINDINGS = [
         Binding("m", "open", "Monitor", tooltip="Open the highlighted job's monitor (also enter)"),
         Binding("s", "stop", "Stop…"),
@@ -74,6 +82,8 @@ class JobsScreen(Screen):
         Binding("c", "compare", "Compare"),
         Binding("w", "report", "Report", tooltip="Write the highlighted job's reproduction report (report.md + charts)"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
+        Binding("slash", "filter", "Filter", show=False, tooltip="Filter the jobs by name, preset or status"),
+        Binding("delete", "remove", "Remove…", show=False, tooltip="Remove the highlighted finished job (asks first)"),
     ]
 
     def __init__(self) -> None:
@@ -85,16 +95,22 @@ class JobsScreen(Screen):
         self._job_list: Any = None  # live jobs followed, finished ones kept, across refreshes
         self._shown: dict[str, tuple] = {}  # the table's cells by job id, as last written
         self._detail: Content | str | None = None  # the detail line, as last written
+        self._all: list[tuple[Any, dict]] = []  # every job, newest first, as last loaded
+        self._filter: list[str] = []  # the filter line's words
+        # A job's cells while its row (the same object: kept rows are), its mark and the minute stay.
+        self._cell_cache: dict[str, tuple[tuple, tuple]] = {}
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with Vertical(id="jobs-box"):
-            yield DataTable(id="jobs", cursor_type="row")
+            yield Input(placeholder="filter: words of a name, preset or status (esc: clear)", id="jobs-filter",
+                        compact=True)
+            yield CellTable(id="jobs", cursor_type="row")
             yield Static(id="job-detail")
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#jobs-box").border_title = "Jobs (enter: monitor)"
+        self.query_one("#jobs-box").border_title = "Jobs (enter: monitor, /: filter)"
         table = self.query_one("#jobs", DataTable)
         table.add_column(" ", key="mark", width=1)
         # The name the user gave right after the id: on 80 columns the last columns are cut.
@@ -139,15 +155,25 @@ class JobsScreen(Screen):
         self.jobs = {record.id: (record, row) for record, row in message.jobs}
         self.app.job_names = {job_id: record.name for job_id, (record, _) in self.jobs.items()}
         self.marked &= set(self.jobs)
-        self._fill_table(message.jobs)
+        self._all = message.jobs
+        self._show_jobs("\n".join(message.warnings) if message.warnings else
+                        "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
+
+    def _show_jobs(self, empty: str = "No jobs yet.") -> None:
+        """The table (as the filter line selects), its count and the detail line; EMPTY with no job at all."""
+        shown = self._fill_table()
         self.refresh_bindings()  # a job's status may have changed under the cursor
         box = self.query_one("#jobs-box")
         subtitle = f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running"
+        if self._filter:
+            subtitle = f"{shown} of {subtitle}"
         if box.border_subtitle != subtitle:  # setting it repaints the whole box, the table inside included
             box.border_subtitle = subtitle
         if not self.jobs:
-            self._set_detail("\n".join(message.warnings) if message.warnings else
-                             "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
+            self._set_detail(empty)
+        elif not shown:
+            self._set_detail(Content.from_markup("No job matches [b]$words[/] (esc clears the filter).",
+                                                 words=" ".join(self._filter)))
         else:
             self._show_detail()
 
@@ -159,12 +185,24 @@ class JobsScreen(Screen):
                 "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
                 row["devices"], ago_minutes(row.get("started_at"), now))
 
-    def _fill_table(self, jobs: list[tuple[Any, dict]]) -> None:
+    def _fill_table(self) -> int:
         """Only the cells that changed are written (each repaint is bytes over an SSH link); the
-        table is built again only when its rows are not the same jobs in the same order."""
+        table is built again only when its rows are not the same jobs in the same order.
+        Returns how many jobs it shows."""
         table = self.query_one("#jobs", DataTable)
         now = self.app.clock()
-        cells = {record.id: self._cells(record, row, now) for record, row in jobs}
+        cells, cache = {}, {}
+        for record, row in self._all:
+            if self._filter and not matches(record, row, self._filter):
+                continue
+            key = (row, int(now // 60), record.id in self.marked)
+            kept = self._cell_cache.get(record.id)
+            if kept is not None and kept[0][0] is row and kept[0][1:] == key[1:]:
+                cache[record.id] = kept
+            else:
+                cache[record.id] = (key, self._cells(record, row, now))
+            cells[record.id] = cache[record.id][1]
+        self._cell_cache = cache
         if list(cells) != list(self._shown):
             current = self.highlighted_id
             table.clear()
@@ -179,6 +217,29 @@ class JobsScreen(Screen):
                     if old != new:
                         table.update_cell(job_id, column, new)
         self._shown = cells
+        return len(cells)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#jobs-box")
+        box.add_class("-filtering")
+        self.query_one("#jobs-filter", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "jobs-filter":
+            self._filter = event.value.lower().split()
+            self._show_jobs()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "jobs-filter":  # enter: back to the (filtered) table
+            self.query_one("#jobs", DataTable).focus()
+
+    def on_key(self, event) -> None:
+        filter_line = self.query_one("#jobs-filter", Input)
+        if event.key == "escape" and filter_line.has_focus:  # esc: no filter, the line hidden again
+            event.stop()
+            filter_line.value = ""
+            self.query_one("#jobs-box").remove_class("-filtering")
+            self.query_one("#jobs", DataTable).focus()
 
     @property
     def highlighted_id(self) -> str | None:
@@ -199,7 +260,7 @@ class JobsScreen(Screen):
         self.refresh_bindings()  # the keys follow the highlighted job (check_action)
 
     # The actions that need a job, and those that need it in a given state.
-    _NEED_A_JOB = frozenset({"open", "mark", "report", "stop", "resume"})
+    _NEED_A_JOB = frozenset({"open", "mark", "report", "stop", "resume", "remove"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Only what applies to the highlighted job is offered (and done by its key): Stop… for a
@@ -215,6 +276,8 @@ class JobsScreen(Screen):
             return status in registry.ACTIVE
         if action == "resume":
             return status in (registry.FAILED, registry.STOPPED)
+        if action == "remove":
+            return status not in registry.ACTIVE
         return True
 
     def _show_detail(self) -> None:
@@ -289,6 +352,11 @@ class JobsScreen(Screen):
         if job:
             start_report(self, job[0])
 
+    def action_remove(self) -> None:
+        job = self._highlighted()
+        if job:
+            ask_remove(self, job[0], job[1]["status"])
+
     def on_job_action_done(self, message: JobActionDone) -> None:
         self.notify(message.text, severity="error" if message.error else "information",
                     timeout=10 if message.error else 5)
@@ -300,6 +368,11 @@ class JobsScreen(Screen):
             yield SystemCommand("Stop job", "Stop the highlighted job (asks first)", self.action_stop)
         if self.check_action("resume", ()):
             yield SystemCommand("Resume job", "Resume the highlighted job from its checkpoint", self.action_resume)
+        if self.check_action("remove", ()):
+            yield SystemCommand("Remove job", "Remove the highlighted finished job and its run dir (asks first)",
+                                self.action_remove)
+        yield SystemCommand("Filter jobs", "Show only jobs whose name, preset or status has these words (/)",
+                            self.action_filter)
         yield SystemCommand("Compare runs", "Marked runs (or all finished ones) against the reference",
                             self.action_compare)
         yield SystemCommand("Write report", "The highlighted job's reproduction report (report.md + PNG charts)",

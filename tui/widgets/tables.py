@@ -16,3 +16,25 @@ def fill_width(table: DataTable, key: str, minimum: int = 16) -> None:
     column.width = max(minimum, table.size.width - others - scrollbar)
     table._require_update_dimensions = True
     table.refresh(layout=True)
+
+
+class CellTable(DataTable):
+    """A DataTable whose update_cell repaints the cell's row, not the whole table: DataTable's own
+    refreshes every visible row for one new value, and each repaint is bytes over the user's SSH
+    link. A value wider than its auto-sized column goes DataTable's way (the widths change)."""
+
+    def update_cell(self, row_key, column_key, value, *, update_width: bool = False) -> None:  # type: ignore[override]
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        column = self.columns.get(column_key)  # keys compare equal to their strings
+        wider = column is not None and column.auto_width and \
+            cell_len(value.plain if isinstance(value, Text) else str(value)) > column.content_width
+        if update_width or column is None or wider or row_key not in self._data:
+            super().update_cell(row_key, column_key, value, update_width=update_width or wider)
+            return
+        # DataTable.update_cell's bookkeeping (the value, and the count its line cache is keyed by),
+        # then a repaint of the one row.
+        self._data[row_key][column.key] = value
+        self._update_count += 1
+        self.refresh_row(self.get_row_index(row_key))
