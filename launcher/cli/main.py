@@ -153,12 +153,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from launcher.errors import CheckFailed
-    from launcher.jobs import backends, identity, registry
+    from launcher.jobs import backends, checkpoint_stop, identity, registry
     from launcher.jobs import local as jobs
 
     record = registry.find(args.job)
+    wait = args.checkpoint_wait if args.checkpoint else None
     if backends.is_slurm(record):  # scancel, then wait until it has left the queue
-        found, left = backends.stop(record, grace=args.grace)
+        found, left = backends.stop(record, grace=args.grace, checkpoint_wait=wait)
         status = registry.status(record)
         if args.json:
             _print_json({"id": record.id, "stopped": found, "left": left, "status": status})
@@ -173,12 +174,18 @@ def cmd_stop(args: argparse.Namespace) -> int:
         msg = f"job {record.id} is not running ({jobs.not_running_reason(record)}); nothing was signalled"
         _print_json({"id": record.id, "stopped": 0, "status": registry.status(record)}) if args.json else print(msg)
         return 0
-    found = jobs.stop(record, grace=args.grace)
+    found = jobs.stop(record, grace=args.grace, checkpoint_wait=wait)
     left = registry.job_processes(record)
+    saved = checkpoint_stop.saved(record.run_path) if args.checkpoint else None
     if args.json:
-        _print_json({"id": record.id, "stopped": found, "left": len(left), "status": registry.status(record)})
+        _print_json({"id": record.id, "stopped": found, "left": len(left), "status": registry.status(record),
+                     **({"checkpoint": saved} if args.checkpoint else {})})
     else:
         print(f"stopped job {record.id}: {found} process(es) signalled, {len(left)} left")
+        if args.checkpoint:
+            print(f"checkpointed at iteration {saved['iter']} (epoch {saved['epoch']}, batch {saved['batches_done']}):"
+                  f" `frcnn-tui resume {record.id}` continues from there" if saved else
+                  f"no checkpoint on request was written in {args.checkpoint_wait:g} s; stopped with signals")
     return 0 if not left else 1
 
 
@@ -296,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stop", help="stop a job (SIGTERM each of its processes, SIGKILL after --grace)")
     p.add_argument("job")
     p.add_argument("--grace", type=arg_types.non_negative_float, default=30.0)
+    p.add_argument("--checkpoint", action="store_true",
+                   help="checkpoint at the next iteration first, then exit; resume continues at that iteration")
+    p.add_argument("--checkpoint-wait", type=arg_types.non_negative_float, default=600.0, metavar="SECONDS",
+                   help="how long --checkpoint waits for the save before the signals (default 600)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stop)
 

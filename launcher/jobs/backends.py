@@ -19,15 +19,18 @@ def is_slurm(record: JobRecord) -> bool:
     return record.backend == registry.SLURM
 
 
-def stop(record: JobRecord, grace: float = 30.0) -> tuple[int, int]:
-    """Stop the job: (processes signalled or SLURM jobs cancelled, how many are left)."""
+def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | None = None) -> tuple[int, int]:
+    """Stop the job: (processes signalled or SLURM jobs cancelled, how many are left). With
+    checkpoint_wait, it first checkpoints at its next iteration (checkpoint_stop) and exits by itself."""
+    if checkpoint_wait is not None and is_slurm(record):
+        raise UserError("stop --checkpoint is for jobs on this host; a SLURM job checkpoints on SLURM's warning signal")
     if is_slurm(record):
         from launcher.jobs.slurm import jobs as slurm_jobs
 
         return slurm_jobs.stop(record, grace=grace)
     from launcher.jobs import local
 
-    found = local.stop(record, grace=grace)
+    found = local.stop(record, grace=grace, checkpoint_wait=checkpoint_wait)
     return found, len(registry.job_processes(record))
 
 

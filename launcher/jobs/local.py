@@ -19,11 +19,11 @@ from pathlib import Path
 
 import psutil
 
-from launcher.jobs import identity, launch_journal, registry, shell
+from launcher.jobs import checkpoint_stop, identity, launch_journal, registry, shell
 from launcher.monitor import attempt_marks
 from launcher.sentinel import notify
 from launcher.sentinel import start as sentinel_start
-from launcher.planning.checklist import FAIL
+from launcher.planning.checklist import FAIL, WAITING
 from launcher.errors import CheckFailed, UserError
 from launcher.planning.plan import (Plan, PlanRequest, build_command, free_port, make_plan, new_job_id,
                                     read_saved_plan, run_dir_for)
@@ -42,8 +42,10 @@ def render_launch_script(job_id: str, preset: str, run_dir: Path, command: list[
         f"cd {shell.word(run_dir)} || exit 1",
         shell.exports({**env, **identity.marker_env(job_id)}),
         *sentinel_start.script_start(job_id, run_dir),
+        *checkpoint_stop.script_start(),
         f'{shell.words(command)} "$@"',
         "rc=$?",
+        *checkpoint_stop.script_status(),
         f'echo "$rc" > {shell.word(run_dir / registry.EXIT_FILE)}',
         *sentinel_start.script_end(),
         'exit "$rc"',
@@ -120,6 +122,9 @@ def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
         launch_journal.pause_point("before-run-dir", job_id, run_dir)
         plan = make_plan(req, dump=True, job_id=job_id)
         launch_journal.pause_point("after-run-dir", job_id, run_dir)
+        waiting = [c for c in plan.checks if c.status == WAITING]
+        if waiting:  # not even with --force: there is no training stack to run yet
+            raise CheckFailed(f"launch refused: {waiting[0].detail}; {waiting[0].hint}")
         failing = [c for c in plan.checks if c.status == FAIL]
         if failing and not force:
             raise CheckFailed("launch refused, checklist fails: " + "; ".join(f"{c.id}: {c.detail}" for c in failing)
@@ -202,10 +207,12 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
     return alive
 
 
-def stop(record: JobRecord, grace: float = 30.0) -> int:
+def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | None = None) -> int:
     """SIGTERM every process provably the job's (its marker, its host: identity.py), SIGKILL
     what is left after `grace` seconds. Returns how many processes it found. A record whose
-    pid or pgid now belongs to something else finds none and signals nothing."""
+    pid or pgid now belongs to something else finds none and signals nothing.
+    With checkpoint_wait, the job is first asked to checkpoint at its next iteration and exit
+    (checkpoint_stop); only what is still alive after that many seconds gets the signals."""
     if not identity.is_local(record):
         raise CheckFailed(identity.elsewhere_message(record))
     procs = registry.job_processes(record)
@@ -213,6 +220,10 @@ def stop(record: JobRecord, grace: float = 30.0) -> int:
         return 0
     (record.run_path / registry.STOP_FILE).write_text(str(time.time()))
     attempt_marks.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
+    found = len(procs)
+    if checkpoint_wait is not None:
+        checkpoint_stop.request(record.run_path, "stop")
+        procs = _wait_gone(procs, checkpoint_wait)  # the job ends by itself once saved
     # The group reaches children forked since the listing; only while its leader is proven.
     identity.signal_group_if_proven(record, signal.SIGTERM)
     _signal_each(procs, signal.SIGTERM)
@@ -226,7 +237,7 @@ def stop(record: JobRecord, grace: float = 30.0) -> int:
     while (left := registry.job_processes(record)) and time.time() < deadline:
         _signal_each(left, signal.SIGKILL)
         time.sleep(0.2)
-    return len(procs)
+    return found
 
 
 def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:

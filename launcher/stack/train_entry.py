@@ -119,10 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     from mmengine.runner import Runner
 
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    exact_resume = load_sibling("exact_resume")
+    exact_resume.install(runner)
     inject_test_fault(runner)
+    record_test_samples(runner)
     keeper = start_history_keeper(runner)
     try:
         runner.train()
+    except exact_resume.CheckpointedStop:
+        pass  # saved on request: every rank exits 0, the launch script reads checkpointed.json
     finally:
         if keeper is not None:
             keeper.stop()
@@ -132,6 +137,17 @@ def main(argv: list[str] | None = None) -> int:
 # launcher/sentinel/stacks.py reads these (this file cannot import the launcher package).
 STACKS_DIR = "stacks"
 STACKS_SIGNAL = "SIGUSR2"
+
+
+def load_sibling(name: str):
+    """The module NAME.py beside this file, loaded by its path: the entry runs as a file (or is
+    loaded as one by tests), not as part of the launcher package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"frcnn_tui_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def register_stack_dumps(work_dir: str):
@@ -197,6 +213,32 @@ def inject_test_fault(runner) -> None:
                 raise RuntimeError(f"injected test fault ({FAULT_ENV}) on rank {rank} at iteration {runner.iter + 1}")
 
     runner.register_hook(RaiseAt(), priority="LOWEST")
+
+
+SAMPLES_ENV = "FRCNN_TUI_TEST_RECORD_SAMPLES"  # test-only: each rank's image ids per iteration
+
+
+def record_test_samples(runner) -> None:
+    """Test-only: with FRCNN_TUI_TEST_RECORD_SAMPLES=1, every rank appends the image ids of each
+    training batch to <work dir>/samples/rank<N>.jsonl, so a test can compare the samples of an
+    interrupted and resumed run with an uninterrupted one."""
+    if not os.environ.get(SAMPLES_ENV):
+        return
+    import json
+
+    from mmengine.hooks import Hook
+
+    folder = Path(runner.work_dir) / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"rank{runner.rank}.jsonl"
+
+    class RecordSamples(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+            ids = [sample.metainfo.get("img_id") for sample in data_batch["data_samples"]]
+            with open(path, "a") as out:
+                out.write(json.dumps({"iter": runner.iter + 1, "epoch": runner.epoch + 1, "ids": ids}) + "\n")
+
+    runner.register_hook(RecordSamples(), priority="LOWEST")
 
 
 def recorded(fn):
