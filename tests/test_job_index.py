@@ -117,20 +117,26 @@ def test_a_broken_index_is_computed_again(tmp_path, cli):
 
 
 def test_a_refreshing_list_follows_live_jobs_and_looks_at_finished_ones_when_the_registry_changes(tmp_path):
-    """The Jobs screen's list (summary.JobList): between two full looks only live jobs are read
-    again; a change to the registry (a resume, a launch) or a minute passing brings a full look."""
-    from launcher.jobs.summary import JobList
+    """The Jobs screen's list (summary.JobList): its first refresh shows kept rows unchecked
+    (provisional) and the next looks at every job; between two full looks only live jobs are
+    read again; a change to the registry (a resume, a launch) or a minute passing brings a full look."""
+    from launcher.jobs.summary import JobList, summarize_all
 
     now = [1000.0]
     job = finished_job(tmp_path)
-    jobs = JobList(clock=lambda: now[0])
-    assert jobs.refresh(print)[0][1]["best_map"] == 0.365
+    summarize_all()  # kept, as a `jobs` or an earlier TUI leaves it
     with open(Path(job.run_dir) / STAMP / "vis_data" / "scalars.json", "a") as fh:
         fh.write(line(val_record(3, 0.401)))
+    jobs = JobList(clock=lambda: now[0])
+    assert jobs.refresh(print)[0][1]["best_map"] == 0.365 and jobs.provisional  # as kept, at once
+    assert jobs.refresh(print)[0][1]["best_map"] == 0.401 and not jobs.provisional  # then looked at
+    assert jobs.full_looks == 1
+    with open(Path(job.run_dir) / STAMP / "vis_data" / "scalars.json", "a") as fh:
+        fh.write(line(val_record(4, 0.42)))
     now[0] += 30
-    assert jobs.refresh(print)[0][1]["best_map"] == 0.365 and jobs.full_looks == 1  # stats only, no look
+    assert jobs.refresh(print)[0][1]["best_map"] == 0.401 and jobs.full_looks == 1  # stats only, no look
     now[0] += 30
-    assert jobs.refresh(print)[0][1]["best_map"] == 0.401 and jobs.full_looks == 2  # a minute: a full look
+    assert jobs.refresh(print)[0][1]["best_map"] == 0.42 and jobs.full_looks == 2  # a minute: a full look
     # A second job launched (the jobs dir changes): listed at the next refresh, not a minute later.
     finished_job(tmp_path, job_id="20261201-000002-next")
     assert [r.id for r, _ in jobs.refresh(print)] == [job.id, "20261201-000002-next"]

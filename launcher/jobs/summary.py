@@ -119,7 +119,11 @@ class JobList:
     at each refresh; finished jobs' rows come from the index (summary_index) and, between two
     full looks, from memory. A full look (the registry read, every kept row's files checked)
     happens when the jobs dir changed (a launch, a resume or a removal rewrites it) and at
-    least every FULL_LOOK_S, so a run dir changed by hand shows within a minute."""
+    least every FULL_LOOK_S, so a run dir changed by hand shows within a minute.
+
+    The first refresh shows the kept rows as they were kept, without checking their files
+    (a stat or two per job: most of a thousand jobs' first look), and says so (``provisional``):
+    the view asks again at once, and that refresh is a full look."""
 
     FULL_LOOK_S = 60.0
 
@@ -134,6 +138,7 @@ class JobList:
         self._looked_at: float | None = None
         self._lock = threading.Lock()  # refreshes run in threads that a newer one does not stop
         self.full_looks = 0
+        self.provisional = False  # the last refresh trusted kept rows unchecked (the first one)
 
     def refresh(self, warn: Callable[[str], None]) -> list[tuple[JobRecord, dict[str, Any]]]:
         """(record, row) for every job, oldest first."""
@@ -143,7 +148,11 @@ class JobList:
         with self._lock:
             stamp = stat_of(str(paths.jobs_dir()))  # before the read: a change while reading is a change
             now = self._clock()
-            if stamp is None or stamp != self._registry_stamp or self._looked_at is None \
+            if self._looked_at is None and not self.provisional:
+                records = registry.load_all(warn=warn)
+                self._jobs = [(r, self.index.unchecked(r.id) or self._row(r)) for r in records]
+                self.provisional = True
+            elif stamp is None or stamp != self._registry_stamp or self._looked_at is None \
                     or now - self._looked_at >= self.FULL_LOOK_S:
                 records = registry.load_all(warn=warn)
                 self.followers.keep_only(records)
@@ -151,6 +160,7 @@ class JobList:
                 self._jobs = [(r, self._row(r)) for r in records]
                 self._registry_stamp, self._looked_at = stamp, now
                 self.full_looks += 1
+                self.provisional = False
             else:
                 self._jobs = [(r, row if self.index.kept(r.id) else self._row(r)) for r, row in self._jobs]
             self.index.save()

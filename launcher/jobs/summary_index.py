@@ -97,6 +97,12 @@ class JobIndex:
             self.misses += 1
             return None
 
+    def unchecked(self, job_id: str) -> dict[str, Any] | None:
+        """The kept row as it was kept, its files not looked at (JobList's first, provisional look)."""
+        with self._lock:
+            entry = self._rows.get(job_id)
+            return dict(entry["row"]) if isinstance(entry, dict) and isinstance(entry.get("row"), dict) else None
+
     def put(self, record: JobRecord, sig: list | None, row: dict[str, Any]) -> None:
         with self._lock:
             if sig is not None and keepable(record, row):

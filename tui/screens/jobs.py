@@ -83,7 +83,8 @@ class JobsScreen(Screen):
         Binding("w", "report", "Report", tooltip="Write the highlighted job's reproduction report (report.md + charts)"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("slash", "filter", "Filter", show=False, tooltip="Filter the jobs by name, preset or status"),
-        Binding("delete", "remove", "Remove…", show=False, tooltip="Remove the highlighted finished job (asks first)"),
+        Binding("delete", "remove", "Remove…", show=False,
+                tooltip="Remove the highlighted finished job (asks first)"),
     ]
 
     def __init__(self) -> None:
@@ -93,12 +94,11 @@ class JobsScreen(Screen):
         self.marked: set[str] = set()
         self.loaded = False
         self._job_list: Any = None  # live jobs followed, finished ones kept, across refreshes
-        self._shown: dict[str, tuple] = {}  # the table's cells by job id, as last written
+        self._shown: dict[str, tuple[tuple, str]] = {}  # job id -> (its cells, its start) as last written
         self._detail: Content | str | None = None  # the detail line, as last written
         self._all: list[tuple[Any, dict]] = []  # every job, newest first, as last loaded
         self._filter: list[str] = []  # the filter line's words
-        # A job's cells while its row (the same object: kept rows are), its mark and the minute stay.
-        self._cell_cache: dict[str, tuple[tuple, tuple]] = {}
+        self._cell_cache: dict[str, tuple[dict, bool, tuple]] = {}  # job id -> (row, marked, its cells)
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -156,6 +156,8 @@ class JobsScreen(Screen):
         self.app.job_names = {job_id: record.name for job_id, (record, _) in self.jobs.items()}
         self.marked &= set(self.jobs)
         self._all = message.jobs
+        if self._job_list is not None and self._job_list.provisional:
+            self.action_refresh()  # kept rows were shown as kept: now check them (launcher.jobs.summary.JobList)
         self._show_jobs("\n".join(message.warnings) if message.warnings else
                         "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
 
@@ -177,13 +179,13 @@ class JobsScreen(Screen):
         else:
             self._show_detail()
 
-    def _cells(self, record: Any, row: dict, now: float) -> tuple:
-        """A job's cells, in the columns' order (on_mount)."""
+    def _cells(self, record: Any, row: dict) -> tuple:
+        """A job's cells, in the columns' order (on_mount), but the start (ago_minutes, last)."""
         return (MARK if record.id in self.marked else "", record.id, row["name"],
                 styled(self.app, status_text(row), row["status"]), row["preset"],
                 row.get("progress") or "-", best_text(row),
                 "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
-                row["devices"], ago_minutes(row.get("started_at"), now))
+                row["devices"])
 
     def _fill_table(self) -> int:
         """Only the cells that changed are written (each repaint is bytes over an SSH link); the
@@ -191,33 +193,37 @@ class JobsScreen(Screen):
         Returns how many jobs it shows."""
         table = self.query_one("#jobs", DataTable)
         now = self.app.clock()
-        cells, cache = {}, {}
+        shown, cache = {}, {}
         for record, row in self._all:
             if self._filter and not matches(record, row, self._filter):
                 continue
-            key = (row, int(now // 60), record.id in self.marked)
+            # A kept row is the same object from one refresh to the next: its cells are too.
+            marked = record.id in self.marked
             kept = self._cell_cache.get(record.id)
-            if kept is not None and kept[0][0] is row and kept[0][1:] == key[1:]:
-                cache[record.id] = kept
-            else:
-                cache[record.id] = (key, self._cells(record, row, now))
-            cells[record.id] = cache[record.id][1]
+            if kept is None or kept[0] is not row or kept[1] != marked:
+                kept = (row, marked, self._cells(record, row))
+            cache[record.id] = kept
+            shown[record.id] = (kept[2], ago_minutes(row.get("started_at"), now))
         self._cell_cache = cache
-        if list(cells) != list(self._shown):
+        if list(shown) != list(self._shown):
             current = self.highlighted_id
             table.clear()
-            for job_id, values in cells.items():
-                table.add_row(*values, key=job_id)
-            if current in cells:
+            for job_id, (cells, started) in shown.items():
+                table.add_row(*cells, started, key=job_id)
+            if current in shown:
                 table.move_cursor(row=table.get_row_index(current))
         else:
             columns = [c.key for c in table.ordered_columns]
-            for job_id, values in cells.items():
-                for column, old, new in zip(columns, self._shown[job_id], values):
-                    if old != new:
-                        table.update_cell(job_id, column, new)
-        self._shown = cells
-        return len(cells)
+            for job_id, (cells, started) in shown.items():
+                old_cells, old_started = self._shown[job_id]
+                if cells is not old_cells:
+                    for column, old, new in zip(columns, old_cells, cells):
+                        if old != new:
+                            table.update_cell(job_id, column, new)
+                if started != old_started:
+                    table.update_cell(job_id, "started", started)
+        self._shown = shown
+        return len(shown)
 
     def action_filter(self) -> None:
         box = self.query_one("#jobs-box")
@@ -325,7 +331,8 @@ class JobsScreen(Screen):
         mark = MARK if job_id in self.marked else ""
         table.update_cell(job_id, "mark", mark)
         if job_id in self._shown:
-            self._shown[job_id] = (mark, *self._shown[job_id][1:])
+            cells, started = self._shown[job_id]
+            self._shown[job_id] = ((mark, *cells[1:]), started)
 
     def action_compare(self) -> None:
         from tui.screens.compare import CompareScreen
