@@ -34,9 +34,11 @@ def make_tiny_dataset(root: Path, **sizes: int) -> Path:
 
 
 def tiny_launch_args(data_root: Path, epochs: int = 1, nproc: int = 2, *, imgs_per_gpu: int = 1,
-                     warmup_iters: int = 2, cfg_options: tuple[str, ...] = ()) -> list[str]:
+                     warmup_iters: int = 2, cfg_options: tuple[str, ...] = (),
+                     data_flag: str = "--data-root") -> list[str]:
     # Shortened schedule on purpose: --force accepts the checklist's schedule failure.
-    return ["--preset", "demo-cpu", "--cpu", "--nproc", str(nproc), "--seed", "0", "--data-root", str(data_root),
+    # data_flag "--data": DATA_ROOT is a dataset in one of the layouts launcher/data/ detects.
+    return ["--preset", "demo-cpu", "--cpu", "--nproc", str(nproc), "--seed", "0", data_flag, str(data_root),
             "--imgs-per-gpu", str(imgs_per_gpu), "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
             "default_hooks.logger.interval=1", f"param_scheduler.0.end={warmup_iters}", *cfg_options]
 
