@@ -1,13 +1,18 @@
 # The README's two commands: `make run` and `make test`. Both set up .venv first
-# (scripts/bootstrap.sh, idempotent; the first run compiles mmcv, about 20 minutes).
+# (scripts/bootstrap.sh, idempotent; the first run compiles mmcv, about 20 minutes): `make run` only its
+# light part before the TUI opens (the rest goes on in the background), `make test` all of it first.
 VENV := .venv
 READY := $(VENV)/.frcnn-tui-ready
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast bench setup clean upgrade-pins
 
-run: $(READY)
-	$(VENV)/bin/frcnn-tui
+# The TUI opens once its own dependencies are in (about a minute on a fresh clone) while torch and mmcv
+# install in a detached session (the Home shows how far; a second `make run` leaves a running one be).
+# After the TUI: a set-up still running, or failed, in one line.
+run:
+	@scripts/bootstrap.sh --background
+	@$(VENV)/bin/frcnn-tui; status=$$?; scripts/bootstrap.sh --report; exit $$status
 
 test: $(READY)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

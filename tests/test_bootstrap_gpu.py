@@ -23,7 +23,7 @@ from conftest import GPU_SCENARIOS, REPO
 
 PYTAG = f"py{sys.version_info.major}.{sys.version_info.minor}"
 TOOLS = ("bash", "dirname", "mkdir", "date", "env", "mktemp", "ls", "head", "grep", "tail", "tr", "mv", "rm",
-         "touch", "sleep", "nproc", "cat")
+         "touch", "sleep", "nproc", "cat", "flock")
 
 FAKE_PIP = '''
 import json, os, sys
@@ -182,7 +182,8 @@ def test_no_usable_compiler_stops_before_anything_long_in_one_line(tmp_path):
     assert "needs a CUDA 12.1 compiler" in line and "CUDA 12.4" in line
     assert "FRCNN_TUI_PYTHON" in line and "--python" in line and "full log:" in line
     # Only the build tools were installed: no torch, no project, no compiler, no mmcv build.
-    assert [c["args"][c["args"].index("install") + 1] for c in clone.pip_calls()] == ["setuptools>=77,<81"]
+    [call] = clone.pip_calls()  # pinned: `install -c constraints.txt PACKAGES`
+    assert "setuptools>=77,<81" in call["args"] and not any("torch" in a or "[train" in a for a in call["args"])
     assert not (clone.root / ".venv" / ".frcnn-tui-ready").exists()
 
 

@@ -17,8 +17,14 @@ from launcher.hardware.gpu_probe import Inventory
 from launcher.planning.lr_scaling import LrProposal, fmt
 from launcher.planning.presets import Preset
 from launcher.stack.cuda_compiler import major_minor, version_tuple
+from launcher.stack.setup_status import FAILED as FAILED_SETUP, SetupStatus
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+# A check that needs the training stack while `make run` still sets it up in the background
+# (launcher/stack/setup_status.py): neither passed nor failed, and no launch until it runs.
+WAITING = "waiting"
+# What those checks are: everything read from the resolved config or the training interpreter.
+NEEDS_STACK = ("lr", "seed", "schedule", "eval", "data", "weights", "opencv", "versions")
 
 
 @dataclass
@@ -245,6 +251,18 @@ def check_port(port: int, host_is_local: bool = True) -> Check:
     return Check("port", FAIL, f"port {port} is in use", "omit --port to pick a free one")
 
 
+def stack_not_ready(setup: SetupStatus, gpu_plan: bool) -> list[Check]:
+    """The checks that need the training stack while its background set-up runs (WAITING, saying how
+    far it is), or one failing row with the set-up's failure and its log."""
+    if setup.state == FAILED_SETUP:
+        return [Check("versions", FAIL, setup.failure, "see the log; `make run` sets the stack up again")]
+    hint = f"the checks run when the set-up is done, and a launch can start then (set-up log: {setup.log})"
+    return [Check(id, WAITING, setup.waiting, hint) for id in NEEDS_STACK + (("cuda",) if gpu_plan else ())]
+
+
 def worst(checks: list[Check]) -> str:
     statuses = {c.status for c in checks}
-    return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
+    for status in (FAIL, WAITING, WARN):
+        if status in statuses:
+            return status
+    return PASS

@@ -19,7 +19,7 @@ from launcher.data import plan_data
 from launcher.planning import checklist
 from launcher.planning import lr_scaling
 from launcher import paths
-from launcher.stack import training_env
+from launcher.stack import setup_status, training_env
 from launcher.planning.checklist import FAIL, Check
 from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory, probe
@@ -169,14 +169,18 @@ def _plan_options(req: PlanRequest, proposal: lr_scaling.LrProposal, cpu: bool) 
     return opts
 
 
-def _data_root(req: PlanRequest, preset: Preset, python: str) -> tuple[str, PendingDataset | None]:
+def _data_root(req: PlanRequest, preset: Preset, python: str,
+               generate: bool = True) -> tuple[str, PendingDataset | None]:
     """The data root, and the synthetic dataset's generation when it is still being written
-    (await it with _await_dataset once the inspection, which only names the root, is done)."""
+    (await it with _await_dataset once the inspection, which only names the root, is done).
+    GENERATE false (the training stack, which writes it, is still being set up): only its folder."""
     if req.data_root:
         return str(Path(req.data_root).expanduser().absolute()), None
     if preset.dataset == "synthetic-shapes":
         from launcher.stack import synthetic_data
 
+        if not generate:
+            return str(synthetic_data.dataset_dir(paths.cache_dir())), None
         try:
             pending = synthetic_data.start_dataset(python, paths.cache_dir())
         except Exception as exc:
@@ -249,7 +253,9 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
         raise UserError("--nodes > 1 needs --master-addr HOST and --port PORT, the same on every node")
     if not 0 <= req.node_rank < req.nodes:
         raise UserError(f"--node-rank must be in [0, {req.nodes}), got {req.node_rank}")
-    data_root, generating = _data_root(req, preset, python)
+    # This venv's stack is still being set up by `make run` (or that failed): nothing to inspect with yet.
+    setup = setup_status.pending(python)
+    data_root, generating = _data_root(req, preset, python, generate=setup is None)
     job_id = job_id or new_job_id()  # launch picks it first, to record its intent (launch_journal)
     run_dir = run_dir_for(req, job_id)
     port = req.port or free_port()
@@ -266,14 +272,14 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
         paths.ensure_private_dir(run_dir)  # it will hold the command line and paths of the job
         args += ["--dump", str(run_dir / "config.py")]
     try:
-        inspection = training_env.inspect(python, args)
+        inspection = training_env.inspect(python, args) if setup is None else {}
     finally:
         # Awaited even when the inspection failed: no generator is left running behind the
         # plan, and its own failure (a missing cv2, say) is the one-line error the user sees.
         if generating is not None:
             _await_dataset(generating)
 
-    checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root)
+    checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root, setup)
     if dataset is not None:
         checks.append(plan_data.check_dataset(dataset, (inspection.get("config") or {}).get("summary") or {},
                                               proposal.total_batch))
@@ -286,7 +292,12 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
 
 
 def _run_checks(preset: Preset, proposal: lr_scaling.LrProposal, inspection: dict[str, Any], inventory: Inventory,
-                gpu_ids: list[int], cpu: bool, nproc: int, port: int, req: PlanRequest, data_root: str) -> list[Check]:
+                gpu_ids: list[int], cpu: bool, nproc: int, port: int, req: PlanRequest, data_root: str,
+                setup: setup_status.SetupStatus | None = None) -> list[Check]:
+    if setup is not None:  # only what needs no training interpreter can be checked yet
+        return checklist.stack_not_ready(setup, gpu_plan=not cpu) + [
+            checklist.check_gpus(preset, inventory, gpu_ids, cpu, nproc),
+            checklist.check_port(port, host_is_local=req.nodes == 1 or req.node_rank == 0)]
     versions = inspection.get("versions") or {"error": inspection.get("error", "no versions reported")}
     config = inspection.get("config") or {}
     checks: list[Check] = []

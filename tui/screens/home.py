@@ -1,4 +1,5 @@
-"""Home: the GPUs of this machine (live) and the presets to start from."""
+"""Home: the GPUs of this machine (live) and the presets to start from; above them, while `make run`
+sets up the training stack in the background, how far it is."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.gpu_panel import GpuPanel
+from tui.widgets.setup_line import SetupLine
 from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class HomeScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
+        yield SetupLine(id="setup-line")  # the training stack's background set-up, while there is one
         yield GpuPanel(id="gpu-panel")
         heading, options = preset_rows(self.app.catalog.presets)
         with Vertical(id="presets-box"):

@@ -18,13 +18,14 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Input, Label, Select, SelectionList, Static
 
-from launcher.planning.checklist import FAIL, WARN
+from launcher.planning.checklist import FAIL, WAITING, WARN
 from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory
 from launcher.planning.lr_scaling import LrProposal
 from launcher.planning.plan import Plan, PlanRequest, make_plan
 from launcher.planning.preview import preview
 from launcher.planning.presets import Preset
+from launcher.stack import setup_status
 from tui.form import whole_number
 from tui.format import styled
 from tui.job_actions import STARTING
@@ -41,6 +42,7 @@ from tui.widgets.title_bar import TitleBar
 from tui.wording import tui_words
 
 DEBOUNCE_S = 0.6  # make_plan costs seconds: wait until the typing stops
+SETUP_POLL_S = 3.0  # how often a checklist waiting for the training stack looks at its set-up
 
 
 class PlanScreen(Screen):
@@ -65,6 +67,7 @@ class PlanScreen(Screen):
         self.planned_generation = -1
         self.launching = False
         self._timer: Timer | None = None
+        self._setup_timer: Timer | None = None  # follows the training stack's set-up while checks wait for it
         self.slurm_spec = None  # a SlurmSpec while a SLURM partition is the target (set by build_request)
 
     # -- layout ---------------------------------------------------------------
@@ -261,11 +264,14 @@ class PlanScreen(Screen):
         table.clear()
         for c in self.shown_checks:
             table.add_row(styled(self.app, c.status.upper(), c.status), c.id, tui_words(c.detail), key=c.id)
-        counts = {s: sum(c.status == s for c in plan.checks) for s in ("pass", "warn", "fail")}
+        counts = {s: sum(c.status == s for c in plan.checks) for s in ("pass", "warn", "fail", WAITING)}
         box = self.query_one("#checks-box")
-        style = {"pass": "$success", "warn": "$warning", "fail": "$error"}[plan.status]
+        style = {"pass": "$success", "warn": "$warning", "fail": "$error", WAITING: "$accent"}[plan.status]
         box.border_title = f"Checklist: [bold {style}]{plan.status.upper()}[/]"
-        box.border_subtitle = f"{counts['pass']} pass · {counts['warn']} warn · {counts['fail']} fail · enter: full text"
+        waiting = f" · {counts[WAITING]} waiting" if counts[WAITING] else ""
+        box.border_subtitle = (f"{counts['pass']} pass · {counts['warn']} warn · {counts['fail']} fail{waiting}"
+                               " · enter: full text")
+        self._follow_setup(plan)
         # A blank seed means the config's own: say which (the demo's config sets 0), not "random";
         # short, as a placeholder wider than the field wraps and shows only its first word.
         config_seed = plan.resolved.get("seed")
@@ -273,12 +279,30 @@ class PlanScreen(Screen):
         table.move_cursor(row=0)  # the worst check: its detail and fix show below the table
         self._show_check(0)
 
+    def _follow_setup(self, plan: Plan) -> None:
+        """While the training stack is set up in the background, look at it every few seconds and plan
+        again when it moves on (the waiting rows say how far it is) or ends (the real checks run)."""
+        if self._setup_timer is not None:
+            self._setup_timer.stop()
+            self._setup_timer = None
+        if not any(c.status == WAITING for c in plan.checks):
+            return
+        seen = setup_status.pending(plan.python)
+        seen_key = seen and (seen.state, seen.doing)
+
+        def look() -> None:
+            now = setup_status.pending(plan.python)
+            if (now and (now.state, now.doing)) != seen_key and self.planned_generation == self.generation:
+                self._start_plan()
+
+        self._setup_timer = self.set_interval(SETUP_POLL_S, look)
+
     @property
     def shown_checks(self) -> list:
         """The checklist as the table lists it: failing checks first, then warnings, then the
         rest, each in the checklist's order. On a 24-line terminal the table shows four rows:
         the ones that stop a launch must be among them."""
-        rank = {FAIL: 0, WARN: 1}
+        rank = {FAIL: 0, WAITING: 1, WARN: 1}
         return sorted(self.plan.checks, key=lambda c: rank.get(c.status, 2)) if self.plan else []
 
     def _show_check(self, row: int) -> None:
@@ -310,6 +334,14 @@ class PlanScreen(Screen):
             return []
         return [f"{c.id}: {tui_words(c.detail)}" for c in self.plan.checks if c.status == FAIL]
 
+    def _waiting_for_stack(self) -> bool:
+        """Launch is not offered while the training stack is being set up: said plainly, in a toast."""
+        waiting = [c for c in self.plan.checks if c.status == WAITING] if self.plan else []
+        if waiting:
+            self.notify(f"{waiting[0].detail}: the checklist runs again by itself when it is ready; launch then.",
+                        title="Launch waits", severity="warning", timeout=8)
+        return bool(waiting)
+
     def _launchable_request(self) -> PlanRequest | None:
         """The request to launch, or None (already launching, or bad input: said in a toast)."""
         if self.launching:
@@ -321,7 +353,7 @@ class PlanScreen(Screen):
             return None
 
     def action_launch(self) -> None:
-        if (req := self._launchable_request()) is None:
+        if self._waiting_for_stack() or (req := self._launchable_request()) is None:
             return
         failing = self._failing()
         if failing:
@@ -331,7 +363,7 @@ class PlanScreen(Screen):
         self._launch(req, force=False)
 
     def action_force_launch(self) -> None:
-        if (req := self._launchable_request()) is None:
+        if self._waiting_for_stack() or (req := self._launchable_request()) is None:
             return
         failing = self._failing()
         lines = failing or ["(the checklist has not finished; launch re-checks and forces past any failure)"]
