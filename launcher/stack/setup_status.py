@@ -75,10 +75,12 @@ class SetupStatus:
         """One line for the Home: the progress and the estimate, or the failure with its log."""
         if self.state == FAILED:
             return self.failure
-        left = self.left_s
-        estimate = f", about {_minutes(left)} left" if left is not None else ""
-        return (f"setting up the training stack in the background: {self.step or self.doing} ({self.doing}"
-                f"{estimate}; {_minutes(self.now - self.started)} so far) · Launch waits for it · log: {self.log}")
+        counted = ""
+        if self.progress:  # the compile's steps, and the time they say is left
+            left = self.left_s
+            counted = f"{self.doing}{f', about {_minutes(left)} left' if left is not None else ''}; "
+        return (f"setting up the training stack in the background: {self.step or self.doing} ({counted}"
+                f"{_minutes(self.now - self.started)} so far) · Launch waits for it · log: {self.log}")
 
 
 def _minutes(seconds: float) -> str:
