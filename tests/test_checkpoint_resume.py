@@ -87,3 +87,34 @@ def test_stop_checkpoint_mid_epoch_resumes_at_the_next_batch_in_the_same_order(d
     assert lrs == pytest.approx(reference_lrs)
     # The epoch checkpoint that followed superseded the one on request.
     assert not list(run_dir.glob("checkpoint_iter_*.pth"))
+
+
+def test_a_stop_in_the_middle_of_the_save_leaves_the_previous_checkpoint_valid(tmp_path):
+    small = make_tiny_dataset(tmp_path)  # 16 images: 8 iterations an epoch on 2 ranks
+    # Test-only: the save holds its written file under the temporary name for 120 s.
+    result = run_cli("launch", *tiny_launch_args(small, epochs=2, nproc=NPROC),
+                     env={"FRCNN_TUI_TEST_PAUSE_IN_SAVE": "120"})
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    run_dir = Path(job["run_dir"])
+    epoch_1 = run_dir / "epoch_1.pth"
+    wait_for(lambda: (run_dir / "last_checkpoint").exists() and scalars_lines(run_dir)
+             and max(r.get("iter", 0) for r in scalars_lines(run_dir)) > 8, 300, "the second epoch")
+    assert Path((run_dir / "last_checkpoint").read_text().strip()) == epoch_1
+    # The save starts, and the stop's wait for it runs out while the file is written: signals, then SIGKILL.
+    result = run_cli("stop", job["id"], "--checkpoint", "--checkpoint-wait", "8", "--grace", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    stopped = json.loads(result.stdout)
+    assert stopped["checkpoint"] is None and stopped["status"] == "stopped", stopped
+    assert list(run_dir.glob(".checkpoint_iter_*.paused")), "the stop did not come during the save"
+    # last_checkpoint still names the epoch's checkpoint, whole; the half-made one has no final name.
+    assert Path((run_dir / "last_checkpoint").read_text().strip()) == epoch_1
+    assert not list(run_dir.glob("checkpoint_iter_*.pth"))
+    probe = subprocess.run([sys.executable, "-c", "import sys, torch; c = torch.load(sys.argv[1], weights_only=False,"
+                            " map_location='cpu'); print(c['meta']['epoch'])", str(epoch_1)],
+                           capture_output=True, text=True)
+    assert probe.stdout.strip() == "1", probe.stderr
+    # And the job resumes from it (the leftover partial file is cleared).
+    assert run_cli("resume", job["id"], "--json").returncode == 0
+    assert wait_done(job["id"]) == "succeeded", explain(run_dir)
+    assert not list(run_dir.glob(".checkpoint_iter_*"))

@@ -143,6 +143,9 @@ def _classes() -> tuple:
         def before_train(self, runner) -> None:
             signal.signal(getattr(signal, REQUEST_SIGNAL), self._on_signal)
             self._restore_position(runner)
+            if runner.rank == 0:  # a save cut off by a kill never got its name: nothing refers to it
+                for partial in Path(runner.work_dir).glob(f".{CHECKPOINT_PREFIX}*"):
+                    partial.unlink(missing_ok=True)
 
         def _on_signal(self, signum, frame) -> None:
             self.signalled = True  # acted on at the next iteration boundary, by all ranks together
