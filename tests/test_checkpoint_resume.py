@@ -7,15 +7,14 @@ same iterations, on the same images per rank, as an uninterrupted run with the s
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import run_cli
+from test_tui_support import sync
 from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines, tiny_launch_args,
                               wait_done, wait_for)
 
@@ -118,3 +117,26 @@ def test_a_stop_in_the_middle_of_the_save_leaves_the_previous_checkpoint_valid(t
     assert run_cli("resume", job["id"], "--json").returncode == 0
     assert wait_done(job["id"]) == "succeeded", explain(run_dir)
     assert not list(run_dir.glob(".checkpoint_iter_*"))
+
+
+@sync
+async def test_the_tui_stop_dialog_offers_checkpoint_then_stop(data):
+    from launcher.jobs import registry
+    from test_tui_support import make_app, open_monitor, wait_for as pilot_wait
+    from tui.screens.dialogs import StopDialog
+
+    job = launch_recorded(data)
+    run_dir = Path(job["run_dir"])
+    wait_for(lambda: (run_dir / "samples" / "rank0.jsonl").exists(), 300, "the first iteration")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_monitor(pilot, registry.find(job["id"]))
+        await pilot.press("x")
+        await pilot_wait(pilot, lambda: isinstance(app.screen, StopDialog), what="the stop dialog")
+        await pilot.press("c")
+        await pilot_wait(pilot, lambda: "at a checkpoint of iteration" in "\n".join(
+            str(n.message) for n in app._notifications), 180, "the checkpointed stop")
+    saved = json.loads((run_dir / "checkpointed.json").read_text())
+    assert saved["reason"] == "stop" and 0 < saved["iter"] < EPOCHS * ITERS_PER_EPOCH
+    assert registry.status(registry.find(job["id"])) == registry.STOPPED
+    assert (run_dir / "exit_status").read_text().strip() == "75"

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from launcher.jobs import backends, registry
 from launcher.errors import UserError
 from tui.messages import JobActionDone
-from tui.screens.dialogs import ConfirmDialog
+from tui.screens.dialogs import ConfirmDialog, StopDialog
 from tui.threads import run_detached
 
 STOP_GRACE_S = 30
@@ -27,26 +27,40 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
     what = ("scancel of SLURM job $slurm (job [b]$id[/], $name); waits until it has left the queue.\n"
             if backends.is_slurm(record) else
             "SIGTERM to every process of job [b]$id[/] ($name), SIGKILL after $grace s.\n")
-    body = Content.from_markup(what + "It can be resumed later from its last checkpoint.", id=record.id,
-                               name=record.name, grace=str(STOP_GRACE_S), slurm=str(record.slurm_job_id))
+    slurm = backends.is_slurm(record)
+    if not slurm:  # SLURM's own checkpoint comes with its warning signal, before the time limit
+        what = ("c: checkpoint at the next iteration, then stop; resume continues at that iteration.\n"
+                "y: " + what + "It can be resumed later from its last checkpoint (the epoch's).")
+    else:
+        what += "It can be resumed later from its last checkpoint."
+    body = Content.from_markup(what, id=record.id, name=record.name, grace=str(STOP_GRACE_S),
+                               slurm=str(record.slurm_job_id))
 
-    def answer(yes: bool | None) -> None:
-        if yes:
-            screen.notify(f"stopping job {record.id}…")
+    def answer(choice: bool | str | None) -> None:
+        if choice:
+            checkpoint = choice == StopDialog.CHECKPOINT
+            screen.notify(f"stopping job {record.id}" + (" at its next iteration…" if checkpoint else "…"))
             # Detached: quitting during the grace period must not wait for it (the SIGTERM is sent).
-            screen.run_worker(run_detached(_stop, screen, record), group="job-stop", exit_on_error=False)
+            screen.run_worker(run_detached(_stop, screen, record, checkpoint), group="job-stop", exit_on_error=False)
 
-    screen.app.push_screen(ConfirmDialog("Stop this job?", body, confirm="Stop"), answer)
+    dialog = (ConfirmDialog if slurm else StopDialog)("Stop this job?", body, confirm="Stop now" if not slurm else "Stop")
+    screen.app.push_screen(dialog, answer)
 
 
-def _stop(screen: Screen, record: Any) -> None:
+def _stop(screen: Screen, record: Any, checkpoint: bool = False) -> None:
+    from launcher.jobs import checkpoint_stop
+
     try:
-        found, left = backends.stop(record, grace=STOP_GRACE_S)
+        found, left = backends.stop(record, grace=STOP_GRACE_S,
+                                    checkpoint_wait=checkpoint_stop.DEFAULT_WAIT_S if checkpoint else None)
     except Exception as exc:
         screen.post_message(JobActionDone(f"stop {record.id}: {type(exc).__name__}: {exc}", error=True))
         return
+    saved = checkpoint_stop.saved(record.run_path) if checkpoint else None
     text = (f"stopped job {record.id}: SLURM job {record.slurm_job_id} cancelled" if backends.is_slurm(record) else
-            f"stopped job {record.id}: {found} process(es) signalled")
+            f"stopped job {record.id} at a checkpoint of iteration {saved['iter']}" if saved else
+            f"stopped job {record.id}: {found} process(es) signalled"
+            + (" (no checkpoint was written in time)" if checkpoint else ""))
     screen.post_message(JobActionDone(text + (f", {left} left" if left else ""), error=bool(left)))
 
 

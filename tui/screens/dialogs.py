@@ -31,8 +31,11 @@ class ConfirmDialog(ModalScreen[bool]):
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self.body)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.confirm} (y)", id="yes", variant="error" if self.danger else "primary")
-                yield Button("Cancel (n)", id="no")
+                yield from self.buttons()
+
+    def buttons(self) -> ComposeResult:
+        yield Button(f"{self.confirm} (y)", id="yes", variant="error" if self.danger else "primary")
+        yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # the safe answer is the default
@@ -42,6 +45,24 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class StopDialog(ConfirmDialog):
+    """The stop confirmation with its second way: c checkpoints at the next iteration, then stops
+    (dismissed with CHECKPOINT); y stops at once (True); n / escape declines (False)."""
+
+    CHECKPOINT = "checkpoint"
+    BINDINGS = [Binding("c", "checkpoint", "Checkpoint, then stop")]
+
+    def buttons(self) -> ComposeResult:
+        yield Button("Checkpoint, then stop (c)", id=self.CHECKPOINT, variant="primary")
+        yield from super().buttons()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(self.CHECKPOINT if event.button.id == self.CHECKPOINT else event.button.id == "yes")
+
+    def action_checkpoint(self) -> None:
+        self.dismiss(self.CHECKPOINT)
 
 
 class TextDialog(ModalScreen[None]):
