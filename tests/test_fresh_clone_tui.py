@@ -23,7 +23,9 @@ import pytest
 
 from conftest import GPU_SCENARIOS, REPO
 from launcher.stack import setup_status
+from test_tui_support import make_app, screen_text, sync, wait_for
 from test_tui_tmux import TMUX, Tmux
+from tui.screens.plan import PlanScreen
 
 # The goal of issue 28: on a fresh clone the TUI is on screen within two minutes of `make run`.
 FIRST_SCREEN_GOAL_S = 120
@@ -199,3 +201,45 @@ def test_a_failed_set_up_fails_the_plan_in_one_line_with_its_log(cli, tmp_path):
     [failing] = [c for c in data["checklist"] if c["status"] == "fail"]
     assert failing["detail"].startswith("the training stack's set-up failed: building mmcv 2.1.0 from source failed")
     assert f"full log: {tmp_path / 'bootstrap.log'}" in failing["detail"]
+
+
+@sync
+async def test_the_plan_waits_for_the_set_up_then_checks_by_itself_and_launch_follows(
+        tmp_path, monkeypatch, held_lock, fake_gpus):
+    """The Plan screen while the set-up runs: the checks that need the stack wait (and say how far it is),
+    Launch says it waits; when the compile moves on the rows follow, and once the stack is ready the
+    real checks run by themselves. The training interpreter is this venv's, behind the set-up's files."""
+    import tui.screens.plan as plan_screen
+    from recorded_inspection import use_recorded_inspection
+
+    venv = _venv_with_status(tmp_path, "running", log_lines="[34/77] c++ b.cpp\n")
+    held_lock(venv)
+    python = venv / "bin" / "python"
+    python.unlink()
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    monkeypatch.setenv("FRCNN_TUI_PYTHON", str(python))
+    monkeypatch.setattr(plan_screen, "SETUP_POLL_S", 0.2)
+    use_recorded_inspection(monkeypatch)  # once the stack is ready: its output, without the seconds it costs
+    fake_gpus("none")
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.open_plan("demo-cpu")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen.plan is not None, 30,
+                       "the checklist")
+        screen = app.screen
+        assert screen.plan.status == "waiting" and "0.002 × (1×2×2)/4 = 0.002" in screen_text(app)
+        assert "waiting for the training stack (mmcv 34/77)" in screen_text(app)
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: "Launch waits" in "\n".join(n.title for n in app._notifications), 5, "a toast")
+        assert isinstance(app.screen, PlanScreen) and not screen.launching
+
+        with open(tmp_path / "bootstrap.log", "a") as log:
+            log.write("[40/77] c++ c.cpp\n")
+        await wait_for(pilot, lambda: "(mmcv 40/77)" in screen_text(app), 10, "the rows to follow the compile")
+
+        (venv / setup_status.READY_FILE).touch()
+        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.status in ("pass", "warn"), 60,
+                       "the real checks once the stack is ready")
+        assert not any(c.status == "waiting" for c in screen.plan.checks)
+        assert {"lr", "seed", "versions"} <= {c.id for c in screen.plan.checks}

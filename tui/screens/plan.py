@@ -293,6 +293,8 @@ class PlanScreen(Screen):
         def look() -> None:
             now = setup_status.pending(plan.python)
             if (now and (now.state, now.doing)) != seen_key and self.planned_generation == self.generation:
+                self._setup_timer.stop()  # once: the new plan follows on (a second start would cancel it)
+                self._setup_timer = None
                 self._start_plan()
 
         self._setup_timer = self.set_interval(SETUP_POLL_S, look)

@@ -8,9 +8,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from launcher.errors import UserError
 from launcher.stack import setup_status
-from launcher.stack.training_env import training_python
 
 POLL_S = 2.0  # a stat and a small read: cheap; the line is rewritten only when its text changes
 
@@ -35,14 +33,12 @@ class SetupLine(Static):
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
-        try:
-            self._python: str | None = training_python()
-        except UserError:  # a bad config.toml is the Plan's to report; this line then follows this venv
-            self._python = None
         self.look()
 
     def look(self) -> None:
-        setup = setup_status.pending(self._python)
+        # This venv's set-up, the one `make run` started (the Plan's checks ask about the training
+        # interpreter itself; reading config.toml here would cost the first frame its TOML parser).
+        setup = setup_status.pending()
         text = setup.line() if setup else ""
         if text != self._text:  # nothing is sent to the terminal while the line says the same
             self._text = text
