@@ -1,7 +1,8 @@
-"""`frcnn-tui data check PATH`: what a COCO-format dataset holds and what mmdet would make of it.
+"""`frcnn-tui data check PATH`: what a COCO-format dataset holds and what mmdet would make of it
+(`--save-preset NAME` keeps it as a preset); `frcnn-tui data preview PATH`: its boxes on a PNG grid.
 
-Exit 0 when it would train as it is (warnings included), 1 when a problem would break or
-silently spoil training, 2 for input that is not a dataset (one line, nothing written).
+check exits 0 when the data would train as it is (warnings included), 1 when a problem would break
+or silently spoil training, 2 for input that is not a dataset (one line, nothing written).
 """
 
 from __future__ import annotations
@@ -28,18 +29,19 @@ def add_data_args(p: argparse.ArgumentParser, *, positional: bool = False) -> No
     p.add_argument("--val-images", metavar="DIR")
 
 
-def layout_from_args(args: argparse.Namespace):
-    from launcher.data.layout import from_options
+def layout_from_args(args: argparse.Namespace, verb: str):
+    from launcher.data.layout import EXPLICIT_FLAGS, from_options
 
-    return from_options(args.data, args.train_ann, args.train_images, args.val_ann, args.val_images)
+    layout = from_options(args.data, args.train_ann, args.train_images, args.val_ann, args.val_images)
+    if layout is None:
+        raise UserError(f"data {verb} takes a dataset folder PATH, or {' '.join(EXPLICIT_FLAGS)}")
+    return layout
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
     from launcher.data.coco_check import check
 
-    layout = layout_from_args(args)
-    if layout is None:
-        raise UserError("data check takes a dataset folder PATH, or --train-ann --train-images --val-ann --val-images")
+    layout = layout_from_args(args, "check")
     if args.base and not args.save_preset:
         raise UserError("--base goes with --save-preset NAME")
     report = check(layout)
@@ -65,9 +67,7 @@ def cmd_data_preview(args: argparse.Namespace) -> int:
     from launcher.data.coco_check import load
     from launcher.stack import training_env
 
-    layout = layout_from_args(args)
-    if layout is None:
-        raise UserError("data preview takes a dataset folder PATH, or --train-ann --train-images --val-ann --val-images")
+    layout = layout_from_args(args, "preview")
     if not 1 <= args.n <= 400:
         raise UserError(f"--n must be between 1 and 400, got {args.n}")
     split = layout.splits()[args.split]
