@@ -79,12 +79,16 @@ def print_plan(plan: Any, brief: bool = False) -> None:
     out.print(f"[bold]{plan.preset.name}[/]: {plan.preset.description}")
     out.print(f"  devices   {p.nodes} node(s) × {p.gpus_per_node} ({where}) × {p.imgs_per_gpu} imgs = batch "
               f"{p.total_batch}")
-    out.print(f"  lr        [bold]{p.lr:g}[/]   ({p.rule} rule: {p.formula})")
-    if p.override is not None:
-        out.print(f"            override: {p.override_ratio:.3g}× the rule's {p.rule_lr:g}")
+    runs = plan.what_runs  # the resolved config's lr and schedule, --cfg-options included
+    if runs.lr_set_by is None:
+        out.print(f"  lr        [bold]{runs.lr:g}[/]   ({p.rule} rule: {p.formula})")
+    else:
+        out.print(f"  lr        [bold]{runs.lr:g}[/]   (set by {runs.lr_set_by}: {runs.lr_ratio:.3g}× the {p.rule} "
+                  f"rule's {p.formula})")
     warm = f"{p.warmup_iters} iters" + (" (rescaled)" if p.warmup_rescaled else " (mmdet default, not rescaled)")
     out.print(f"  warmup    {warm}")
-    out.print(f"  schedule  {plan.preset.effective_epochs} epochs, {plan.preset.decay_text}")
+    out.print(f"  schedule  {runs.length}, {runs.decay}" + (f" ({runs.preset_schedule})" if runs.schedule_changed
+                                                            else ""))
     if plan.preset.dataset == "custom":  # your own data: what the resolved config was given
         print_dataset_settings(out, plan.resolved)
     if plan.preset.reference_ap is not None:

@@ -38,6 +38,32 @@ class Check:
         return asdict(self)
 
 
+def check_config_keys(summary: dict[str, Any]) -> list[Check]:
+    """A key no constructor takes (train_cfg.max_epoch, say) passes every other check and then kills
+    each rank at start with a TypeError: one failing 'config' row naming it and the nearest valid
+    name (launcher/stack/config_keys.py finds them in the training interpreter); none when all fit."""
+    problems = summary.get("unknown_keys") or []
+    if not problems:
+        return []
+
+    def said(p: dict[str, Any]) -> str:
+        guess = f" (did you mean {p['nearest']}?)" if p.get("nearest") else ""
+        if p.get("accepted") is None:
+            return f"unknown type {p['key']}={p['owner']}{guess}"
+        return f"unknown key {p['key']}: {p['owner']} takes no '{p['key'].rsplit('.', 1)[1]}'{guess}"
+
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    first = problems[0]
+    if first.get("nearest"):
+        hint = f"spell it {first['key'].rsplit('.', 1)[0]}.{first['nearest']}"
+    elif first.get("accepted"):
+        hint = f"{first['owner']} takes: {', '.join(first['accepted'])}"
+    else:
+        hint = "drop the key from --cfg-options (or the preset's cfg_options)"
+    return [Check("config", FAIL, "; ".join(said(p) for p in problems[:3]) + more + ": the job would stop at start "
+                  "with a TypeError", hint)]
+
+
 def check_lr(preset: Preset, proposal: LrProposal, summary: dict[str, Any]) -> Check:
     auto = summary.get("auto_scale_lr") or {}
     if auto.get("enable"):
@@ -54,8 +80,9 @@ def check_lr(preset: Preset, proposal: LrProposal, summary: dict[str, Any]) -> C
         return Check("lr", FAIL, f"unscaled lr {fmt(actual)}: that is the lr for batch {preset.base_batch_size}, "
                      f"but the total batch is {proposal.total_batch} ({ratio:.2g}× the rule's {fmt(rule)})",
                      f"use lr {fmt(rule)} ({proposal.formula}), or --force to keep it")
+    setting = "--lr" if proposal.override is not None else "optim_wrapper.optimizer.lr from --cfg-options"
     return Check("lr", WARN, f"lr {fmt(actual)} is {ratio:.3g}× the {proposal.rule} rule's {fmt(rule)} "
-                 f"({proposal.formula})", f"drop --lr to use {fmt(rule)}")
+                 f"({proposal.formula})", f"drop {setting} to use {fmt(rule)}")
 
 
 def check_seed(summary: dict[str, Any]) -> Check:
@@ -128,6 +155,9 @@ def check_eval(preset: Preset, summary: dict[str, Any], data_root: str) -> Check
         problems.append(f"val_interval={summary.get('val_interval')} (the reference evaluates every epoch)")
     if problems:
         return Check("eval", FAIL, "; ".join(problems), "use the preset's CocoMetric(bbox) on its val set, every epoch")
+    if ann and not Path(ann).is_file():  # CocoMetric reads it at start: no evaluation, hence no AP, without it
+        return Check("eval", FAIL, f"CocoMetric bbox on {ann}, which is missing: nothing can be evaluated",
+                     "point --data-root at the dataset that holds it (the data check lists what else is missing)")
     return Check("eval", PASS, f"CocoMetric bbox on {ann}, every epoch")
 
 

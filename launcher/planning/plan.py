@@ -26,6 +26,7 @@ from launcher.hardware.gpu_probe import Inventory, probe
 from launcher.planning.presets import Preset, PresetCatalog, load_presets
 from launcher.planning.preview import preview
 from launcher.planning.request import PlanRequest
+from launcher.planning.what_runs import WhatRuns, what_runs
 
 if TYPE_CHECKING:  # imported where used: the dataset writer is only needed by the demo preset
     from launcher.stack.synthetic_data import PendingDataset
@@ -67,8 +68,13 @@ class Plan:
         """The resolved config's summary (lr, schedule, seed...), as plan.json keeps it."""
         return (self.inspection.get("config") or {}).get("summary") or {}
 
+    @property
+    def what_runs(self) -> WhatRuns:
+        """The lr and schedule the resolved config runs (every --cfg-options included)."""
+        return what_runs(self.preset, self.proposal, self.resolved)
+
     def to_dict(self) -> dict[str, Any]:
-        p = self.proposal
+        p, runs = self.proposal, self.what_runs
         return {
             "preset": self.preset.name,
             "description": self.preset.description,
@@ -81,16 +87,18 @@ class Plan:
             "imgs_per_gpu": p.imgs_per_gpu,
             "world_size": p.world_size,
             "total_batch": p.total_batch,
-            "lr": p.lr,
+            "lr": runs.lr,  # what runs: a --cfg-options lr included; the rule's is rule_lr
             "rule_lr": p.rule_lr,
             "rule": p.rule,
             "formula": p.formula,
-            "lr_override": p.override,
-            "lr_override_ratio": p.override_ratio,
+            "lr_override": runs.lr if runs.lr_set_by else None,
+            "lr_override_ratio": runs.lr_ratio,
+            "lr_set_by": runs.lr_set_by,
             "warmup_iters": p.warmup_iters,
             "warmup_rescaled": p.warmup_rescaled,
             "epochs": self.preset.epochs,
             "effective_epochs": self.preset.effective_epochs,
+            "what_runs": runs.to_dict(),
             "milestones": self.preset.milestones,
             "reference_ap": self.preset.reference_ap,
             "reference_env": self.preset.reference_env,
@@ -303,6 +311,7 @@ def _run_checks(preset: Preset, proposal: lr_scaling.LrProposal, inspection: dic
     checks: list[Check] = []
     if "summary" in config:
         summary = config["summary"]
+        checks += checklist.check_config_keys(summary)
         checks += [checklist.check_lr(preset, proposal, summary), checklist.check_seed(summary),
                    checklist.check_schedule(preset, summary), checklist.check_eval(preset, summary, data_root),
                    checklist.check_data(summary), checklist.check_weights(summary)]

@@ -322,6 +322,20 @@ def summarize(cfg) -> dict:
     }
 
 
+def _unknown_keys(cfg, args) -> list[dict]:
+    """Keys no constructor takes (config_keys.py), in the parts the preset's, the plan's and the
+    user's options set. Empty when mmdet cannot be imported: the versions check says why."""
+    try:
+        import config_keys  # beside this file: run as a script, its folder is on sys.path
+    except ImportError:
+        from launcher.stack import config_keys
+    options = [key for key, _value, _raw in json.loads(args.pre_options) + json.loads(args.options)]
+    try:
+        return config_keys.unknown_keys(cfg, options)
+    except ImportError:
+        return []
+
+
 def resolve(args) -> dict:
     from mmengine.config import Config
 
@@ -337,7 +351,7 @@ def resolve(args) -> dict:
     if args.warmup_iters is not None:
         _rescale_warmup(cfg, args.warmup_iters)
     _apply_options(cfg, json.loads(args.options))
-    out = {"config_path": str(path), "summary": summarize(cfg)}
+    out = {"config_path": str(path), "summary": dict(summarize(cfg), unknown_keys=_unknown_keys(cfg, args))}
     if args.dump:
         cfg.dump(args.dump)
         out["dumped"] = args.dump

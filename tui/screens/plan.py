@@ -23,7 +23,7 @@ from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory
 from launcher.planning.lr_scaling import LrProposal
 from launcher.planning.plan import Plan, PlanRequest, make_plan
-from launcher.planning.preview import preview
+from launcher.planning.preview import PlanPreview, preview
 from launcher.planning.presets import Preset
 from launcher.stack import setup_status
 from tui.form import whole_number
@@ -61,6 +61,7 @@ class PlanScreen(Screen):
         use_styles(self, "plan")
         self.preset = preset
         self.proposal: LrProposal | None = None
+        self.preview: PlanPreview | None = None  # the lr view's; with the plan, it says what will run
         self.plan: Plan | None = None
         self.plan_error: str | None = None
         self.generation = 0  # bumped on every change; a plan for an older request is dropped
@@ -198,7 +199,7 @@ class PlanScreen(Screen):
             view.update(Content.from_markup("[bold $error]$e[/]", e=tui_words(str(exc))))
             self._show_checks_pending(tui_words(str(exc)), error=True)
             return
-        self.proposal = pv.proposal
+        self.proposal, self.preview = pv.proposal, pv
         view.update(plan_text.lr_preview(pv))
         self._schedule_plan()
 
@@ -260,6 +261,8 @@ class PlanScreen(Screen):
             return
         plan = self.plan = message.plan
         self.planned_generation = message.generation
+        if self.preview is not None:  # the resolved config's lr and schedule, --cfg-options included
+            self.query_one("#lr-view", Static).update(plan_text.lr_preview(self.preview, plan.what_runs))
         table = self.query_one("#checklist", DataTable)
         table.clear()
         for c in self.shown_checks:
