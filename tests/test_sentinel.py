@@ -33,7 +33,9 @@ from mmlog import Run, train_record, val_record  # noqa: E402
 from test_identity import detached, entry, reap  # noqa: E402,F401
 from test_tui_support import add_job, make_app, open_monitor, screen_text, sync  # noqa: E402
 from test_tui_support import wait_for as tui_wait_for  # noqa: E402
+from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: E402,F401
 from test_faults_jobs import workers  # noqa: E402
+from test_slurm_cluster import slurm_launch  # noqa: E402
 from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines,  # noqa: E402
                               tiny_launch_args, wait_done, wait_for)
 
@@ -319,3 +321,17 @@ def test_the_desktop_notification_sequences_cannot_be_ended_early_by_an_events_t
     seq = desktop_notification("failed: job a;b", "rank 1\x07 killed\x1b]0;pwned\x07\nby SIGKILL")
     assert seq == ("\x1b]9;failed: job a,b: rank 1 killed]0;pwnedby SIGKILL\x07"
                    "\x1b]777;notify;failed: job a,b;rank 1 killed]0;pwnedby SIGKILL\x07")
+
+
+@needs_stack
+@pytest.mark.training
+def test_a_slurm_jobs_sentinel_runs_in_its_batch_script_and_notifies(slurm_cluster, tiny_data, receiver,  # noqa: F811
+                                                                    cancel_leftovers):  # noqa: F811
+    job = slurm_launch(tiny_data, "--notify", receiver.url(TOKEN), epochs=1)
+    run_dir = Path(job["run_dir"])
+    assert TOKEN not in (run_dir / "slurm.sh").read_text()  # the URL stays in plan.json
+    [message] = receiver.wait(lambda m: "finished" in m["title"], 300, "the finished message")
+    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 120, "the job to end", poll=2)
+    assert row["status"] == "succeeded", explain(run_dir)
+    assert f"best bbox_mAP {row['best_map']:.4f}" in message["message"]
+    assert [e["kind"] for e in row["events"]] == ["finished"] and row["sentinel"] == "ended"
