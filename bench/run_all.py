@@ -28,6 +28,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from _common import PY, ROOT, cpu_count, cpu_model, cuda_info, fmt_summary, loadavg, summary  # noqa: E402
+from bench_job_registry import GOALS as GOALS_JOB_REGISTRY  # noqa: E402
 
 # Run order: cheap first, the long demo last.
 SCRIPTS = {
@@ -35,6 +36,8 @@ SCRIPTS = {
     "log_ingest": "bench_log_ingest.py",
     "tui_jobs": "bench_tui_jobs.py",
     "data_check": "bench_data_check.py",
+    "job_registry": "bench_job_registry.py",
+    "tui_bytes": "bench_tui_bytes.py",
     "launch_overhead": "bench_launch_overhead.py",
     "monitor_cost": "bench_monitor_cost.py",
     "demo": "bench_demo.py",
@@ -338,6 +341,58 @@ def section_data_check(d: dict, notes: dict[str, str]) -> tuple[list[str], list[
                     met_text(d["met"]))]
 
 
+def section_job_registry(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
+    goals = {"jobs_s": "≤ {:g} s", "rows_s": "≤ {:g} s", "idle_cpu_s_per_min": "≤ {:g} CPU-s/min"}
+    base = d["sizes"]["1"]
+    rows, summary = [], []
+    for n, s in d["sizes"].items():
+        label = "1 finished job" if n == "1" else f"{int(n):,} finished + {s['running']} running"
+        for key, what, unit in (("jobs_s", "`jobs --json`, index kept", "s"),
+                                ("jobs_first_s", "`jobs --json`, first (every row computed)", "s"),
+                                ("rows_s", "Jobs screen: key to rows, a new TUI, index kept", "s"),
+                                ("rows_first_s", "Jobs screen: key to rows, first TUI (no index)", "s"),
+                                ("idle_cpu_s_per_min", "Jobs screen idle, CPU-s/min", "")):
+            if key not in s:
+                continue
+            ratio = f" ({s[key + '_ratio']:.2f}× the 1-job figure)" if f"{key}_ratio" in s else ""
+            limit = GOALS_JOB_REGISTRY.get(key, {}).get(int(n))
+            goal = goals[key].format(limit) if limit is not None else ""
+            met = met_text(s["met"].get(key)) if key in s.get("met", {}) else ""
+            rows.append((f"{label}: {what}", f"{s[key]:.3f}{(' ' + unit) if unit else ''}{ratio}", goal, met))
+            if met and n != "1":
+                summary.append((f"Registry of {label}: {what}", f"{s[key]:.3f}{ratio}", goal, met))
+    lines = [f"`bench/bench_job_registry.py --json`: a private registry of N finished jobs (each run dir the recorded "
+             "two-epoch MMEngine work dir of tests/data/run_2epochs, hard-linked: logs and scalars, no checkpoint) plus "
+             "one running (a live process carrying the job's marker); `frcnn-tui jobs --json` as a whole process (the "
+             f"first, then the median of {d['repeats']}), and the TUI headless at 120x40: seconds from the key to the "
+             "Jobs screen's rows in a fresh TUI (without, then with the kept index: launcher.jobs.summary_index) and "
+             f"its CPU over a {d['window_s']:g} s idle window. Ratios are against the same figure with 1 job in the "
+             f"same run ({base['jobs_s']:.3f} s, {base.get('rows_s', 0):.3f} s).", ""] + table(rows)
+    return lines, summary
+
+
+def section_tui_bytes(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
+    labels = {"home": "Home, nothing changing", "jobs_empty": "Jobs, no job",
+              "jobs_one_running": "Jobs, one running job (a log line every 2 s)",
+              "jobs_1000_finished_one_running": "Jobs, 1,000 finished + 1 running"}
+    rows, summary = [], []
+    for name, c in d["cases"].items():
+        goal_kb = d["goals_kb_per_min"].get(name)
+        goal = ("" if goal_kb is None else "0 KB/min, " if goal_kb == 0 else f"≤ {goal_kb:g} KB/min, ") + \
+            f"≤ {d['goal_top_ratio']:g}× top"
+        ratio = "n/a" if c["ratio_to_top"] is None else f"{c['ratio_to_top']:.3f}×"
+        row = (f"{labels.get(name, name)}: bytes to the terminal", f"{c['kb_per_min']:.1f} KB/min ({ratio} top -d 1)",
+               goal, met_text(c["met"]))
+        rows.append(row)
+        summary.append(row)
+    top = [c["top_kb_per_min"] for c in d["cases"].values()]
+    lines = [f"`bench/bench_tui_bytes.py --json`: the real program (`python -m tui`) in its own pseudo-terminal "
+             f"({d['size'][0]}x{d['size'][1]}, xterm-256color) over a private registry; the screen opened with its key, "
+             f"left to settle, then every byte it wrote in a {d['window_s']:g} s window, against `top -d 1` in a pty of "
+             f"the same size in the same window ({min(top):.0f}–{max(top):.0f} KB/min).", ""] + table(rows)
+    return lines, summary
+
+
 def section_launch(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
     rows = [
         ("throughput via `frcnn-tui launch` ÷ by hand", fmt_summary(d["ratio"]), "≥ 0.99", met_text(d["met"])),
@@ -458,6 +513,10 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "log_ingest": ("4. Log ingest: first snapshot and full history of a long scalars.json", section_ingest),
     "tui_jobs": ("4b. Ten live jobs: the TUI's CPU and the bytes each poll reads", section_tui_jobs),
     "data_check": ("4c. Data check: a COCO-size annotation set vs pycocotools loading it", section_data_check),
+    "job_registry": ("4d. A registry that grows: `jobs` and the Jobs screen with 1,000 and 10,000 jobs",
+                     section_job_registry),
+    "tui_bytes": ("4e. Bytes to the terminal: what each screen sends over an SSH link, against `top -d 1`",
+                  section_tui_bytes),
     "demo": ("5. Demo: wall time to bbox mAP ≥ 0.75", section_demo),
 }
 
