@@ -136,11 +136,20 @@ class Sentinel:
         next_poll = time.monotonic() + self.poll_s
         while not self.ended() and not self.stop_event.is_set():
             if time.monotonic() >= next_poll:
-                self.poll()
+                self._guarded(self.poll)
                 next_poll = time.monotonic() + self.poll_s
             self.stop_event.wait(TICK_S)
         self.finish()
         return 0
+
+    def _guarded(self, step) -> None:
+        """One look at the run; an error in it (a file caught half-written, a bug) is logged and the
+        next look tries again: a sentinel that died would leave the rest of the run unwatched."""
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - see above
+            print(f"{time.strftime('%H:%M:%S')} sentinel: this look failed, the next one retries: "
+                  f"{type(exc).__name__}: {exc}", flush=True)
 
     def finish(self) -> None:
         from launcher.jobs import registry
