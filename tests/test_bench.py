@@ -153,3 +153,12 @@ def test_monitor_cost_quick_opens_the_monitor_and_measures():
     assert watched["monitor_showed_job"] and watched["iters"] >= 1
     assert isinstance(data["met_ratio"], bool) and isinstance(data["met_tui_cpu"], bool)
     assert "TUI CPU s per minute of monitoring" in render("monitor_cost", data)
+
+
+def test_data_check_quick_times_both_and_renders_its_section():
+    data = run_bench("bench_data_check.py", "--quick", "--json", timeout=300)
+    assert data["sizes"]["train"] == [5_000, 36_000] and len(data["pairs"]) == 1
+    assert is_summary(data["ratio"]) and is_summary(data["check_s"]) and is_summary(data["pycocotools_s"])
+    assert isinstance(data["met"], bool)
+    md = render("data_check", data)
+    assert "## 4c. Data check" in md and "| Data check of a COCO-size set ÷ pycocotools loading it |" in md
