@@ -154,6 +154,14 @@ def test_watch_compares_with_one_reference_at_the_same_epoch(fake_gpus):
     assert snap["reference"]["name"] == "five-ref" and snap["target"] is None
 
 
+def test_watch_json_holds_no_epoch_2_gap_to_a_final_ap(fake_gpus):
+    add_job(JOB, status="running", epochs=2)  # epoch 2 of 12; the preset's 37.4 is epoch 12's
+    snap = _watch_json(JOB)
+    assert snap["best"]["gap_to_reference"] is None and snap["target"] == {"ap": 37.4, "epoch": 12, "delta": None}
+    add_job(OTHER, status="succeeded", epochs=12)
+    assert _watch_json(OTHER)["best"]["gap_to_reference"] == 0.0 and _watch_json(OTHER)["target"]["delta"] == 0.0
+
+
 # -- items 9 and 10, the Compare part: latest vs final, what is compared, one order, names -------
 
 def _named(job_id: str, name: str, **kw) -> None:

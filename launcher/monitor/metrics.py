@@ -320,9 +320,13 @@ class JobMetrics:
         value, epoch = max(scored, key=lambda s: (s[0], -s[1]))
         percent = round(value * 100, 2)
         ref = self.reference_ap
+        # The reference AP is a final one: the run is held against it only once it has been
+        # evaluated at the end of its schedule, never at epoch 1 (reference_compare).
+        last = self.max_epochs or self._config_max_epochs
+        at_end = self._map.get(last, (None, {}))[1].get(key) if last else None
         return {"epoch": epoch, "metric": key, key: value, "value": value, "percent": percent,
                 "checkpoint": checkpoint_for_epoch(self._checkpoints, epoch), "reference_ap": ref,
-                "gap_to_reference": round(percent - ref, 2) if ref is not None else None}
+                "gap_to_reference": round(100 * at_end - ref, 2) if ref is not None and finite(at_end) else None}
 
     def _status(self, finished: bool) -> str:
         if finished:
