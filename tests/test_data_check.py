@@ -295,3 +295,15 @@ def test_slurm_script_runs_the_config_set_from_the_data(roboflow, tmp_path):
     assert config.count("classwise=True") == 2 and "num_classes=3" in config and "'rectangle'" in config
     assert str(roboflow / "valid" / "_annotations.coco.json") in config
     assert json.loads((run_dir / "plan.json").read_text())["resolved"]["classes"] == ["triangle", "ellipse", "rectangle"]
+
+
+def test_val_boxes_of_a_category_train_never_labels_are_said_not_evaluated(roboflow):
+    def relabel(coco):
+        coco["categories"].append({"id": 20, "name": "star", "supercategory": "shapes-project"})
+        coco["annotations"][0]["category_id"] = 20
+
+    edit_annotations(roboflow / "valid" / "_annotations.coco.json", relabel)
+    code, report = check_json(str(roboflow))
+    assert code == 0 and report["classes"] == ["triangle", "ellipse", "rectangle"]
+    [warn] = [p for p in report["problems"] if p["message"].startswith("val: 1 annotations of categories train")]
+    assert warn["level"] == "warn" and "not evaluated" in warn["message"]

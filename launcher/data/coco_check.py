@@ -184,6 +184,7 @@ def _read_annotations(stats: SplitStats, data: dict, class_ids: set[int] | None,
     known = {cid for cid, _ in stats.categories}
     dropped: dict[str, list[str]] = {"outside": [], "empty": [], "unknown-image": []}
     unknown_category: list[str] = []
+    not_a_class: list[str] = []  # a category of the file that is none of the classes (train has none of it)
     annotated: set = set()
     for index, ann in enumerate(data.get("annotations", [])):
         try:
@@ -214,6 +215,7 @@ def _read_annotations(stats: SplitStats, data: dict, class_ids: set[int] | None,
             dropped["empty"].append(ref)
             continue
         if class_ids is not None and category_id not in class_ids:
+            not_a_class.append(ref)
             continue
         stats.kept[category_id] = stats.kept.get(category_id, 0) + 1
         if not ann.get("iscrowd", 0):
@@ -224,6 +226,10 @@ def _read_annotations(stats: SplitStats, data: dict, class_ids: set[int] | None,
                 stats.trainable_images += 1
     stats.annotations = len(data.get("annotations", []))
     stats.annotated_images = len(annotated)
+    if not_a_class:
+        problems.append(Problem(WARN, f"{stats.name}: {len(not_a_class)} annotations of categories train has no "
+                                f"annotations of; they are not evaluated", len(not_a_class),
+                                "label that class in train too, or drop it from val", not_a_class[:EXAMPLES]))
     name = stats.name
     if unknown_category:
         problems.append(Problem(FAIL, f"{name}: {len(unknown_category)} annotations name a category that is not "
