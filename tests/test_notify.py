@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import modules_after, run_cli
+from test_tui_support import make_app, screen_text, sync, wait_for
 from notify_receiver import Receiver, closed_port
 from launcher.sentinel import notify
 
@@ -124,3 +125,34 @@ def test_apprise_is_not_imported_at_start_up():
     loaded = modules_after("import tui.entry, launcher.cli.main, launcher.jobs.local, launcher.jobs.summary")
     assert "apprise" not in loaded
 
+
+
+@sync
+async def test_the_plan_screens_notify_field_is_masked_and_reaches_the_launch(fake_gpus, monkeypatch):
+    from textual.widgets import Input, Static
+
+    from recorded_inspection import use_recorded_inspection
+    from tui.screens.plan import PlanScreen
+
+    use_recorded_inspection(monkeypatch)
+    fake_gpus("eight")
+    url = f"json://127.0.0.1:8080/{TOKEN}"
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        app.open_plan("r50-fpn-1x")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen.cpu is not None,
+                       what="the plan screen")
+        screen = app.screen
+        field = screen.query_one("#notify", Input)
+        field.focus()
+        await pilot.press(*"ntfy://x")  # a second target, typed
+        field.value = f"{url} {field.value}"
+        await pilot.pause()
+        assert screen.build_request().notify == [url, "ntfy://x"]
+        assert notify.plan_entry(screen.build_request()) == {"notify": [url, "ntfy://x"]}  # what plan.json keeps
+        assert TOKEN not in screen_text(app) and "json://" not in screen_text(app)  # masked
+        field.value = f"not-a-url-{TOKEN}"
+        await wait_for(pilot, lambda: "notify takes an apprise URL" in str(screen.query_one("#lr-view", Static).content),
+                       what="the bad URL's error")
+        assert TOKEN not in screen_text(app)

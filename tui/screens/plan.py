@@ -102,6 +102,9 @@ class PlanScreen(Screen):
                     yield Label("cfg-options")
                     yield Input(id="cfg", placeholder="key=value …",
                                 compact=True, classes="wide")
+                    yield Label("notify")  # apprise URLs are secrets: masked like a password
+                    yield Input(id="notify", placeholder="apprise URL(s): ntfy://topic json://host/ …", password=True,
+                                compact=True, classes="wide")
                 yield Static(id="lr-view")
         with Vertical(id="checks-box"):
             yield DataTable(id="checklist", cursor_type="row")
@@ -147,6 +150,15 @@ class PlanScreen(Screen):
 
     # -- the request, the live lr ----------------------------------------------
 
+    def _notify_targets(self) -> list[str]:
+        """The notify field's URLs (space-separated); a bad one is named by its redacted form only."""
+        from launcher.sentinel.notify import check_url
+
+        try:
+            return [check_url(url) for url in self._value("notify").split()]
+        except UserError as exc:
+            raise ValueError(str(exc).replace("--notify takes", "notify takes")) from None
+
     def _value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value.strip()
 
@@ -177,7 +189,7 @@ class PlanScreen(Screen):
         req = PlanRequest(preset=p.name, nodes=self._int("nodes", "nodes", 1, 1), imgs_per_gpu=self._int(
             "imgs", "images per GPU", p.imgs_per_gpu, 1), lr=lr, seed=self._int("seed", "seed", None),
             node_rank=self._int("node-rank", "node rank", 0), master_addr=master, port=port, cfg_options=cfg,
-            data_root=self._value("data-root") or None)
+            data_root=self._value("data-root") or None, notify=self._notify_targets())
         self.devices.fill(req)
         targets = self.query(SlurmTarget)
         self.slurm_spec = targets.first().spec(req) if targets else None
