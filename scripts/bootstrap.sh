@@ -93,13 +93,21 @@ if [ "$MODE" != --detached-rest ]; then  # the detached part holds the lock its 
   exec 9>>"$LOCK"
   # -w: the TUI's check of the lock holds it for an instant.
   if ! flock -w 2 9; then
-    if [ "$MODE" = --background ] && current "$LIGHT"; then
-      say "the training stack is being set up in the background already (pid $(cat "$LOCK" 2>/dev/null); log: $(
-        sed -n 's/.*"log": "\([^"]*\)".*/\1/p' "$STATUS" 2>/dev/null))"
-      exit 0
+    if [ "$MODE" = --background ]; then
+      # The TUI needs only the light part: it opens as soon as the running set-up has that in.
+      current "$LIGHT" || say "waiting for the set-up already running (pid $(cat "$LOCK" 2>/dev/null)) to install the TUI's dependencies"
+      until flock -n 9; do
+        if current "$LIGHT"; then
+          say "the training stack is being set up in the background already (pid $(cat "$LOCK" 2>/dev/null); log: $(
+            sed -n 's/.*"log": "\([^"]*\)".*/\1/p' "$STATUS" 2>/dev/null))"
+          exit 0
+        fi
+        sleep 1
+      done
+    else
+      say "waiting for the set-up already running (pid $(cat "$LOCK" 2>/dev/null)) to finish"
+      flock 9
     fi
-    say "waiting for the set-up already running (pid $(cat "$LOCK" 2>/dev/null)) to finish"
-    flock 9
     current "$READY" && exit 0
   fi
   printf '%s\n' "$$" >"$LOCK"

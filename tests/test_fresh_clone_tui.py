@@ -243,3 +243,31 @@ async def test_the_plan_waits_for_the_set_up_then_checks_by_itself_and_launch_fo
                        "the real checks once the stack is ready")
         assert not any(c.status == "waiting" for c in screen.plan.checks)
         assert {"lr", "seed", "versions"} <= {c.id for c in screen.plan.checks}
+
+
+def test_a_full_set_up_waits_for_the_one_running_and_does_not_start_another(tmp_path):
+    """`make test` (the bootstrap without --background) while `make run`'s set-up runs: it waits on the
+    lock, and when that set-up has made the stack ready it has nothing left to do."""
+    root = tmp_path / "clone"
+    (root / "scripts").mkdir(parents=True)
+    for name in ("scripts/bootstrap.sh", "pyproject.toml", "constraints.txt"):
+        shutil.copy(REPO / name, root / name)
+    venv = root / ".venv"
+    venv.mkdir()
+    (venv / setup_status.LOCK_FILE).write_text("4242\n")
+    lock = os.open(venv / setup_status.LOCK_FILE, os.O_WRONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # as the running set-up holds it
+    try:
+        proc = subprocess.Popen(["bash", str(root / "scripts" / "bootstrap.sh")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        time.sleep(4)  # past its 2 s try: it must be waiting, not installing
+        assert proc.poll() is None and not (venv / "bin").exists()
+        later = time.time() + 5  # the other set-up's ready marker, newer than what decides the install
+        (venv / setup_status.READY_FILE).touch()
+        os.utime(venv / setup_status.READY_FILE, (later, later))
+    finally:
+        os.close(lock)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "waiting for the set-up already running (pid 4242) to finish" in out
+    assert not (venv / "bin").exists()  # it made no venv and installed nothing
