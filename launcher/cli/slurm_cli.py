@@ -12,7 +12,8 @@ from launcher.cli import arg_types
 from launcher.errors import UserError
 
 SLURM_COMMAND_GPUS = 8  # `frcnn-tui slurm` without --gpus-per-node: one 8-GPU node, as it always did
-_SLURM_ONLY = ("partition", "gpus_per_node", "cpus_per_task", "time", "account", "qos", "sbatch_arg")
+_SLURM_ONLY = ("partition", "gpus_per_node", "cpus_per_task", "time", "account", "qos", "sbatch_arg",
+               "checkpoint_grace", "max_restarts")
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
@@ -27,6 +28,11 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--qos")
     g.add_argument("--sbatch-arg", action="append", default=[], metavar="--OPTION[=VALUE]",
                    help="one more sbatch option, repeatable; write it as --sbatch-arg=--mem=32G")
+    g.add_argument("--checkpoint-grace", type=arg_types.int_range(10), metavar="SECONDS",
+                   help="SLURM's warning this long before the time limit: checkpoint at the next iteration, "
+                        "then requeue (default 300)")
+    g.add_argument("--max-restarts", type=arg_types.int_range(0), metavar="N",
+                   help="how often the job requeues itself after a checkpoint or a failure (default 2)")
 
 
 def spec_from_args(args: argparse.Namespace, *, default_gpus: int | None = None) -> Any:
@@ -51,7 +57,8 @@ def spec_from_args(args: argparse.Namespace, *, default_gpus: int | None = None)
         tasks = args.gpus_per_node or default_gpus
     return SlurmSpec(partition=args.partition, nodes=args.nodes, tasks_per_node=tasks, cpu=args.cpu,
                      cpus_per_task=args.cpus_per_task, time=args.time, account=args.account, qos=args.qos,
-                     sbatch_args=list(args.sbatch_arg))
+                     sbatch_args=list(args.sbatch_arg),
+                     **{k: getattr(args, k) for k in ("checkpoint_grace", "max_restarts") if getattr(args, k) is not None})
 
 
 def refuse_slurm_options(args: argparse.Namespace) -> None:

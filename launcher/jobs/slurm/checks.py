@@ -67,6 +67,25 @@ def check_time(spec: SlurmSpec, part: cluster.Partition) -> Check:
     return Check("slurm-time", PASS, f"--time {spec.time} fits {part.name}'s limit ({_minutes(limit)})")
 
 
+def check_preemption(spec: SlurmSpec) -> Check:
+    """What a preemption does to the job: with PreemptMode CANCEL it is cancelled, and the script's
+    --requeue does nothing (SLURM's preemption sends SIGTERM, not the warning signal)."""
+    found = cluster.preempt_mode(spec.partition)
+    restarts = f"the time limit's warning checkpoints and requeues it (at most {spec.max_restarts} restart(s))"
+    if found is None:
+        return Check("slurm-preemption", WARN, "scontrol did not answer: what a preemption does is not known",
+                     "run on a SLURM login node to check it")
+    mode, where = found
+    if "CANCEL" in mode:
+        return Check("slurm-preemption", WARN, f"PreemptMode of {where} is {mode}: a preempted job is cancelled, "
+                     f"not requeued (--requeue does nothing); {restarts}",
+                     "resume a preempted job by hand (frcnn-tui resume JOB), or pick a partition that requeues")
+    if mode == "OFF":
+        return Check("slurm-preemption", PASS, f"no preemption on {spec.partition} (PreemptMode OFF); {restarts}")
+    return Check("slurm-preemption", PASS, f"PreemptMode of {where} is {mode}: a preempted job comes back and "
+                 f"resumes from its last checkpoint; {restarts}")
+
+
 def cluster_checks(spec: SlurmSpec) -> list[Check]:
     """The cluster's checklist items; one warning when this machine cannot ask the cluster."""
     parts = cluster.partitions() if cluster.available("sinfo") else None
@@ -76,5 +95,5 @@ def cluster_checks(spec: SlurmSpec) -> list[Check]:
     checks = [check_partition(spec, parts)]
     part = parts.get(spec.partition)
     if part is not None:
-        checks += [check_node_resources(spec, part), check_time(spec, part)]
+        checks += [check_node_resources(spec, part), check_time(spec, part), check_preemption(spec)]
     return checks

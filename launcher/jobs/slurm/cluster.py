@@ -202,3 +202,18 @@ def partition_names() -> list[str]:
     """Partition names, the default first (for the Plan screen); empty when sinfo cannot answer."""
     parts = partitions() or {}
     return sorted(parts, key=lambda n: (not parts[n].default, n))
+
+
+def preempt_mode(partition: str) -> tuple[str, str] | None:
+    """(PreemptMode, where it is set) for PARTITION: the partition's own, else the cluster's
+    (`scontrol show partition` / `show config`); None when scontrol does not answer."""
+    proc = _run(["scontrol", "show", "partition", partition])
+    if proc is not None and proc.returncode == 0:
+        match = re.search(r"\bPreemptMode=(\S+)", proc.stdout)
+        if match and match.group(1).upper() not in ("", "(NULL)"):
+            return match.group(1).upper(), f"partition {partition}"
+    proc = _run(["scontrol", "show", "config"])
+    if proc is None or proc.returncode != 0:
+        return None
+    match = re.search(r"^PreemptMode\s*=\s*(\S+)", proc.stdout, re.M)
+    return (match.group(1).upper(), "the cluster") if match else None

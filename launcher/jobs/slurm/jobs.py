@@ -20,7 +20,7 @@ from launcher.jobs import identity, registry
 from launcher.jobs.registry import JobRecord
 from launcher.jobs.slurm import cluster, state
 from launcher.jobs.slurm.checks import cluster_checks
-from launcher.jobs.slurm.script import SCRIPT, SlurmSpec, render
+from launcher.jobs.slurm.script import REQUEUE_FILE, SCRIPT, SlurmSpec, render
 from launcher.monitor import attempt_marks
 from launcher.planning.checklist import FAIL
 from launcher.planning.plan import Plan, PlanRequest, make_plan
@@ -69,7 +69,7 @@ def write_files(plan: Plan, spec: SlurmSpec, job_name: str) -> Path:
 
 
 def _fresh_run_files(run_dir: Path) -> None:
-    for stale in (registry.EXIT_FILE, registry.STOP_FILE):
+    for stale in (registry.EXIT_FILE, registry.STOP_FILE, REQUEUE_FILE):
         (run_dir / stale).unlink(missing_ok=True)
     # The logs exist from the start, so `logs` and `watch` work while the job is pending.
     for log in ("stdout.log", "stderr.log"):
@@ -121,9 +121,15 @@ def status(record: JobRecord) -> str:
 
 
 def details(record: JobRecord) -> dict[str, Any]:
-    """SLURM's side of a job for the views: its id, state line (with the pending reason) and restarts."""
+    """SLURM's side of a job for the views: its id, state line (with the pending reason), restarts,
+    and why its script requeued it or did not (a checkpoint on the warning, --max-restarts reached)."""
     info = _info(record)
-    return {"slurm_job_id": record.slurm_job_id, "slurm_state": state.describe(info),
+    try:
+        requeue = (record.run_path / REQUEUE_FILE).read_text().strip() or None
+    except OSError:
+        requeue = None
+    line = state.describe(info) + (f"; {requeue}" if requeue else "")
+    return {"slurm_job_id": record.slurm_job_id, "slurm_state": line, "requeue": requeue,
             "slurm_reason": info.reason if info else None, "restarts": info.restarts if info else None}
 
 

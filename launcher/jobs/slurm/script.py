@@ -18,7 +18,9 @@ from typing import Any
 
 from launcher import paths
 from launcher.errors import UserError
-from launcher.jobs import identity, registry, shell
+from launcher.jobs import checkpoint_stop, identity, registry, shell
+from launcher.jobs.checkpoint_stop import CHECKPOINT_EXIT
+from launcher.stack.exact_resume import REQUEST_FILE
 from launcher.planning.plan import Plan
 from launcher.sentinel import start as sentinel_start
 
@@ -40,6 +42,10 @@ class SlurmSpec:
     account: str | None = None
     qos: str | None = None
     sbatch_args: list[str] = field(default_factory=list)  # more directives, each --option[=value]
+    # SLURM's warning this many seconds before the time limit: the training checkpoints at its next
+    # iteration (an iteration, an evaluation that may be running, and the save on slow storage).
+    checkpoint_grace: int = 300
+    max_restarts: int = 2  # requeues of this job by its own script (after a checkpoint or a failure)
 
     @property
     def cpus(self) -> int:
@@ -72,7 +78,8 @@ def directives(spec: SlurmSpec, job_name: str, run_dir: str) -> list[str]:
     for option, value in (("time", spec.time), ("account", spec.account), ("qos", spec.qos)):
         if value:
             lines.append(shell.directive(option, value))
-    lines += ["#SBATCH --requeue", shell.directive("open-mode", "append"),
+    lines += ["#SBATCH --requeue", shell.directive("signal", f"B:USR1@{spec.checkpoint_grace}"),
+              shell.directive("open-mode", "append"),
               shell.directive("output", f"{run_dir}/stdout.log"), shell.directive("error", f"{run_dir}/stderr.log")]
     return lines + [extra_directive(arg) for arg in spec.sbatch_args]
 
@@ -109,9 +116,38 @@ def render(plan: Plan, spec: SlurmSpec, *, job_name: str | None = None) -> str:
         "resume=()",
         'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && [ -f last_checkpoint ]; then resume=(--resume); fi',
         *sentinel_start.script_start(plan.job_id, run_dir),  # on the first node, where this script runs
-        f'srun --kill-on-bad-exit=1 {shell.words(train)} "${{resume[@]}}" "$@"',
-        "rc=$?",
+        *checkpoint_stop.script_start(),
+        "# SLURM's warning (--signal=B:USR1) reaches this shell only: it asks the training for a checkpoint.",
+        f"trap {shell.word(f'echo slurm-signal > {REQUEST_FILE}')} USR1",
+        f'srun --kill-on-bad-exit=1 {shell.words(train)} "${{resume[@]}}" "$@" &',
+        "train=$!",
+        "# A trapped signal ends `wait` early: wait again until srun has ended, then take its status.",
+        'while kill -0 "$train" 2>/dev/null; do wait "$train"; done',
+        'wait "$train"; rc=$?',
+        *checkpoint_stop.script_status(),
         f'echo "$rc" > {shell.word(run_dir / registry.EXIT_FILE)}',
         *sentinel_start.script_end(),
+        *requeue_lines(spec.max_restarts),
         'exit "$rc"',
     ]) + "\n"
+
+
+REQUEUE_FILE = "requeue.txt"  # why the script requeued its job, or why it did not: `jobs` shows it
+
+
+def requeue_lines(max_restarts: int) -> list[str]:
+    """After a checkpoint on SLURM's warning (exit CHECKPOINT_EXIT) or a failure, the job puts
+    itself back in the queue, at most MAX_RESTARTS times (a job failing at start must not requeue
+    for ever); a stop (scancel) is never undone. The restart runs this script from the top and
+    resumes from last_checkpoint under the same SLURM job id and registry entry."""
+    why = f'"a checkpoint on SLURM\'s warning (exit $rc)"'
+    return [
+        'restarts="${SLURM_RESTART_COUNT:-0}"',
+        f'if [ "$rc" != 0 ] && [ ! -f {shell.word(registry.STOP_FILE)} ]; then',
+        f'  why="exit $rc"; [ "$rc" = {CHECKPOINT_EXIT} ] && why={why}',
+        f'  if [ "$restarts" -lt {int(max_restarts)} ]; then',
+        f'    echo "requeued after $why: restart $((restarts + 1)) of at most {int(max_restarts)}" > {REQUEUE_FILE}',
+        '    scontrol requeue "$SLURM_JOB_ID"',
+        f'  else echo "not requeued after $why: --max-restarts {int(max_restarts)} reached" > {REQUEUE_FILE}; fi',
+        "fi",
+    ]

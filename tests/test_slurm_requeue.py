@@ -1,0 +1,102 @@
+"""SLURM's warning before the time limit, and the job requeueing itself (issue 27), on the real
+one-node cluster that scripts/slurm_local.sh brings up (skipped with its reason where it cannot)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from slurm_helpers import PARTITION, cancel_leftovers, job_row, slurm_cluster, wait_row  # noqa: F401
+from test_checkpoint_resume import samples, train_iters
+from training_helpers import explain, make_tiny_dataset, needs_stack, tiny_launch_args, wait_for
+
+TRAIN_IMAGES, NPROC, EPOCHS = 24, 2, 2
+ITERS_PER_EPOCH = TRAIN_IMAGES // NPROC
+SAVED = re.compile(r"checkpoint on request \(slurm-signal\) at iteration (\d+), epoch (\d+) batch (\d+)")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("data"), train=TRAIN_IMAGES)
+
+
+def slurm_launch(data_root: Path, *slurm_args: str, env: dict | None = None) -> dict:
+    args = tiny_launch_args(data_root, epochs=EPOCHS, nproc=NPROC)
+    cut = args.index("--cfg-options")  # nargs="+": the SLURM flags go before it
+    result = run_cli("launch", *args[:cut], "--slurm", "--partition", PARTITION, *slurm_args, *args[cut:], env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def release_requeued(job: dict) -> dict:
+    """Wait until the job's script requeued it; SLURM holds a requeued job back about two minutes
+    (Reason=BeginTime): let it start now."""
+    row = wait_row(job["id"], lambda r: (r["restarts"] or 0) >= 1 and r["status"] == "pending", 180,
+                   "the job to requeue itself", poll=1)
+    subprocess.run(["scontrol", "update", f"JobId={job['slurm_job_id']}", "StartTime=now"], check=True,
+                   capture_output=True)
+    return row
+
+
+def test_a_partition_that_cancels_on_preemption_is_named_in_the_checklist(slurm_cluster):
+    from launcher.jobs.slurm.checks import cluster_checks
+    from launcher.jobs.slurm.script import SlurmSpec
+
+    def preemption(partition: str):
+        return {c.id: c for c in cluster_checks(SlurmSpec(partition=partition, tasks_per_node=1))}["slurm-preemption"]
+
+    assert preemption(slurm_cluster).status == "pass" and "PreemptMode OFF" in preemption(slurm_cluster).detail
+    subprocess.run(["scontrol", "update", "PartitionName=short", "PreemptMode=CANCEL"], check=True)
+    try:
+        item = preemption("short")
+    finally:
+        subprocess.run(["scontrol", "update", "PartitionName=short", "PreemptMode=OFF"], check=True)
+    assert item.status == "warn" and "cancelled, not requeued (--requeue does nothing)" in item.detail
+    assert "frcnn-tui resume" in item.hint
+
+
+@needs_stack
+@pytest.mark.training
+def test_the_warning_signal_checkpoints_inside_an_epoch_and_the_job_requeues_itself_and_finishes(
+        slurm_cluster, data, cancel_leftovers):
+    job = slurm_launch(data, "--time", "10", "--checkpoint-grace", "120", env={"FRCNN_TUI_TEST_RECORD_SAMPLES": "1"})
+    run_dir = Path(job["run_dir"])
+    assert "\n#SBATCH --signal=B:USR1@120\n" in (run_dir / "slurm.sh").read_text()
+    wait_for(lambda: (run_dir / "samples" / "rank0.jsonl").exists() and len(samples(run_dir, 0)) >= 3, 300,
+             "three iterations of the first epoch", poll=1)
+    # What SLURM sends 120 s before the time limit (its own timing is coarse, up to a minute early).
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job["slurm_job_id"]], check=True, capture_output=True)
+    row = release_requeued(job)
+    assert "requeued after a checkpoint on SLURM's warning (exit 75): restart 1 of at most 2" in row["slurm_state"]
+    saved = [tuple(map(int, m)) for m in SAVED.findall((run_dir / "stdout.log").read_text())]
+    assert len(saved) == 1, explain(run_dir)
+    iteration, epoch, batch = saved[0]
+    assert epoch == 1 and 0 < batch < ITERS_PER_EPOCH and iteration == batch  # inside the first epoch
+    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the requeued job", poll=2)
+    assert row["status"] == "succeeded" and row["restarts"] == 1, explain(run_dir)
+    # Resumed at the same iteration: each iteration trained once, the ranks' images each once an epoch.
+    assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    for rank in range(NPROC):
+        rows = samples(run_dir, rank)
+        assert [it for it, _ in rows] == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    # One job in the registry: the script run again from the top registered nothing.
+    assert [j["id"] for j in json.loads(run_cli("jobs", "--json").stdout)["jobs"]] == [job["id"]]
+
+
+@needs_stack
+@pytest.mark.training
+def test_max_restarts_1_stops_a_job_that_always_fails_at_start_with_the_reason(slurm_cluster, data,
+                                                                               cancel_leftovers):
+    job = slurm_launch(data, "--max-restarts", "1", env={"FRCNN_TUI_TEST_RAISE_AT": "0:1"})
+    release_requeued(job)
+    row = wait_row(job["id"], lambda r: r["status"] == "failed" and r.get("requeue", "").startswith("not requeued"),
+                   300, "the second failure")
+    assert row["restarts"] == 1
+    # srun's status: the failing rank's 1, or the 143 of the rank srun then ended (--kill-on-bad-exit).
+    assert re.search(r"not requeued after exit (1|143): --max-restarts 1 reached", row["slurm_state"]), row
+    assert "restart 1" in (Path(job["run_dir"]) / "stdout.log").read_text()
