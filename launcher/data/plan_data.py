@@ -14,7 +14,8 @@ from launcher.planning.checklist import FAIL, PASS, WARN, Check
 from launcher.planning.presets import Preset
 from launcher.planning.request import PlanRequest
 
-__all__ = ["PlanData", "from_request", "check_dataset", "schedule_problems", "SHORT_SCHEDULE"]
+__all__ = ["PlanData", "from_request", "check_dataset", "check_load_from", "checkpoint_path", "schedule_problems",
+           "SHORT_SCHEDULE"]
 
 SHORT_SCHEDULE = 500  # iterations: below this a detector trained on a new set rarely converges
 
@@ -73,6 +74,39 @@ def schedule_problems(report: DataReport, summary: dict[str, Any], total_batch: 
                                 f"train about {need} epochs (--cfg-options train_cfg.max_epochs={need}) or a smaller "
                                 f"batch"))
     return problems
+
+
+def checkpoint_path(path: str) -> str:
+    """--load-from FILE, absolute; a file that is not there is bad input (one line, exit 2)."""
+    from pathlib import Path
+
+    from launcher.errors import UserError
+
+    file = Path(path).expanduser().absolute()
+    if not file.is_file():
+        raise UserError(f"--load-from {path}: no such file")
+    return str(file)
+
+
+def check_load_from(summary: dict[str, Any]) -> Check:
+    """--load-from: the checkpoint's box head against the classes that train now. MMEngine loads a
+    checkpoint with strict=False, so layers whose shape differs (the classifier and box regressor,
+    sized by num_classes) are skipped with a warning and start from their initialisation."""
+    head = summary.get("load_from") or {}
+    classes = summary.get("num_classes")
+    path = head.get("path")
+    if head.get("problem"):
+        return Check("load-from", WARN, f"{path}: {head['problem']}", "a checkpoint saved by MMEngine or "
+                     "mmdet's model zoo (state_dict and meta) loads; re-save yours with its state_dict only")
+    theirs = head.get("num_classes")
+    if theirs is None:
+        return Check("load-from", WARN, f"{path}: no Faster R-CNN box head found (no bbox_head.fc_cls): only the "
+                     f"layers whose names and shapes match are loaded", "check that it is a Faster R-CNN checkpoint")
+    if theirs == classes:
+        return Check("load-from", PASS, f"fine-tuning from {path}: its box head has the same {classes} classes, "
+                     f"the whole model is loaded")
+    return Check("load-from", PASS, f"fine-tuning from {path} ({theirs} classes): the box head's classifier and "
+                 f"box regressor start fresh for {classes} classes, every other layer is loaded")
 
 
 def check_dataset(data: PlanData, summary: dict[str, Any], total_batch: int) -> Check:

@@ -162,6 +162,8 @@ def _plan_options(req: PlanRequest, proposal: lr_scaling.LrProposal, cpu: bool) 
         opts.append(["randomness.seed", req.seed, False])
     if req.deterministic:
         opts.append(["randomness.deterministic", True, False])
+    if req.load_from:
+        opts.append(["load_from", plan_data.checkpoint_path(req.load_from), False])
     if cpu:
         opts.append(["env_cfg.dist_cfg.backend", "gloo", False])
     if req.nodes > 1:
@@ -288,6 +290,8 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
             _await_dataset(generating)
 
     checks = _run_checks(preset, proposal, inspection, inventory, gpu_ids, cpu, nproc, port, req, data_root, setup)
+    if req.load_from:
+        checks.append(plan_data.check_load_from((inspection.get("config") or {}).get("summary") or {}))
     if dataset is not None:
         checks.append(plan_data.check_dataset(dataset, (inspection.get("config") or {}).get("summary") or {},
                                               proposal.total_batch))

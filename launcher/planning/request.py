@@ -31,6 +31,7 @@ class PlanRequest:
     train_images: str | None = None
     val_ann: str | None = None
     val_images: str | None = None
+    load_from: str | None = None  # fine-tune from this checkpoint (a COCO-trained Faster R-CNN, usually)
     cfg_options: list[str] = field(default_factory=list)
     work_dir: str | None = None
     name: str | None = None

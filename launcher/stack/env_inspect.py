@@ -241,6 +241,27 @@ def _weight_status(ckpt: str) -> dict:
     return entry
 
 
+def _checkpoint_head(path: str) -> dict:
+    """How many classes the box head of the checkpoint at PATH was trained for (its fc_cls has one
+    row per class plus background), read with torch's safe loader: a file it refuses is said so."""
+    out: dict = {"path": path, "num_classes": None, "problem": None}
+    if not Path(path).expanduser().is_file():
+        out["problem"] = f"file not found: {path}"
+        return out
+    try:
+        import torch
+
+        ckpt = torch.load(str(Path(path).expanduser()), map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a checkpoint, or one holding more than tensors and plain data
+        out["problem"] = f"cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        return out
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else {}
+    weight = next((v for k, v in state.items() if k.endswith("bbox_head.fc_cls.weight")), None)
+    if weight is not None:
+        out["num_classes"] = int(weight.shape[0]) - 1
+    return out
+
+
 def _dataset_summary(cfg, split: str) -> dict | None:
     loader = cfg.get(f"{split}_dataloader")
     if not loader:
@@ -317,6 +338,7 @@ def summarize(cfg) -> dict:
         "val": _dataset_summary(cfg, "val"),
         "test": _dataset_summary(cfg, "test"),
         "pretrained": _pretrained(cfg),
+        "load_from": _checkpoint_head(str(cfg.load_from)) if cfg.get("load_from") else None,
         "log_interval": logger.get("interval"),
         "backend": ((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend"),
     }
