@@ -96,11 +96,16 @@ def test_a_misspelled_config_key_fails_the_plan_and_launches_nothing(cli, tmp_pa
     checks = {c["id"]: c for c in _plan_json(cli("plan", *base, "model.roi_head.bbox_head.num_classe=3",
                                                  "optim_wrapper.optimizer.betas=[0.9,0.99]",
                                                  "model.rpn_head.reg_decoded_bbox=True",
-                                                 "default_hooks.checkpoint.max_keep_ckpts=1", "--json"))["checklist"]}
+                                                 "param_scheduler.0.type=LinarLR",
+                                                 "default_hooks.checkpoint.max_keep_ckpts=1",
+                                                 "default_hooks.logger.intervall=1", "--json"))["checklist"]}
     assert checks["config"]["status"] == "fail"
-    assert checks["config"]["detail"].startswith("unknown key model.roi_head.bbox_head.num_classe: Shared2FCBBoxHead "
-                                                 "takes no 'num_classe' (did you mean num_classes?)")
-    assert "betas" not in checks["config"]["detail"] and "reg_decoded_bbox" not in checks["config"]["detail"]
+    assert checks["config"]["detail"] == (
+        "unknown type param_scheduler.0.type=LinarLR (did you mean LinearLR?); unknown key "
+        "default_hooks.logger.intervall: LoggerHook takes no 'intervall' (did you mean interval?); unknown key "
+        "model.roi_head.bbox_head.num_classe: Shared2FCBBoxHead takes no 'num_classe' (did you mean num_classes?): "
+        "every rank would stop at start")
+    assert checks["config"]["hint"] == "spell it param_scheduler.0.type=LinearLR"
     fine = _plan_json(cli("plan", *base, "train_cfg.max_epochs=24", "--json"))
     assert "config" not in {c["id"] for c in fine["checklist"]}, fine["checklist"]
 

@@ -54,14 +54,16 @@ def check_config_keys(summary: dict[str, Any]) -> list[Check]:
 
     more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
     first = problems[0]
-    if first.get("nearest"):
+    if first.get("nearest") and first.get("accepted") is None:  # a type: the value is misspelled
+        hint = f"spell it {first['key']}={first['nearest']}"
+    elif first.get("nearest"):
         hint = f"spell it {first['key'].rsplit('.', 1)[0]}.{first['nearest']}"
     elif first.get("accepted"):
         hint = f"{first['owner']} takes: {', '.join(first['accepted'])}"
     else:
         hint = "drop the key from --cfg-options (or the preset's cfg_options)"
-    return [Check("config", FAIL, "; ".join(said(p) for p in problems[:3]) + more + ": the job would stop at start "
-                  "with a TypeError", hint)]
+    return [Check("config", FAIL, "; ".join(said(p) for p in problems[:3]) + more + ": every rank would stop at "
+                  "start", hint)]
 
 
 def check_lr(preset: Preset, proposal: LrProposal, summary: dict[str, Any]) -> Check:
