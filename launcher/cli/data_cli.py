@@ -11,22 +11,10 @@ import argparse
 import json
 from typing import Any
 
+from launcher.cli.common import add_data_args, print_json
 from launcher.errors import UserError
 
-__all__ = ["add_data_args", "register"]
-
-
-def add_data_args(p: argparse.ArgumentParser, *, positional: bool = False) -> None:
-    """--data PATH (or PATH) and the four explicit paths, as plan/launch/slurm and `data check` take them."""
-    if positional:
-        p.add_argument("data", nargs="?", metavar="PATH", help="the dataset folder (COCO, annotations/, Roboflow)")
-    else:
-        p.add_argument("--data", metavar="PATH", help="your own COCO-format dataset: a folder in a known layout "
-                       "(frcnn-tui data check PATH shows what is found)")
-    p.add_argument("--train-ann", metavar="FILE", help="train annotation file (with the three other paths)")
-    p.add_argument("--train-images", metavar="DIR")
-    p.add_argument("--val-ann", metavar="FILE")
-    p.add_argument("--val-images", metavar="DIR")
+__all__ = ["register"]
 
 
 def layout_from_args(args: argparse.Namespace, verb: str):
@@ -51,7 +39,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
         saved = save_preset(report, args.save_preset, args.base or "r50-fpn-1x")
     if args.json:
-        print(json.dumps(dict(report.to_dict(), saved_preset=str(saved) if saved else None), indent=2))
+        print_json(dict(report.to_dict(), saved_preset=str(saved) if saved else None))
     else:
         print_report(report)
         if saved:
@@ -83,7 +71,7 @@ def cmd_data_preview(args: argparse.Namespace) -> int:
     if drawn.get("error"):
         raise UserError(f"could not draw the preview: {drawn['error']}")
     if args.json:
-        print(json.dumps(dict(drawn, split=args.split, ann_file=str(split.ann_file))))
+        print(json.dumps(dict(drawn, split=args.split, ann_file=str(split.ann_file))))  # one line, as a script reads it
     else:
         print(f"{drawn['images']} {args.split} images, {drawn['boxes']} boxes: {drawn['png']}")
     return 0

@@ -8,7 +8,6 @@ leaves it running, `frcnn-tui watch` and the TUI find it.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any, Callable
@@ -16,6 +15,7 @@ from typing import Any, Callable
 from launcher.jobs import local as jobs
 from launcher.jobs import registry
 from launcher.cli import render
+from launcher.cli.common import print_json
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.metrics import JobMetrics
 from launcher.planning.plan import PlanRequest
@@ -86,7 +86,7 @@ def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | N
         "formula": plan.proposal.formula, "first_error_line": (snap.get("errors") or {}).get("first_error_line"),
     }
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
     else:
         say(f"\n{status}: final bbox mAP {_fmt(summary['final_bbox_mAP'], '.3f')}, best "
             f"{_fmt(summary['best_bbox_mAP'], '.3f')} at epoch {summary['best_epoch']} "

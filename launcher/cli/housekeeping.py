@@ -9,12 +9,12 @@ remaining job's status (kept rows make that cheap: launcher.jobs.summary_index).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
 
 from launcher.cli import arg_types
+from launcher.cli.common import print_json
 
 
 def add_job_filters(p: argparse.ArgumentParser) -> None:
@@ -64,7 +64,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
         except CheckFailed as exc:
             refused.append({"id": record.id, "reason": str(exc)})
     if args.json:
-        print(json.dumps({"removed": [r.to_dict() for r in removed], "refused": refused}, indent=2))
+        print_json({"removed": [r.to_dict() for r in removed], "refused": refused})
     else:
         for r in removed:
             print(f"removed job {r.id} ({r.name}); run dir {r.run_dir}: {r.files}")

@@ -8,62 +8,18 @@ command that needs them, so `frcnn-tui --help` stays instant.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, Callable
 
 from launcher import __version__
 from launcher.cli import arg_types, data_cli, housekeeping, notify_cli, reproduction, slurm_cli
+from launcher.cli.common import add_plan_args, plan_request, print_json
 from launcher.errors import UserError, guarded
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + line)
         self.exit(2, f"frcnn-tui: error: {message} (see {self.prog} --help)\n")
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
-
-
-def _add_plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", required=True, help="preset name (frcnn-tui presets)")
-    dev = p.add_mutually_exclusive_group()
-    dev.add_argument("--gpus", type=arg_types.count, help="use the first N GPUs (PCI order)")
-    dev.add_argument("--gpu-ids", type=arg_types.int_list, help="use these GPUs, e.g. 0,2")
-    p.add_argument("--cpu", action="store_true", help="train on CPU with gloo workers")
-    p.add_argument("--nproc", type=arg_types.count, help="CPU workers per node (default: the preset's)")
-    p.add_argument("--nodes", type=arg_types.count, default=1)
-    p.add_argument("--node-rank", type=arg_types.index, default=0)
-    p.add_argument("--master-addr", help="rendezvous host (multi-node)")
-    p.add_argument("--port", type=arg_types.port, help="rendezvous port (default: a free one)")
-    p.add_argument("--imgs-per-gpu", type=arg_types.count)
-    p.add_argument("--lr", type=arg_types.positive_float, help="override the proposed lr (the plan says how far it is off)")
-    p.add_argument("--lr-rule", choices=["linear", "sqrt"])
-    p.add_argument("--rescale-warmup", action="store_true", help="scale warmup iterations by base/total batch "
-                   "(detectron2 style; mmdet's default keeps them)")
-    p.add_argument("--seed", type=arg_types.seed)
-    p.add_argument("--deterministic", action="store_true")
-    p.add_argument("--data-root", help="dataset root (COCO layout)")
-    data_cli.add_data_args(p)  # --data PATH, or --train-ann/--train-images/--val-ann/--val-images
-    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
-    p.add_argument("--python", help="training interpreter (default: this one, $FRCNN_TUI_PYTHON, config.toml)")
-    p.add_argument("--amp", action="store_true")
-    p.add_argument("--json", action="store_true")
-
-
-def _request(args: argparse.Namespace) -> Any:
-    from launcher.planning.plan import PlanRequest
-
-    return PlanRequest(
-        preset=args.preset, gpus=args.gpus, gpu_ids=args.gpu_ids, cpu=args.cpu, nproc=args.nproc, nodes=args.nodes,
-        node_rank=args.node_rank, master_addr=args.master_addr, port=args.port, imgs_per_gpu=args.imgs_per_gpu,
-        lr=args.lr, lr_rule=args.lr_rule, rescale_warmup=args.rescale_warmup, seed=args.seed,
-        deterministic=args.deterministic, data_root=args.data_root, cfg_options=args.cfg_options,
-        data=args.data, train_ann=args.train_ann, train_images=args.train_images, val_ann=args.val_ann,
-        val_images=args.val_images,
-        work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp,
-        notify=getattr(args, "notify", None) or [])
 
 
 # -- commands --------------------------------------------------------------------
@@ -74,7 +30,7 @@ def cmd_gpus(args: argparse.Namespace) -> int:
 
     inv = probe()
     if args.json:
-        _print_json(inv.to_dict())
+        print_json(inv.to_dict())
     else:
         render.print_inventory(inv)
     return 0
@@ -93,9 +49,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
         disagreements = {name: cross_check(p, args.python) for name, p in catalog.presets.items()}
     if args.json:
-        _print_json({"presets": [dict(p.to_dict(), **({"disagreements": disagreements[n]} if args.check else {}))
-                                 for n, p in sorted(catalog.presets.items())],
-                     "errors": [str(e) for e in catalog.errors]})
+        print_json({"presets": [dict(p.to_dict(), **({"disagreements": disagreements[n]} if args.check else {}))
+                                for n, p in sorted(catalog.presets.items())],
+                    "errors": [str(e) for e in catalog.errors]})
     else:
         render.print_presets(catalog, disagreements)
     return 1 if any(disagreements.values()) else 0
@@ -105,9 +61,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from launcher.cli import render
     from launcher.planning.plan import make_plan
 
-    plan = make_plan(_request(args))
+    plan = make_plan(plan_request(args))
     if args.json:
-        _print_json(plan.to_dict())
+        print_json(plan.to_dict())
     else:
         render.print_plan(plan)
     return 1 if plan.status == "fail" else 0
@@ -121,15 +77,15 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
     reference = references.load(args.reference) if args.reference else None  # a wrong name fails before launch
     if args.slurm:
-        record, plan = slurm_cli.launch(args, _request(args))
+        record, plan = slurm_cli.launch(args, plan_request(args))
     else:
         slurm_cli.refuse_slurm_options(args)
-        record, plan = jobs.launch(_request(args), force=args.force)
+        record, plan = jobs.launch(plan_request(args), force=args.force)
     if reference is not None:
         references.record_for_job(record.run_path, reference.name)
     if args.json:
-        _print_json(dict(record.to_dict(), status=registry.status(record),
-                         plan=dict(plan.to_dict(), reference=args.reference)))
+        print_json(dict(record.to_dict(), status=registry.status(record),
+                        plan=dict(plan.to_dict(), reference=args.reference)))
     else:
         render.print_plan(plan, brief=True)
         if args.slurm:
@@ -145,7 +101,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     rows = housekeeping.listed_rows(args)
     if args.json:
-        _print_json({"jobs": rows})
+        print_json({"jobs": rows})
     else:
         render.print_jobs(rows)
     return 0
@@ -162,7 +118,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         found, left = backends.stop(record, grace=args.grace, checkpoint_wait=wait)
         status = registry.status(record)
         if args.json:
-            _print_json({"id": record.id, "stopped": found, "left": left, "status": status})
+            print_json({"id": record.id, "stopped": found, "left": left, "status": status})
         else:
             print(f"stopped job {record.id} (SLURM job {record.slurm_job_id}): {status}, {left} left" if found else
                   f"job {record.id} is not in SLURM's queue ({status}); nothing was cancelled")
@@ -172,14 +128,14 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if not registry.job_processes(record):
         # Whatever holds the recorded pid or pgid now is not the job's: it is left alone.
         msg = f"job {record.id} is not running ({jobs.not_running_reason(record)}); nothing was signalled"
-        _print_json({"id": record.id, "stopped": 0, "status": registry.status(record)}) if args.json else print(msg)
+        print_json({"id": record.id, "stopped": 0, "status": registry.status(record)}) if args.json else print(msg)
         return 0
     found = jobs.stop(record, grace=args.grace, checkpoint_wait=wait)
     left = registry.job_processes(record)
     saved = checkpoint_stop.saved(record.run_path) if args.checkpoint else None
     if args.json:
-        _print_json({"id": record.id, "stopped": found, "left": len(left), "status": registry.status(record),
-                     **({"checkpoint": saved} if args.checkpoint else {})})
+        print_json({"id": record.id, "stopped": found, "left": len(left), "status": registry.status(record),
+                    **({"checkpoint": saved} if args.checkpoint else {})})
     else:
         print(f"stopped job {record.id}: {found} process(es) signalled, {len(left)} left")
         if args.checkpoint:
@@ -194,7 +150,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     record = backends.resume(registry.find(args.job), nproc=args.nproc)
     if args.json:
-        _print_json(dict(record.to_dict(), status=registry.status(record)))
+        print_json(dict(record.to_dict(), status=registry.status(record)))
     else:
         where = f"SLURM job {record.slurm_job_id}" if backends.is_slurm(record) else f"pid {record.pid}"
         print(f"resumed job {record.id} from {record.run_dir}/last_checkpoint, {where}")
@@ -240,7 +196,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     lines, report = doctor.run_doctor(args.python)
     if args.json:
-        _print_json(doctor.to_json(lines, report))
+        print_json(doctor.to_json(lines, report))
     else:
         render.print_doctor(lines)
     return 0 if doctor.can_train(lines) else 1
@@ -274,11 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_presets)
 
     p = sub.add_parser("plan", help="propose the lr and run the reproduction checklist")
-    _add_plan_args(p)
+    add_plan_args(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("launch", help="start a detached training job")
-    _add_plan_args(p)
+    add_plan_args(p)
     p.add_argument("--name", type=arg_types.job_name, help="job name (default: the preset's)")
     p.add_argument("--work-dir", help="run directory (default: under the state dir)")
     p.add_argument("--reference", help="reference run to compare with (default: the preset's; frcnn-tui reference list)")

@@ -5,9 +5,9 @@ whether it arrived; `launch --notify URL`. The URL is a secret: only its redacte
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
+from launcher.cli.common import print_json
 from launcher.errors import UserError
 
 __all__ = ["add_notify_arg", "register"]
@@ -42,7 +42,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
             raise UserError(reason)
         results.append({"target": target.name, "delivered": delivered, "reason": reason or None})
     if args.json:
-        print(json.dumps({"results": results}, indent=2))
+        print_json({"results": results})
     else:
         for r in results:
             print(f"delivered to {r['target']}" if r["delivered"] else

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from launcher.cli.common import print_json
 from launcher.errors import UserError
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
 
 
 def _catalog():
@@ -51,7 +47,7 @@ def cmd_reference_add(args: argparse.Namespace) -> int:
     ref.preset = args.preset or ref.preset
     path = store.save(ref)
     if args.json:
-        _print_json(dict(ref.to_dict(), path=str(path)))
+        print_json(dict(ref.to_dict(), path=str(path)))
         return 0
     s = _summary(ref, catalog)
     print(f"added reference {ref.name} ({ref.format}) from {ref.source}: {s['epochs']} evaluated epoch(s), final "
@@ -74,7 +70,7 @@ def cmd_reference_list(args: argparse.Namespace) -> int:
                for name, p in sorted(catalog.presets.items())
                if name not in covered and getattr(p, "reference_log_url", None)]
     if args.json:
-        _print_json({"references": refs, "presets_without_reference": missing})
+        print_json({"references": refs, "presets_without_reference": missing})
         return 0
     out = render.console()
     if refs:
@@ -99,7 +95,7 @@ def cmd_reference_show(args: argparse.Namespace) -> int:
     noise, how = compare.noise_threshold(ref, store.load_all())
     data = dict(ref.to_dict(), noise=noise, noise_source=how, reference_log_url=_log_url(ref.preset))
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     print(f"{ref.name}: {ref.format} from {ref.source}" + (f", preset {ref.preset}" if ref.preset else ""))
     print("  env:   " + ", ".join(f"{k} {v}" for k, v in ref.env.items() if v is not None))
@@ -118,7 +114,7 @@ def cmd_reference_rm(args: argparse.Namespace) -> int:
 
     path = store.remove(args.name)
     if args.json:
-        _print_json({"removed": args.name, "path": str(path)})
+        print_json({"removed": args.name, "path": str(path)})
     else:
         print(f"removed reference {args.name}")
     return 0
@@ -135,7 +131,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     record = registry.find(args.job)
     result = write_report(record, args.reference, Path(args.output) if args.output else None)
     if args.json:
-        _print_json(result)
+        print_json(result)
         return 0
     state = " (job still running: partial report)" if result["running"] else ""
     print(f"wrote {result['report']}{state}")
@@ -156,7 +152,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UserError("compare takes two or more jobs")
     result = compare_runs([registry.find(j) for j in args.jobs])
     if args.json:
-        _print_json(result)
+        print_json(result)
         return 0
     runs = result["runs"]
     # Each run by its name and id (the id is what other commands take), in the order asked for.

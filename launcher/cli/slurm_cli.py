@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from launcher.cli import arg_types
+from launcher.cli.common import add_plan_args, plan_request, print_json
 from launcher.errors import UserError
 
 SLURM_COMMAND_GPUS = 8  # `frcnn-tui slurm` without --gpus-per-node: one 8-GPU node, as it always did
@@ -82,11 +83,10 @@ def print_submitted(record: Any) -> None:
 
 def cmd_slurm(args: argparse.Namespace) -> int:
     """Write the batch script (the checklist still gates it); --submit also sbatches and records it."""
-    from launcher.cli.main import _print_json, _request
     from launcher.jobs import registry
     from launcher.jobs.slurm import jobs as slurm_jobs
 
-    req, spec = _request(args), spec_from_args(args, default_gpus=SLURM_COMMAND_GPUS)
+    req, spec = plan_request(args), spec_from_args(args, default_gpus=SLURM_COMMAND_GPUS)
     if args.submit:
         record, plan = slurm_jobs.launch(req, spec, force=args.force)
         script, submitted = record.command[-1], record.slurm_job_id
@@ -98,7 +98,7 @@ def cmd_slurm(args: argparse.Namespace) -> int:
     result = {"script": script, "run_dir": str(plan.run_dir), "lr": plan.proposal.lr,
               "formula": plan.proposal.formula, "submitted": submitted, "job": record.id if record else None}
     if args.json:
-        _print_json(dict(result, status=registry.status(record) if record else None))
+        print_json(dict(result, status=registry.status(record) if record else None))
     elif record:
         print(f"wrote {script} (lr {plan.proposal.lr:g} = {plan.proposal.formula})")
         print_submitted(record)
@@ -110,15 +110,13 @@ def cmd_slurm(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """`launch --slurm` and its options on the launch parser, and the `slurm` command."""
-    from launcher.cli.main import _add_plan_args
-
     launch_parser = sub.choices["launch"]
     launch_parser.add_argument("--slurm", action="store_true",
                                help="submit to SLURM (sbatch) instead of running on this host")
     _add_options(launch_parser)
 
     p = sub.add_parser("slurm", help="write (and with --submit, sbatch) a SLURM batch script for a preset")
-    _add_plan_args(p)
+    add_plan_args(p)
     _add_options(p)
     p.add_argument("--name", type=arg_types.job_name, help="job name (with --submit)")
     p.add_argument("--work-dir")
