@@ -287,6 +287,7 @@ class PlanScreen(Screen):
         box.border_subtitle = (f"{counts['pass']} pass · {counts['warn']} warn · {counts['fail']} fail{waiting}"
                                " · enter: full text")
         self._follow_setup(plan)
+        self.refresh_bindings()  # Launch is offered, or dimmed while the checks wait for the stack
         # A blank seed means the config's own: say which (the demo's config sets 0), not "random";
         # short, as a placeholder wider than the field wraps and shows only its first word.
         config_seed = plan.resolved.get("seed")
@@ -352,7 +353,8 @@ class PlanScreen(Screen):
         return [f"{c.id}: {tui_words(c.detail)}" for c in self.plan.checks if c.status == FAIL]
 
     def _waiting_for_stack(self) -> bool:
-        """Launch is not offered while the training stack is being set up: said plainly, in a toast."""
+        """Launch is not offered while the training stack is being set up (its keys are dimmed); from the
+        command palette, a toast says why."""
         waiting = [c for c in self.plan.checks if c.status == WAITING] if self.plan else []
         if waiting:
             self.notify(f"{waiting[0].detail}: the checklist runs again by itself when it is ready; launch then.",
@@ -432,6 +434,12 @@ class PlanScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Launch is offered once the training stack is ready: dimmed (None) while the checks wait for it.
+        if action in ("launch", "force_launch") and self.plan is not None:
+            return None if any(c.status == WAITING for c in self.plan.checks) else True
+        return True
 
     def screen_commands(self):
         from textual.app import SystemCommand
