@@ -18,6 +18,7 @@ from typing import Callable
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor import reference_compare, run_checks
+from launcher.monitor.values import is_loss_key
 from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up, planned_warmup_iters
 from launcher.sentinel import report as sentinel_report
 
@@ -285,7 +286,7 @@ def _num(v: object, fmt: str = ".4f") -> str:
 
 def _latest_cells(latest: dict) -> list[tuple[str, str]]:
     # The file's own order (loss first, then the components) reads like the text log.
-    losses = sorted((k for k in latest if k == "loss" or k.startswith("loss_")), key=lambda k: k != "loss")
+    losses = sorted((k for k in latest if is_loss_key(k)), key=lambda k: k != "loss")
     cells = [(k, _num(latest[k])) for k in losses]
     if "acc" in latest:
         cells.append(("acc", _num(latest["acc"], ".2f")))

@@ -15,7 +15,7 @@ from typing import Any
 from launcher.errors import UserError
 from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
-from launcher.references.model import finite
+from launcher.monitor.values import finite
 
 
 def _devices(record: JobRecord) -> str:

@@ -13,7 +13,6 @@ import contextlib
 import functools
 import fcntl
 import json
-import math
 import os
 import re
 import sys
@@ -30,6 +29,7 @@ import psutil
 from launcher import paths
 from launcher.errors import UserError
 from launcher.jobs import identity
+from launcher.monitor.values import finite
 
 RUNNING, SUCCEEDED, FAILED, STOPPED = "running", "succeeded", "failed", "stopped"
 # SLURM jobs only: queued (or requeued); and SLURM unreachable with no exit file to read.
@@ -123,7 +123,7 @@ def _matches(value: Any, hint: Any) -> bool:
     if typing.get_origin(hint) is list:
         return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
     if hint is float:  # JSON writes 3.0 as 3
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return finite(value)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, hint)

@@ -6,6 +6,7 @@ __all__ = ["finite", "is_loss_key", "json_value"]
 
 
 def finite(v: object) -> bool:
+    """A real number, not NaN or infinite, not a bool. v - v (not math.isfinite): an int of any size is fine."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v - v == 0
 
 
@@ -17,4 +18,5 @@ def json_value(v: object) -> object:
 
 
 def is_loss_key(k: str) -> bool:
+    """MMEngine's total "loss" and its parts ("loss_cls", "loss_rpn_bbox", ...), not e.g. "acc" or "lr"."""
     return k == "loss" or k.startswith("loss_")

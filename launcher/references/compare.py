@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from launcher.references.model import Reference, finite
+from launcher.monitor.values import finite
+from launcher.references.model import Reference
 
 DEFAULT_NOISE = 0.008
 MIN_NOISE = 0.002

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from launcher.monitor.values import finite
 
 MAP_KEYS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
 ENV_KEYS = ("torch", "cuda", "opencv", "mmcv", "mmdet", "mmengine", "gpus", "gpu_name")
@@ -60,10 +61,6 @@ class Reference:
     def lr_per_image(self) -> float | None:
         lr, batch = self.train.get("lr"), self.train.get("total_batch")
         return lr / batch if lr and batch else None
-
-
-def finite(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def map_row(epoch: int, values: dict[str, Any]) -> dict[str, Any] | None:

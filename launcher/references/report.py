@@ -19,7 +19,8 @@ from launcher.jobs import registry
 from launcher.jobs.registry import JobRecord
 from launcher.monitor import per_class
 from launcher.references.mmengine_workdir import parse_job_dir, read_plan, what_ran
-from launcher.references.model import MAP_KEYS, Reference, finite
+from launcher.monitor.values import finite
+from launcher.references.model import MAP_KEYS, Reference
 
 _LABELS = {"bbox_mAP": "mAP", "bbox_mAP_50": "AP50", "bbox_mAP_75": "AP75", "bbox_mAP_s": "APs",
            "bbox_mAP_m": "APm", "bbox_mAP_l": "APl"}

@@ -9,6 +9,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
+from launcher.monitor.values import is_loss_key
+
 # plotext's named colours are the terminal's 16 ANSI colours: they survive without truecolor.
 LOSS_COLORS = {"loss": "white", "loss_rpn_cls": "cyan", "loss_rpn_bbox": "blue", "loss_cls": "magenta",
                "loss_bbox": "yellow"}
@@ -35,7 +37,7 @@ def ema(values: list[float], alpha: float = EMA_ALPHA) -> list[float]:
 
 
 def loss_keys(series: dict) -> list[str]:
-    keys = [k for k in series if k == "loss" or k.startswith("loss_")]
+    keys = [k for k in series if is_loss_key(k)]
     return sorted(keys, key=lambda k: (k != "loss", k))
 
 
