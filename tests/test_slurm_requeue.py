@@ -84,6 +84,11 @@ def test_the_warning_signal_checkpoints_inside_an_epoch_and_the_job_requeues_its
     for rank in range(NPROC):
         rows = samples(run_dir, rank)
         assert [it for it, _ in rows] == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    # The first attempt's sentinel reported a stop at the checkpoint, not a failure.
+    kinds = [(e["kind"], e["text"]) for e in map(json.loads, (run_dir / "events.jsonl").read_text().splitlines())]
+    assert not [k for k, _ in kinds if k == "failed"], kinds
+    assert any(k == "stopped" and f"on SLURM's warning at a checkpoint of iteration {iteration}" in t
+               for k, t in kinds), kinds
     # One job in the registry: the script run again from the top registered nothing.
     assert [j["id"] for j in json.loads(run_cli("jobs", "--json").stdout)["jobs"]] == [job["id"]]
 

@@ -16,6 +16,7 @@ from launcher.stack.exact_resume import CHECKPOINT_EXIT, CHECKPOINTED_FILE, REQU
 
 __all__ = ["CHECKPOINT_EXIT", "request", "saved", "script_start", "script_status"]
 
+SLURM_WARNING = "slurm-signal"  # the reason the SLURM script's trap writes into the request
 DEFAULT_WAIT_S = 600.0  # an iteration, an evaluation that may be running, and the save on slow storage
 
 

@@ -152,7 +152,7 @@ class Sentinel:
                   f"{type(exc).__name__}: {exc}", flush=True)
 
     def finish(self) -> None:
-        from launcher.jobs import registry
+        from launcher.jobs import checkpoint_stop, registry
 
         code = registry.read_exit_status(self.run_dir)
         stop_asked = (self.run_dir / registry.STOP_FILE).exists()
@@ -160,11 +160,16 @@ class Sentinel:
         catch_up(self.tailer, self.metrics, keep=False)
         snap = self.snapshot(status)
         self._alerts(snap)
+        saved = checkpoint_stop.saved(self.run_dir) if code == checkpoint_stop.CHECKPOINT_EXIT else None
         if code == 0:
             self._finished(snap)
-        elif stop_asked:
-            self.raise_event("stopped", f"job {self.name} ({self.job_id}) stopped as asked",
-                             {"exit_code": code})
+        elif stop_asked or saved:
+            # A checkpoint on SLURM's warning is no failure either: the job requeues itself from it.
+            at = f" at a checkpoint of iteration {saved['iter']}" if saved else ""
+            why = ("as asked" if stop_asked else "on SLURM's warning" if saved["reason"] == checkpoint_stop.SLURM_WARNING
+                   else f"on request ({saved['reason']})")
+            self.raise_event("stopped", f"job {self.name} ({self.job_id}) stopped {why}{at}",
+                             {"exit_code": code, **({"checkpoint": saved} if saved else {})})
         else:
             self._failed(snap, code)
         # Asked to end (a stop's SIGTERM, which SIGKILLs after its grace): only a short wait.

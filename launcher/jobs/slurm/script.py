@@ -118,7 +118,7 @@ def render(plan: Plan, spec: SlurmSpec, *, job_name: str | None = None) -> str:
         *sentinel_start.script_start(plan.job_id, run_dir),  # on the first node, where this script runs
         *checkpoint_stop.script_start(),
         "# SLURM's warning (--signal=B:USR1) reaches this shell only: it asks the training for a checkpoint.",
-        f"trap {shell.word(f'echo slurm-signal > {REQUEST_FILE}')} USR1",
+        f"trap {shell.word(f'echo {checkpoint_stop.SLURM_WARNING} > {REQUEST_FILE}')} USR1",
         f'srun --kill-on-bad-exit=1 {shell.words(train)} "${{resume[@]}}" "$@" &',
         "train=$!",
         "# A trapped signal ends `wait` early: wait again until srun has ended, then take its status.",
