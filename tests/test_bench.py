@@ -162,3 +162,21 @@ def test_data_check_quick_times_both_and_renders_its_section():
     assert isinstance(data["met"], bool)
     md = render("data_check", data)
     assert "## 4c. Data check" in md and "| Data check of a COCO-size set ÷ pycocotools loading it |" in md
+
+
+def test_job_registry_quick_measures_the_list_and_the_screen_against_one_job():
+    data = run_bench("bench_job_registry.py", "--quick", "--json", "--sizes", "20", "--window", "1", timeout=300)
+    base, big = data["sizes"]["1"], data["sizes"]["20"]
+    assert big["finished"] == 20 and big["running"] == 1 and big["rows"] == 21 and base["rows"] == 1
+    for key in ("jobs_s", "jobs_first_s", "rows_s", "rows_first_s", "idle_cpu_s_per_min"):
+        assert big[key] > 0 and big[f"{key}_ratio"] > 0
+    assert "## 4d. A registry that grows" in render("job_registry", data)
+
+
+def test_tui_bytes_quick_counts_each_screens_bytes_against_top():
+    data = run_bench("bench_tui_bytes.py", "--quick", "--json", "--window", "2", timeout=300)
+    assert set(data["cases"]) == {"home", "jobs_empty", "jobs_one_running", "jobs_1000_finished_one_running"}
+    for case in data["cases"].values():
+        assert case["tui_alive"] and case["drawn_before_window"] > 0 and case["top_bytes"] > 0
+        assert case["bytes"] >= 0 and isinstance(case["met"], bool)
+    assert "## 4e. Bytes to the terminal" in render("tui_bytes", data)
