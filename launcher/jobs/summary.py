@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from launcher.jobs import backends, registry
+from launcher.jobs import backends, job_status, registry, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.sentinel import report as sentinel_report
 
@@ -66,7 +66,7 @@ def _metrics_snapshot(record: JobRecord, status: str, followers: Followers | Non
 
 def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str, Any]:
     """One job's row; ``followers`` (kept by a view that refreshes) makes it read only new lines."""
-    status = registry.status(record)
+    status = job_status.status(record)
     row: dict[str, Any] = {
         "id": record.id, "name": record.name, "preset": record.preset, "status": status,
         "devices": backends.devices(record),
@@ -89,6 +89,7 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
         row["alerts"] = [a for a in snap.get("alerts") or [] if a.get("kind") in ("stalled", "rank_failed", "lr-after-resume")]
         row["failed_rank"] = snap.get("rank_failure")
         row["history"] = snap.get("history_line")  # "stopped by you at epoch 3, resumed"
+        row["redone_per_restart"] = snap.get("redone_per_restart") or []  # work lost at each restart
     return row
 
 
@@ -106,7 +107,7 @@ def summarize_kept(record: JobRecord, index: Any, followers: Followers | None = 
     changed; otherwise summarized (and kept if the job has finished)."""
     from launcher.jobs import summary_index
 
-    sig = summary_index.signature(record)  # before the summary: a change while it reads is a change
+    sig = summary_index.signature(record, index.jobs_dir)  # before the summary: a change while it reads is one
     row = index.get(record, sig)
     if row is None:
         row = summarize(record, followers)
@@ -171,7 +172,7 @@ class JobList:
             return summarize_kept(record, self.index, self.followers)
         except Exception as exc:  # one unreadable run dir must not hide the others
             return {"id": record.id, "name": record.name, "preset": record.preset,
-                    "status": registry.status(record), "devices": "?", "progress": None,
+                    "status": job_status.status(record), "devices": "?", "progress": None,
                     "best_map": None, "best_epoch": None, "reference_ap": record.reference_ap,
                     "started_at": record.started_at, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -203,7 +204,7 @@ def print_logs(record: JobRecord, *, follow: bool, stream: str = "stdout", as_js
     write = _json_lines_writer(record.id, stream) if as_json else _write_raw
     while True:
         # Status before the read: the lines a job writes as it ends are still read.
-        ended = not follow or registry.status(record) not in registry.ACTIVE  # a pending job will write
+        ended = not follow or job_status.status(record) not in status_words.ACTIVE  # a pending job will write
         if not log.stat():  # rewritten from the start
             log.restart()
             log.stat()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import paths
-from launcher.jobs import registry
+from launcher.jobs import registry, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.monitor.workdir import TIMESTAMP_DIR
 
@@ -35,7 +35,7 @@ VERSION = 2
 # notification given up).
 _RUN_FILES = (registry.EXIT_FILE, registry.STOP_FILE, "stderr.log", "plan.json", "events.jsonl", "sentinel.json")
 # Final by the job's own word: nothing but a new registry entry (resume) makes it run again.
-FINAL = frozenset({registry.SUCCEEDED, registry.FAILED, registry.STOPPED})
+FINAL = frozenset({status_words.SUCCEEDED, status_words.FAILED, status_words.STOPPED})
 
 
 def stat_of(path: str) -> list[int] | None:
@@ -46,16 +46,17 @@ def stat_of(path: str) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size]
 
 
-def signature(record: JobRecord) -> list | None:
+def signature(record: JobRecord, jobs_dir: Path | None = None) -> list | None:
     """The sizes and mtimes of everything a finished job's row is read from, or None when the
-    run dir cannot be listed (then nothing is kept)."""
+    run dir cannot be listed (then nothing is kept). JOBS_DIR: the registry's folder, when the
+    caller has it (paths.jobs_dir() checks the folder's mode each time)."""
     run_dir = record.run_dir
     try:
         with os.scandir(run_dir) as entries:
             stamps = sorted(e.name for e in entries if e.is_dir() and TIMESTAMP_DIR.match(e.name))
     except OSError:
         return None
-    parts: list = [stat_of(str(paths.jobs_dir() / f"{record.id}.json")), stat_of(run_dir)]
+    parts: list = [stat_of(str((jobs_dir or paths.jobs_dir()) / f"{record.id}.json")), stat_of(run_dir)]
     parts += [stat_of(os.path.join(run_dir, name)) for name in _RUN_FILES]
     for ts in stamps:
         parts += [ts, stat_of(os.path.join(run_dir, ts, f"{ts}.log")),
@@ -75,6 +76,7 @@ class JobIndex:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.cache_dir() / INDEX_FILE
+        self.jobs_dir = paths.jobs_dir()
         self._rows: dict[str, dict[str, Any]] = {}
         self._dirty = False
         self.hits = self.misses = 0  # what a test (and the bench) checks
