@@ -84,6 +84,9 @@ def test_stop_checkpoint_mid_epoch_resumes_at_the_next_batch_in_the_same_order(d
     lrs = {row["iter"]: row["lr"] for row in scalars_lines(run_dir) if "loss" in row}
     reference_lrs = {row["iter"]: row["lr"] for row in scalars_lines(Path(reference["run_dir"])) if "loss" in row}
     assert lrs == pytest.approx(reference_lrs)
+    # Work lost, as jobs shows it: nothing redone at the restart.
+    assert jobs[job["id"]]["redone_per_restart"] == [0]
+    assert "iterations redone per restart: 0" in run_cli("jobs").stdout
     # The epoch checkpoint that followed superseded the one on request.
     assert not list(run_dir.glob("checkpoint_iter_*.pth"))
 
@@ -117,11 +120,14 @@ def test_a_stop_in_the_middle_of_the_save_leaves_the_previous_checkpoint_valid(t
     assert run_cli("resume", job["id"], "--json").returncode == 0
     assert wait_done(job["id"]) == "succeeded", explain(run_dir)
     assert not list(run_dir.glob(".checkpoint_iter_*"))
+    # What the cut save cost: the iterations of epoch 2 trained before it, measured at the restart.
+    redone = json.loads(run_cli("jobs", "--json").stdout)["jobs"][0]["redone_per_restart"]
+    assert len(redone) == 1 and 0 < redone[0] <= 8, redone
 
 
 @sync
 async def test_the_tui_stop_dialog_offers_checkpoint_then_stop(data):
-    from launcher.jobs import registry
+    from launcher.jobs import job_status, registry, status_words
     from test_tui_support import make_app, open_monitor, wait_for as pilot_wait
     from tui.screens.dialogs import StopDialog
 
@@ -138,5 +144,5 @@ async def test_the_tui_stop_dialog_offers_checkpoint_then_stop(data):
             str(n.message) for n in app._notifications), 180, "the checkpointed stop")
     saved = json.loads((run_dir / "checkpointed.json").read_text())
     assert saved["reason"] == "stop" and 0 < saved["iter"] < EPOCHS * ITERS_PER_EPOCH
-    assert registry.status(registry.find(job["id"])) == registry.STOPPED
+    assert job_status.status(registry.find(job["id"])) == status_words.STOPPED
     assert (run_dir / "exit_status").read_text().strip() == "75"

@@ -138,6 +138,8 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
             out.print(f"[dim]{r['id']}: last event: {escape(last['kind'])}: {escape(last.get('text') or '')}[/]")
         if r.get("notify"):
             out.print(f"[dim]{r['id']}: notifies {escape(', '.join(r['notify']))}[/]")
+        if r.get("redone_per_restart"):  # the work each restart lost (0: resumed at the iteration it stopped)
+            out.print(f"[dim]{r['id']}: iterations redone per restart: {', '.join(map(str, r['redone_per_restart']))}[/]")
 
 
 def _status_note(row: dict[str, Any]) -> str:

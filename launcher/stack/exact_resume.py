@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 REQUEST_FILE = "checkpoint_request"  # its content: why (a line), e.g. "stop" or "slurm-signal"
@@ -35,6 +36,10 @@ CHECKPOINT_EXIT = 75  # the job's exit status after a checkpoint on request (EX_
 REQUEST_SIGNAL = "SIGUSR1"  # SIGUSR2 dumps stacks (train_entry.register_stack_dumps)
 META_KEY = "frcnn_tui_position"
 CHECKPOINT_PREFIX = "checkpoint_iter_"  # iteration checkpoints of this module; epoch ones are MMEngine's
+# Work lost: rank 0 keeps the last iteration it trained in PROGRESS_FILE; each start after an earlier
+# one appends {time, resumed_at, trained_before, redone} to RESTARTS_FILE (redone: iterations trained again).
+PROGRESS_FILE = ".trained_iter"
+RESTARTS_FILE = "restarts.jsonl"
 
 
 def request(run_dir: str | os.PathLike, reason: str) -> None:
@@ -43,6 +48,23 @@ def request(run_dir: str | os.PathLike, reason: str) -> None:
     tmp = path.with_name(f".{REQUEST_FILE}.{os.getpid()}")
     tmp.write_text(reason + "\n")
     os.replace(tmp, path)
+
+
+def read_restarts(run_dir: str | os.PathLike) -> list[dict]:
+    """Every start of the run after an earlier one, with the iterations it trained again."""
+    try:
+        lines = (Path(run_dir) / RESTARTS_FILE).read_text().splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill: the others still count
+        if isinstance(row, dict) and isinstance(row.get("redone"), int):
+            rows.append(row)
+    return rows
 
 
 def read_checkpointed(run_dir: str | os.PathLike) -> dict | None:
@@ -139,6 +161,7 @@ def _classes() -> tuple:
             self.exact = exact
             self.signalled = False
             self.loaded: dict | None = None
+            self.progress_fd: int | None = None
 
         def before_train(self, runner) -> None:
             signal.signal(getattr(signal, REQUEST_SIGNAL), self._on_signal)
@@ -146,6 +169,33 @@ def _classes() -> tuple:
             if runner.rank == 0:  # a save cut off by a kill never got its name: nothing refers to it
                 for partial in Path(runner.work_dir).glob(f".{CHECKPOINT_PREFIX}*"):
                     partial.unlink(missing_ok=True)
+                self._note_restart(runner)
+
+        def _note_restart(self, runner) -> None:
+            """Rank 0: how many iterations this start trains again (0 after a checkpoint on request)."""
+            path = Path(runner.work_dir) / PROGRESS_FILE
+            try:
+                before = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                before = None  # the first start (or a run without this file): nothing to measure
+            if before is not None:
+                resumed = runner.train_loop.iter
+                row = {"time": round(time.time(), 3), "resumed_at": resumed, "trained_before": before,
+                       "redone": max(before - resumed, 0)}
+                with open(Path(runner.work_dir) / RESTARTS_FILE, "a") as out:
+                    out.write(json.dumps(row) + "\n")
+            try:
+                self.progress_fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            except OSError:
+                self.progress_fd = None
+
+        def _note_progress(self, iteration: int) -> None:
+            # One pwrite of fixed width per iteration: what a kill -9 leaves is the last iteration done.
+            if self.progress_fd is not None:
+                try:
+                    os.pwrite(self.progress_fd, f"{iteration:>12}\n".encode(), 0)
+                except OSError:
+                    self.progress_fd = None
 
         def _on_signal(self, signum, frame) -> None:
             self.signalled = True  # acted on at the next iteration boundary, by all ranks together
@@ -184,6 +234,8 @@ def _classes() -> tuple:
 
         # -- the request
         def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+            if runner.rank == 0:
+                self._note_progress(runner.iter + 1)
             asked = self.signalled or (runner.rank == 0 and (Path(runner.work_dir) / REQUEST_FILE).exists())
             flag = torch.tensor([1 if asked else 0], dtype=torch.int32)
             dist.all_reduce(flag, op="max")  # one decision for all ranks
@@ -260,7 +312,5 @@ def _test_pause_after_write(partial: Path) -> None:
     in the middle of a save and check last_checkpoint still names a whole file."""
     seconds = os.environ.get(PAUSE_ENV)
     if seconds:
-        import time
-
         (partial.parent / f"{partial.name}.paused").write_text("")
         time.sleep(float(seconds))
