@@ -183,6 +183,8 @@ def test_plan_and_launch_wait_for_a_stack_still_being_set_up(cli, tmp_path, held
     assert checks["versions"]["status"] == "waiting"
     assert checks["versions"]["detail"] == "waiting for the training stack (mmcv 34/77)"
     assert checks["gpus"]["status"] == "pass" and checks["port"]["status"] == "pass"
+    human = cli("plan", "--preset", "demo-cpu", "--cpu", "--nproc", "2", "--python", python)
+    assert "Traceback" not in human.stderr and "WAITING" in human.stdout and "(mmcv 34/77)" in human.stdout
     launch = cli("launch", "--preset", "demo-cpu", "--cpu", "--nproc", "2", "--python", python, "--force")
     assert launch.returncode != 0 and "Traceback" not in launch.stderr
     [line] = launch.stderr.strip().splitlines()

@@ -12,7 +12,7 @@ from rich.table import Table
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "running": "cyan",
                  "succeeded": "green", "failed": "bold red", "stopped": "yellow",
-                 "pending": "magenta"}
+                 "pending": "magenta", "waiting": "cyan"}  # waiting: for the training stack's set-up
 
 
 def console() -> Console:
