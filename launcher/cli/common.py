@@ -55,6 +55,8 @@ def add_plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--data-root", help="dataset root (COCO layout)")
     add_data_args(p)  # --data PATH, or --train-ann/--train-images/--val-ann/--val-images
+    p.add_argument("--load-from", metavar="FILE", help="fine-tune from this checkpoint (its class-dependent "
+                   "head layers start fresh when your classes differ)")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     p.add_argument("--python", help="training interpreter (default: this one, $FRCNN_TUI_PYTHON, config.toml)")
     p.add_argument("--amp", action="store_true")
@@ -71,6 +73,6 @@ def plan_request(args: argparse.Namespace) -> Any:
         lr=args.lr, lr_rule=args.lr_rule, rescale_warmup=args.rescale_warmup, seed=args.seed,
         deterministic=args.deterministic, data_root=args.data_root, cfg_options=args.cfg_options,
         data=args.data, train_ann=args.train_ann, train_images=args.train_images, val_ann=args.val_ann,
-        val_images=args.val_images,
+        val_images=args.val_images, load_from=args.load_from,
         work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp,
         notify=getattr(args, "notify", None) or [])

@@ -95,9 +95,14 @@ def check_load_from(summary: dict[str, Any]) -> Check:
     head = summary.get("load_from") or {}
     classes = summary.get("num_classes")
     path = head.get("path")
+    if head.get("unreadable"):
+        # An MMEngine training checkpoint (optimizer and message hub inside) is one: torch >= 2.6 loads
+        # weights only by default, in MMEngine's load_checkpoint too, so every rank would stop at start.
+        return Check("load-from", FAIL, f"{path}: {head['problem']}; MMEngine would fail to load it the same way",
+                     f"keep its weights only (for a file you trust): python -c \"import torch; c = torch.load('{path}', "
+                     f"weights_only=False); torch.save({{'state_dict': c['state_dict']}}, '{path}.weights.pth')\"")
     if head.get("problem"):
-        return Check("load-from", WARN, f"{path}: {head['problem']}", "a checkpoint saved by MMEngine or "
-                     "mmdet's model zoo (state_dict and meta) loads; re-save yours with its state_dict only")
+        return Check("load-from", WARN, f"{path}: {head['problem']}", "check the path")
     theirs = head.get("num_classes")
     if theirs is None:
         return Check("load-from", WARN, f"{path}: no Faster R-CNN box head found (no bbox_head.fc_cls): only the "

@@ -253,7 +253,8 @@ def _checkpoint_head(path: str) -> dict:
 
         ckpt = torch.load(str(Path(path).expanduser()), map_location="cpu", weights_only=True)
     except Exception as exc:  # not a checkpoint, or one holding more than tensors and plain data
-        out["problem"] = f"cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        out["problem"] = f"torch's safe loader refuses it ({type(exc).__name__}: {str(exc).split('.')[0][:100]})"
+        out["unreadable"] = True  # MMEngine's load_checkpoint uses the same loader: training would stop there
         return out
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else {}
     weight = next((v for k, v in state.items() if k.endswith("bbox_head.fc_cls.weight")), None)
