@@ -18,9 +18,10 @@ from typing import Any
 __all__ = ["EVENTS_FILE", "KINDS", "append", "read", "read_from", "size"]
 
 EVENTS_FILE = "events.jsonl"
-# What the sentinel raises. The first five are notified by default (notify.DEFAULT_KINDS).
+# What the sentinel raises (the last four: a SLURM job's time in the queue, slurm_queue.py).
+# The first five are notified by default (notify.DEFAULT_KINDS).
 KINDS = ("finished", "failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "input-bound",
-         "stopped", "notify-failed")
+         "stopped", "notify-failed", "pending", "requeued", "timeout", "preempted")
 # What a reader takes in at most: the newest events of a long run are the ones that matter.
 _READ_TAIL_BYTES = 256 << 10
 

@@ -70,6 +70,8 @@ class JobInfo:
     exit_code: str | None = None
     nodes: str | None = None
     source: str = "scontrol"
+    submitted: str | None = None  # SubmitTime, SLURM's local ISO time (a requeue submits again)
+    expected_start: str | None = None  # a pending job's start as SLURM's scheduler expects it (squeue --start)
 
 
 def _field(line: str, key: str) -> str | None:
@@ -92,9 +94,11 @@ def job_info(job_id: str) -> JobInfo | None:
         return JobInfo(state=UNREACHABLE, reason=_last_line(proc, "scontrol did not answer"), source="none")
     if proc.returncode == 0 and (line := proc.stdout.strip()):
         restarts = _field(line, "Restarts") or "0"
-        return JobInfo(state=(_field(line, "JobState") or "UNKNOWN").upper(), reason=_reason(_field(line, "Reason")),
+        job_state = (_field(line, "JobState") or "UNKNOWN").upper()
+        return JobInfo(state=job_state, reason=_reason(_field(line, "Reason")),
                        restarts=int(restarts) if restarts.isdigit() else 0, exit_code=_field(line, "ExitCode"),
-                       nodes=_reason(_field(line, "NodeList")))
+                       nodes=_reason(_field(line, "NodeList")), submitted=_reason(_field(line, "SubmitTime")),
+                       expected_start=expected_start(job_id) if job_state == "PENDING" else None)
     # Purged from the controller (MinJobAge): only accounting still has it, if it is on.
     # With accounting off, sacct prints an error and nothing else.
     proc = _run(["sacct", "-n", "-X", "-P", "-j", str(job_id), "-o", "State,ExitCode,Reason,NodeList"])
@@ -108,6 +112,17 @@ def job_info(job_id: str) -> JobInfo | None:
                            reason=_reason(cols[2] if len(cols) > 2 else None),
                            nodes=_reason(cols[3] if len(cols) > 3 else None), source="sacct")
     return None
+
+
+def expected_start(job_id: str) -> str | None:
+    """When SLURM's scheduler expects a pending job to start (`squeue --start`, its local ISO time),
+    the question everyone asks of a queued job; None when it has no estimate (N/A: held, or
+    the backfill scheduler has not looked at it yet) or squeue does not answer."""
+    proc = _run(["squeue", "--start", "-h", "-j", str(job_id), "-o", "%S"])
+    if proc is None or proc.returncode != 0:
+        return None
+    value = proc.stdout.strip()
+    return None if value.upper() in ("", "N/A", "NONE", "UNKNOWN", "(NULL)") else value
 
 
 def in_queue(job_id: str) -> bool | None:

@@ -24,7 +24,7 @@ from launcher.jobs.slurm.script import REQUEUE_FILE, SCRIPT, SlurmSpec, render
 from launcher.monitor import attempt_marks
 from launcher.planning.checklist import FAIL
 from launcher.planning.plan import Plan, PlanRequest, make_plan
-from launcher.sentinel import notify
+from launcher.sentinel import notify, slurm_queue
 
 # SLURM's own SIGTERM -> SIGKILL wait on cancel (KillWait, 30 s by default) plus the epilog.
 LEAVE_QUEUE_S = 90.0
@@ -108,6 +108,7 @@ def launch(req: PlanRequest, spec: SlurmSpec, *, force: bool = False) -> tuple[J
         backend=registry.SLURM, slurm_job_id=slurm_id)
     with registry.locked():
         registry.save(record)
+    slurm_queue.start(plan.run_dir, record.id, slurm_id)  # pending/requeued/timeout while nobody watches
     return record, plan
 
 
@@ -130,7 +131,8 @@ def details(record: JobRecord) -> dict[str, Any]:
         requeue = None
     line = state.describe(info) + (f"; {requeue}" if requeue else "")
     return {"slurm_job_id": record.slurm_job_id, "slurm_state": line, "requeue": requeue,
-            "slurm_reason": info.reason if info else None, "restarts": info.restarts if info else None}
+            "slurm_reason": info.reason if info else None, "restarts": info.restarts if info else None,
+            "slurm_expected_start": info.expected_start if info else None}
 
 
 def _local_processes(record: JobRecord) -> list:
@@ -177,4 +179,5 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
         record.slurm_job_id = cluster.submit(str(script), ["--resume"])
         record.resumes += 1
         registry.save(record)
+    slurm_queue.start(run_dir, record.id, record.slurm_job_id)
     return record

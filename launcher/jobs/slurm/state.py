@@ -52,6 +52,8 @@ def describe(info: JobInfo | None) -> str:
     text = info.state
     if info.reason and info.state in WAITING | FAILED:
         text += f" ({info.reason})"
+    if info.expected_start and info.state in WAITING:
+        text += f", expected to start {info.expected_start}"
     if info.state in ACTIVE and info.nodes:
         text += f" on {info.nodes}"
     if info.restarts:
