@@ -87,6 +87,9 @@ def test_stop_checkpoint_mid_epoch_resumes_at_the_next_batch_in_the_same_order(d
     # Work lost, as jobs shows it: nothing redone at the restart.
     assert jobs[job["id"]]["redone_per_restart"] == [0]
     assert "iterations redone per restart: 0" in run_cli("jobs").stdout
+    assert run_cli("report", job["id"]).returncode == 0
+    assert f"- restart 1: resumed at iteration {saved['iter']} after {saved['iter']} trained: 0 iterations redone" \
+        in (run_dir / "report" / "report.md").read_text()
     # The epoch checkpoint that followed superseded the one on request.
     assert not list(run_dir.glob("checkpoint_iter_*.pth"))
 

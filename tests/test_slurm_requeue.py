@@ -79,6 +79,7 @@ def test_the_warning_signal_checkpoints_inside_an_epoch_and_the_job_requeues_its
     assert epoch == 1 and 0 < batch < ITERS_PER_EPOCH and iteration == batch  # inside the first epoch
     row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the requeued job", poll=2)
     assert row["status"] == "succeeded" and row["restarts"] == 1, explain(run_dir)
+    assert row["redone_per_restart"] == [0]  # work lost at the restart, as jobs shows it
     # Resumed at the same iteration: each iteration trained once, the ranks' images each once an epoch.
     assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
     for rank in range(NPROC):

@@ -14,7 +14,8 @@ from launcher.jobs import shell
 from launcher.stack import exact_resume
 from launcher.stack.exact_resume import CHECKPOINT_EXIT, CHECKPOINTED_FILE, REQUEST_FILE
 
-__all__ = ["CHECKPOINT_EXIT", "redone_per_restart", "request", "saved", "script_start", "script_status"]
+__all__ = ["CHECKPOINT_EXIT", "redone_per_restart", "request", "restarts", "saved", "script_start",
+           "script_status"]
 
 SLURM_WARNING = "slurm-signal"  # the reason the SLURM script's trap writes into the request
 DEFAULT_WAIT_S = 600.0  # an iteration, an evaluation that may be running, and the save on slow storage
@@ -35,10 +36,15 @@ def request(run_dir: Path, reason: str) -> None:
     exact_resume.request(run_dir, reason)
 
 
+def restarts(run_dir: Path) -> list[dict]:
+    """Each restart of the run: resumed_at, trained_before and redone, the iterations trained again
+    (0 when it resumed from a checkpoint on request; up to an epoch after a kill), as the training
+    measured them (exact_resume)."""
+    return exact_resume.read_restarts(run_dir)
+
+
 def redone_per_restart(run_dir: Path) -> list[int]:
-    """Iterations trained again at each restart of the run (0 when it resumed from a checkpoint on
-    request; up to an epoch after a kill), as the training measured them (exact_resume)."""
-    return [row["redone"] for row in exact_resume.read_restarts(run_dir)]
+    return [row["redone"] for row in restarts(run_dir)]
 
 
 def saved(run_dir: Path) -> dict | None:

@@ -127,6 +127,11 @@ def _cost(snap: dict, run: Reference, record: JobRecord, plan: dict) -> list[str
                      f"iterations of batch {run.train.get('total_batch')}, evaluation time included)")
     if wall:
         lines.append(f"- device-hours: {wall * devices / 3600:.3f} {unit} ({devices} × {_hms(wall)})")
+    from launcher.jobs import checkpoint_stop
+
+    for n, row in enumerate(checkpoint_stop.restarts(record.run_path), 1):  # the work each restart lost
+        lines.append(f"- restart {n}: resumed at iteration {row['resumed_at']} after {row['trained_before']} "
+                     f"trained: {row['redone']} iterations redone")
     return lines
 
 
