@@ -41,11 +41,11 @@ def cancel_leftovers(frcnn_home):
     """Whatever SLURM job this test's registry still has queued is cancelled at the end
     (a failed test must not leave the one-node cluster busy for the next one)."""
     yield
-    from launcher.jobs import backends, registry
+    from launcher.jobs import backends, job_status, registry, status_words
 
     if (frcnn_home / "state" / "jobs").is_dir():
         for record in registry.load_all(warn=lambda msg: None):
-            if backends.is_slurm(record) and registry.status(record) in registry.ACTIVE:
+            if backends.is_slurm(record) and job_status.status(record) in status_words.ACTIVE:
                 backends.stop(record, grace=5)
 
 

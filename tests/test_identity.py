@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from launcher import paths
-from launcher.jobs import identity, registry
+from launcher.jobs import identity, job_status, registry, status_words
 from launcher.jobs import local as jobs
 from launcher.jobs.registry import JobRecord
 
@@ -87,7 +87,7 @@ def test_a_job_recorded_on_another_host_is_never_signalled_here(cli, reap):
     reap(marked)
     record = entry(job_id, "remote", marked.pid, psutil.Process(marked.pid).create_time(), gpu_ids=[0],
                    host="gpu-node-7")
-    assert registry.status(record) == registry.RUNNING  # no exit file yet in the shared run dir
+    assert job_status.status(record) == status_words.RUNNING  # no exit file yet in the shared run dir
     [row] = json.loads(cli("jobs", "--json").stdout)["jobs"]
     assert row["host"] == "gpu-node-7" and row["status"] == "running"
     assert registry.job_processes(record) == [] and jobs.gpu_conflicts([0]) == []
@@ -113,7 +113,7 @@ def test_stop_signals_every_marked_process_and_nothing_else(cli, reap):
     deadline = time.monotonic() + 10
     while len(procs := registry.job_processes(record)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(procs) == 3 and registry.status(record) == registry.RUNNING
+    assert len(procs) == 3 and job_status.status(record) == status_words.RUNNING
     assert jobs.gpu_conflicts([0, 1]) == [f"GPU 0 held by running job {job_id} (marked)"]
     stopped = cli("stop", "marked", "--grace", "5")
     assert stopped.returncode == 0, stopped.stderr
@@ -127,7 +127,7 @@ def test_teardown_and_stop_leave_pid_1_alone():
     # The registry tests save records with pid 1, pgid 1, create_time 0: nothing is theirs.
     record = entry("20261130-100000-pid1", "init", 1, 0.0)
     assert registry.job_processes(record) == [] and jobs.stop(record, grace=0) == 0
-    assert registry.status(record) == registry.FAILED
+    assert job_status.status(record) == status_words.FAILED
 
 
 def _unshare_usable() -> str | None:
@@ -173,4 +173,4 @@ def test_every_process_of_a_launched_job_carries_its_marker(tmp_path):
     assert out.read_text().strip() == "20261130-100000-spwn"
     assert identity.leader(record) is not None and len(registry.job_processes(record)) >= 2
     assert jobs.stop(record, grace=5) >= 2 and registry.job_processes(record) == []
-    assert registry.status(record) == registry.STOPPED
+    assert job_status.status(record) == status_words.STOPPED

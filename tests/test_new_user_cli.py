@@ -25,7 +25,7 @@ def test_resume_of_a_finished_job_refuses_and_starts_nothing(cli):
     # Succeeded at its last epoch: resuming would load epoch_2.pth and train nothing.
     from pathlib import Path
 
-    from launcher.jobs import registry
+    from launcher.jobs import job_status, registry, status_words
 
     record = add_job("20261128-231000-bbbb", status="succeeded", epochs=2, max_epochs=2)
     run_dir = Path(record.run_dir)
@@ -37,7 +37,7 @@ def test_resume_of_a_finished_job_refuses_and_starts_nothing(cli):
         f"frcnn-tui: error: job {record.id} already finished at epoch 2/2; nothing to resume"]
     after = registry.find(record.id)
     assert after.resumes == 0 and after.pid == record.pid  # nothing was started or recorded
-    assert registry.status(after) == registry.SUCCEEDED
+    assert job_status.status(after) == status_words.SUCCEEDED
 
 
 # -- the plan says what will run (issue 24 items 4, 5, 6) ---------------------------------------
@@ -168,7 +168,7 @@ def test_watch_says_how_it_ends_and_q_ends_it_in_a_terminal(frcnn_home, tmp_path
     import pytest
 
     from conftest import GPU_SCENARIOS, REPO
-    from launcher.jobs import registry
+    from launcher.jobs import job_status, registry, status_words
     from test_tui_tmux import TMUX, Tmux
 
     if TMUX is None:
@@ -184,6 +184,6 @@ def test_watch_says_how_it_ends_and_q_ends_it_in_a_terminal(frcnn_home, tmp_path
         tmux.wait_for("q or ctrl+c ends the watch; the job keeps running")
         tmux.keys("q")
         tmux.wait_for("watch exited with 0", timeout=15)
-        assert registry.status(registry.find(record.id)) == registry.RUNNING
+        assert job_status.status(registry.find(record.id)) == status_words.RUNNING
     finally:
         subprocess.run([TMUX, "-S", str(tmux.socket), "kill-server"], capture_output=True)

@@ -89,7 +89,7 @@ async def test_a_stop_you_asked_for_is_history_not_the_jobs_error(tiny_data):
 def test_a_monitor_open_across_the_stop_and_the_resume_drops_the_old_attempts_errors(tmp_path):
     """The live path (one tailer polled as the files grow, as the Monitor does) and a reader that
     comes later (everything at once) end with the same errors and history."""
-    from launcher.monitor import attempt_marks
+    from launcher.monitor import attempt_notes
     from launcher.monitor.metrics import JobMetrics
     from launcher.monitor.workdir import WorkDirTailer
     from test_tui_support import write_run
@@ -99,13 +99,13 @@ def test_a_monitor_open_across_the_stop_and_the_resume_drops_the_old_attempts_er
     tailer, live = WorkDirTailer(run_dir), JobMetrics()
     live.update(tailer.poll())
     assert live.errors()["first_error_line"].startswith("RuntimeError: CUDA out of memory")
-    attempt_marks.note_stop(run_dir)
+    attempt_notes.note_stop(run_dir)
     with open(run_dir / "stderr.log", "a") as fh:  # what torchrun's agent prints when the stop's SIGTERM reaches it
         fh.write("Traceback (most recent call last):\n  File \"torchrun\", line 8, in <module>\n"
                  "torch.distributed.elastic.multiprocessing.api.SignalException: Process 42 got signal: 15\n")
     live.update(tailer.poll())
     assert "SignalException" not in str(live.errors())
-    attempt_marks.note_resume(run_dir, attempt=2)
+    attempt_notes.note_resume(run_dir, attempt=2)
     live.update(tailer.poll())
     later = JobMetrics()
     later.update(WorkDirTailer(run_dir).poll())

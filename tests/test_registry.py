@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from launcher import paths
-from launcher.jobs import identity, registry
+from launcher.jobs import identity, job_status, registry, status_words
 from launcher.errors import UserError
 from launcher.jobs.registry import JobRecord
 
@@ -32,23 +32,23 @@ def test_status_follows_a_real_process_and_its_exit_file(tmp_path):
     try:
         rec = record(tmp_path, proc.pid, psutil.Process(proc.pid).create_time())
         registry.save(rec)
-        assert registry.status(registry.find(rec.id)) == registry.RUNNING
+        assert job_status.status(registry.find(rec.id)) == status_words.RUNNING
     finally:
         proc.kill()
         proc.wait()
-    assert registry.status(rec) == registry.FAILED  # dead, no exit file
+    assert job_status.status(rec) == status_words.FAILED  # dead, no exit file
     (tmp_path / registry.EXIT_FILE).write_text("0\n")
-    assert registry.status(rec) == registry.SUCCEEDED
+    assert job_status.status(rec) == status_words.SUCCEEDED
     (tmp_path / registry.EXIT_FILE).write_text("143\n")
     (tmp_path / registry.STOP_FILE).write_text("1")
-    assert registry.status(rec) == registry.STOPPED
+    assert job_status.status(rec) == status_words.STOPPED
 
 
 def test_a_reused_pid_does_not_look_running(tmp_path):
     # Our own pid is alive, but it was created at another time than the job's.
     me = psutil.Process(os.getpid())
     rec = record(tmp_path, me.pid, me.create_time() - 1000)
-    assert registry.status(rec) == registry.FAILED
+    assert job_status.status(rec) == status_words.FAILED
     assert registry.job_processes(rec) == []  # nothing here carries the job's marker
 
 

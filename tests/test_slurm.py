@@ -39,7 +39,7 @@ def test_slurm_refuses_a_failing_checklist_and_submit_without_sbatch(cli, tmp_pa
 
 def test_what_each_slurm_state_means():
     """SLURM's states (squeue/scontrol/sacct) as the registry's words, SLURM's own shown beside them."""
-    from launcher.jobs import registry
+    from launcher.jobs import status_words
     from launcher.jobs.slurm.cluster import JobInfo
     from launcher.jobs.slurm.state import describe, status_of
 
@@ -52,7 +52,7 @@ def test_what_each_slurm_state_means():
     assert describe(JobInfo(state="PENDING", reason="Resources")) == "PENDING (Resources)"
     assert describe(JobInfo(state="RUNNING", nodes="node12", restarts=1)) == "RUNNING on node12, restarts 1"
     assert describe(JobInfo(state="TIMEOUT", reason="TimeLimit")) == "TIMEOUT (TimeLimit)"
-    assert status_of(None, exit_code=3, stop_requested=False) == registry.FAILED
+    assert status_of(None, exit_code=3, stop_requested=False) == status_words.FAILED
 
 
 def test_slurm_formats_time_limits_and_gres():

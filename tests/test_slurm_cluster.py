@@ -109,7 +109,7 @@ def test_the_checklist_asks_the_cluster(slurm_cluster):
 def test_a_job_slurm_has_forgotten_is_judged_by_the_files_its_script_writes(slurm_cluster, tmp_path, monkeypatch):
     """No accounting here (sacct has nothing) and scontrol forgets a finished job after MinJobAge:
     then the exit status the batch script writes decides; with SLURM unreachable, 'unknown'."""
-    from launcher.jobs import registry
+    from launcher.jobs import job_status, registry, status_words
     from launcher.jobs.slurm import cluster
 
     sacct = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, text=True)
@@ -122,16 +122,16 @@ def test_a_job_slurm_has_forgotten_is_judged_by_the_files_its_script_writes(slur
         id="20261130-000000-gone", name="gone", preset="demo-cpu", run_dir=str(run_dir), gpu_ids=[], cpu=True,
         nproc_per_node=2, nodes=1, pid=0, pgid=0, create_time=0.0, started_at=0.0, port=0, command=["sbatch"],
         python="python", backend=registry.SLURM, slurm_job_id=forgotten)
-    assert registry.status(record) == registry.FAILED  # ended without writing its exit status
+    assert job_status.status(record) == status_words.FAILED  # ended without writing its exit status
     (run_dir / registry.STOP_FILE).write_text("1")
-    assert registry.status(record) == registry.STOPPED
+    assert job_status.status(record) == status_words.STOPPED
     (run_dir / registry.EXIT_FILE).write_text("0\n")
-    assert registry.status(record) == registry.SUCCEEDED
+    assert job_status.status(record) == status_words.SUCCEEDED
     (run_dir / registry.EXIT_FILE).unlink()
     monkeypatch.setenv("PATH", str(tmp_path))  # no scontrol: SLURM cannot be asked
-    assert registry.status(record) == registry.STOPPED  # the stop file still says so
+    assert job_status.status(record) == status_words.STOPPED  # the stop file still says so
     (run_dir / registry.STOP_FILE).unlink()
-    assert registry.status(record) == registry.UNKNOWN
+    assert job_status.status(record) == status_words.UNKNOWN
 
 
 @needs_stack

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from launcher.jobs import registry
+from launcher.jobs import job_status, registry, status_words
 from slurm_helpers import PARTITION, cancel_leftovers, slurm_cluster, squeue_ids  # noqa: F401
 from test_tui_support import make_app, screen_text, sync, wait_for
 from training_helpers import make_tiny_dataset, needs_stack
@@ -141,7 +141,7 @@ async def test_a_pending_slurm_job_is_watched_stopped_and_resumed_from_the_tui(s
         await pilot.press("y")
         await wait_for(pilot, lambda: f"SLURM job {first_id} cancelled" in notes(app), 120, "the stop")
         assert first_id not in squeue_ids()
-        assert registry.status(registry.find(job["id"])) == registry.STOPPED
+        assert job_status.status(registry.find(job["id"])) == status_words.STOPPED
         # Resume resubmits the job's own script with --resume. The checkpoint is a stand-in: the job
         # asks for more CPUs than the node has, so it waits in the queue and never reads it.
         Path(job["run_dir"], "last_checkpoint").write_text(os.path.join(job["run_dir"], "epoch_1.pth"))
@@ -197,4 +197,4 @@ async def test_launch_from_the_plan_screen_to_slurm_then_watch_and_stop(slurm_cl
         await pilot.press("y")
         await wait_for(pilot, lambda: f"SLURM job {record.slurm_job_id} cancelled" in notes(app), 120, "the stop")
         assert record.slurm_job_id not in squeue_ids()
-        assert registry.status(registry.find(record.id)) == registry.STOPPED
+        assert job_status.status(registry.find(record.id)) == status_words.STOPPED

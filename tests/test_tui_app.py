@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.widgets import Button, DataTable, SelectionList, Static
 
 from conftest import modules_after
-from launcher.jobs import identity, registry
+from launcher.jobs import identity, job_status, registry, status_words
 from recorded_inspection import use_recorded_inspection
 from test_tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
@@ -312,7 +312,7 @@ async def test_stop_asks_first_then_stops_the_job(fake_gpus, sleeper_job):
         await pilot.press("y")
         await wait_for(pilot, lambda: "stopped job" in notes(app), 40, "the stop")
         await settle(app, pilot)
-        assert registry.status(registry.find(record.id)) == registry.STOPPED
+        assert job_status.status(registry.find(record.id)) == status_words.STOPPED
         assert "stopped" in screen_text(app)
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from launcher.jobs import local as jobs
-from launcher.jobs import registry
+from launcher.jobs import job_status, registry, status_words
 from test_tui_app import make_app, notes, settle, wait_for
 from test_tui_support import screen_text, sync
 from training_helpers import make_tiny_dataset, needs_stack
@@ -51,7 +51,7 @@ async def test_launch_the_cpu_demo_from_the_plan_and_watch_loss_then_map(fake_gp
         monitor = app.screen
         record = monitor.record
         try:
-            assert registry.status(record) == registry.RUNNING
+            assert job_status.status(record) == status_words.RUNNING
             await wait_for(pilot, lambda: "loss" in ((monitor.snapshot or {}).get("latest") or {}), 300,
                            "the first loss")
             # Drawn at once, not a redraw period later: the chart had nothing before this line.
@@ -63,9 +63,9 @@ async def test_launch_the_cpu_demo_from_the_plan_and_watch_loss_then_map(fake_gp
             row = monitor.snapshot["map_by_epoch"][0]
             assert row["epoch"] == 1 and row["bbox_mAP"] is not None
             deadline = time.monotonic() + 120
-            while registry.status(record) == registry.RUNNING and time.monotonic() < deadline:
+            while job_status.status(record) == status_words.RUNNING and time.monotonic() < deadline:
                 await pilot.pause(1)
-            assert registry.status(record) == registry.SUCCEEDED
+            assert job_status.status(record) == status_words.SUCCEEDED
         finally:
-            if registry.status(record) == registry.RUNNING:
+            if job_status.status(record) == status_words.RUNNING:
                 jobs.stop(record, grace=5)

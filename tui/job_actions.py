@@ -10,7 +10,7 @@ from typing import Any
 from textual.content import Content
 from textual.screen import Screen
 
-from launcher.jobs import backends, registry
+from launcher.jobs import backends, status_words
 from launcher.errors import UserError
 from tui.messages import JobActionDone
 from tui.screens.dialogs import ConfirmDialog, StopDialog
@@ -21,7 +21,7 @@ STARTING = "job-start"  # the worker group of launches and resumes (quitting wai
 
 
 def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
-    if status not in registry.ACTIVE:  # a pending SLURM job can be cancelled too
+    if status not in status_words.ACTIVE:  # a pending SLURM job can be cancelled too
         screen.notify(f"job {record.id} is not running ({status or 'unknown'}).", severity="warning")
         return
     what = ("scancel of SLURM job $slurm (job [b]$id[/], $name); waits until it has left the queue.\n"
@@ -68,7 +68,7 @@ def ask_remove(screen: Screen, record: Any, status: str | None) -> None:
     """Removes a finished job from the list (launcher.jobs.removal), and its run dir when frcnn-tui made it."""
     from launcher.jobs import removal
 
-    why = removal.refusal(record, status or registry.UNKNOWN)
+    why = removal.refusal(record, status or status_words.UNKNOWN)
     if why:
         screen.notify(why + ".", severity="warning")
         return
@@ -99,7 +99,7 @@ def _remove(screen: Screen, record: Any) -> None:
 
 
 def start_resume(screen: Screen, record: Any, status: str | None) -> None:
-    if status in registry.ACTIVE:
+    if status in status_words.ACTIVE:
         screen.notify(f"job {record.id} is still {status}.", severity="warning")
         return
     # An ordinary thread worker: quitting waits for it, so a resume is never cut between spawn and registry.

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from textual.message_pump import MessagePump
 
-from launcher.jobs import backends, registry
+from launcher.jobs import backends, job_status, registry
 from launcher.errors import UserError
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
@@ -74,7 +74,7 @@ class JobWatcher(threading.Thread):
             self.record = registry.load(self.record.id)
         except (UserError, OSError, ValueError):
             pass
-        return registry.status(self.record)
+        return job_status.status(self.record)
 
     def run(self) -> None:
         record = self.record

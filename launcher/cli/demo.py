@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable
 
 from launcher.jobs import local as jobs
-from launcher.jobs import registry
+from launcher.jobs import job_status, registry, status_words
 from launcher.cli import render
 from launcher.cli.common import print_json
 from launcher.monitor.workdir import WorkDirTailer
@@ -33,9 +33,9 @@ def follow(record: registry.JobRecord, metrics: JobMetrics, say: Callable[[str],
     tailer = WorkDirTailer(record.run_path)
     seen_iter, seen_epochs = None, 0
     while True:
-        running = registry.status(record) == registry.RUNNING
+        running = job_status.status(record) == status_words.RUNNING
         metrics.update(tailer.poll())
-        snap = metrics.snapshot(job_status=registry.status(record))
+        snap = metrics.snapshot(job_status=job_status.status(record))
         prog, latest = snap["progress"], snap["latest"]
         if prog.get("global_iter") is not None and prog["global_iter"] != seen_iter:
             seen_iter = prog["global_iter"]
@@ -74,7 +74,7 @@ def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | N
     except KeyboardInterrupt:
         say(f"detached; job {record.id} keeps running: frcnn-tui watch {record.id}")
         return 130
-    status = registry.status(record)
+    status = job_status.status(record)
     maps = [row.get("bbox_mAP") for row in snap["map_by_epoch"] if row.get("bbox_mAP") is not None]
     best = snap.get("best") or {}
     summary = {
@@ -92,6 +92,6 @@ def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | N
             f"{_fmt(summary['best_bbox_mAP'], '.3f')} at epoch {summary['best_epoch']} "
             f"(reference {_fmt(None if record.reference_ap is None else record.reference_ap / 100, '.3f')}), "
             f"{summary['wall_s']:.0f} s, run dir {record.run_dir}")
-        if status != registry.SUCCEEDED and summary["first_error_line"]:
+        if status != status_words.SUCCEEDED and summary["first_error_line"]:
             say(f"first error: {summary['first_error_line']}  (frcnn-tui logs {record.id} --stderr)")
-    return 0 if status == registry.SUCCEEDED else 1
+    return 0 if status == status_words.SUCCEEDED else 1

@@ -29,7 +29,7 @@ def add_job_filters(p: argparse.ArgumentParser) -> None:
 
 def listed_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The rows `jobs` shows, oldest first, as its filters select them."""
-    from launcher.jobs import registry
+    from launcher.jobs import registry, status_words
     from launcher.jobs import summary as job_summary
 
     filtered = args.preset is not None or args.since is not None or args.limit is not None or \
@@ -42,7 +42,7 @@ def listed_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.since is not None:
         start = time.time() - args.since
         records = [r for r in records if r.started_at >= start]
-    wanted = ({*registry.ACTIVE} if args.running else set()) | ({registry.FAILED} if args.failed else set())
+    wanted = ({*status_words.ACTIVE} if args.running else set()) | ({status_words.FAILED} if args.failed else set())
     if not wanted:
         return job_summary.summarize_all(records[-args.limit:] if args.limit else records)
     rows = [row for row in job_summary.summarize_all(records) if row["status"] in wanted]

@@ -71,7 +71,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     from launcher.jobs import local as jobs
-    from launcher.jobs import registry
+    from launcher.jobs import job_status
     from launcher.cli import render
     from launcher.references import store as references
 
@@ -84,7 +84,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if reference is not None:
         references.record_for_job(record.run_path, reference.name)
     if args.json:
-        print_json(dict(record.to_dict(), status=registry.status(record),
+        print_json(dict(record.to_dict(), status=job_status.status(record),
                         plan=dict(plan.to_dict(), reference=args.reference)))
     else:
         render.print_plan(plan, brief=True)
@@ -109,32 +109,32 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from launcher.errors import CheckFailed
-    from launcher.jobs import backends, checkpoint_stop, identity, registry
+    from launcher.jobs import backends, checkpoint_stop, identity, job_status, registry, status_words
     from launcher.jobs import local as jobs
 
     record = registry.find(args.job)
     wait = args.checkpoint_wait if args.checkpoint else None
     if backends.is_slurm(record):  # scancel, then wait until it has left the queue
         found, left = backends.stop(record, grace=args.grace, checkpoint_wait=wait)
-        status = registry.status(record)
+        status = job_status.status(record)
         if args.json:
             print_json({"id": record.id, "stopped": found, "left": left, "status": status})
         else:
             print(f"stopped job {record.id} (SLURM job {record.slurm_job_id}): {status}, {left} left" if found else
                   f"job {record.id} is not in SLURM's queue ({status}); nothing was cancelled")
         return 0 if not left else 1
-    if not identity.is_local(record) and registry.status(record) == registry.RUNNING:
+    if not identity.is_local(record) and job_status.status(record) == status_words.RUNNING:
         raise CheckFailed(identity.elsewhere_message(record))  # never signalled from here
     if not registry.job_processes(record):
         # Whatever holds the recorded pid or pgid now is not the job's: it is left alone.
         msg = f"job {record.id} is not running ({jobs.not_running_reason(record)}); nothing was signalled"
-        print_json({"id": record.id, "stopped": 0, "status": registry.status(record)}) if args.json else print(msg)
+        print_json({"id": record.id, "stopped": 0, "status": job_status.status(record)}) if args.json else print(msg)
         return 0
     found = jobs.stop(record, grace=args.grace, checkpoint_wait=wait)
     left = registry.job_processes(record)
     saved = checkpoint_stop.saved(record.run_path) if args.checkpoint else None
     if args.json:
-        print_json({"id": record.id, "stopped": found, "left": len(left), "status": registry.status(record),
+        print_json({"id": record.id, "stopped": found, "left": len(left), "status": job_status.status(record),
                     **({"checkpoint": saved} if args.checkpoint else {})})
     else:
         print(f"stopped job {record.id}: {found} process(es) signalled, {len(left)} left")
@@ -146,11 +146,11 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from launcher.jobs import backends, registry
+    from launcher.jobs import backends, job_status, registry
 
     record = backends.resume(registry.find(args.job), nproc=args.nproc)
     if args.json:
-        print_json(dict(record.to_dict(), status=registry.status(record)))
+        print_json(dict(record.to_dict(), status=job_status.status(record)))
     else:
         where = f"SLURM job {record.slurm_job_id}" if backends.is_slurm(record) else f"pid {record.pid}"
         print(f"resumed job {record.id} from {record.run_dir}/last_checkpoint, {where}")
@@ -170,7 +170,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from launcher import paths
-    from launcher.jobs import registry
+    from launcher.jobs import job_status, registry
     from launcher.cli.watch_view import run_watch
     from launcher.monitor.reference_compare import preset_target, tracker_for
 
@@ -185,7 +185,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     record = registry.find(args.job)
     return run_watch(record.run_path, once=args.once, as_json=args.json, reference_ap=record.reference_ap,
                      max_epochs=record.max_epochs, gpu_indices=None if record.cpu else record.gpu_ids,
-                     job_status=lambda: registry.status(record), interval=args.interval,
+                     job_status=lambda: job_status.status(record), interval=args.interval,
                      reference=tracker_for(record.run_path, args.reference, record.preset),
                      target=preset_target(record.preset, record.reference_ap))
 

@@ -83,7 +83,7 @@ def print_submitted(record: Any) -> None:
 
 def cmd_slurm(args: argparse.Namespace) -> int:
     """Write the batch script (the checklist still gates it); --submit also sbatches and records it."""
-    from launcher.jobs import registry
+    from launcher.jobs import job_status
     from launcher.jobs.slurm import jobs as slurm_jobs
 
     req, spec = plan_request(args), spec_from_args(args, default_gpus=SLURM_COMMAND_GPUS)
@@ -98,7 +98,7 @@ def cmd_slurm(args: argparse.Namespace) -> int:
     result = {"script": script, "run_dir": str(plan.run_dir), "lr": plan.proposal.lr,
               "formula": plan.proposal.formula, "submitted": submitted, "job": record.id if record else None}
     if args.json:
-        print_json(dict(result, status=registry.status(record) if record else None))
+        print_json(dict(result, status=job_status.status(record) if record else None))
     elif record:
         print(f"wrote {script} (lr {plan.proposal.lr:g} = {plan.proposal.formula})")
         print_submitted(record)

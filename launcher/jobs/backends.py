@@ -1,6 +1,6 @@
 """One job interface over the places a job runs: this host (local.py, torchrun) or SLURM (slurm/).
 
-The registry record says which (JobRecord.backend); registry.status() already asks the right
+The registry record says which (JobRecord.backend); job_status.status() already asks the right
 one. The actions that differ go through here, so the CLI, `watch` and the TUI never branch on
 the backend themselves.
 """
@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from launcher.errors import UserError
-from launcher.jobs import registry
+from launcher.jobs import job_status, registry, status_words
 from launcher.jobs.registry import JobRecord
 
 
@@ -38,7 +38,7 @@ def finished_at(record: JobRecord) -> str | None:
     """'at epoch 2/2' (from its last checkpoint) for a job whose training ran to its end, else
     None. Succeeded is the loop's own end: MMEngine's runner returned and the launch script
     wrote exit 0, so its last checkpoint is the schedule's last epoch."""
-    if registry.status(record) != registry.SUCCEEDED:
+    if job_status.status(record) != status_words.SUCCEEDED:
         return None
     try:
         last = (record.run_path / "last_checkpoint").read_text().strip()

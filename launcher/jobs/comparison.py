@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from launcher.errors import UserError
-from launcher.jobs import registry
+from launcher.jobs import job_status, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.monitor.values import finite
 
@@ -39,7 +39,7 @@ def ap_label(status: str, latest: dict | None, max_epochs: int | None) -> str:
     """"final, ep 12/12" for a run that ended its schedule, else "latest, ep 3/5"."""
     if not latest:
         return "-"
-    final = status == registry.SUCCEEDED and (not max_epochs or latest["epoch"] >= max_epochs)
+    final = status == status_words.SUCCEEDED and (not max_epochs or latest["epoch"] >= max_epochs)
     return f"{'final' if final else 'latest'}, ep {latest['epoch']}/{max_epochs or '?'}"
 
 
@@ -82,7 +82,7 @@ def against_text(against: dict[str, Any] | None) -> str:
 def run_row(record: JobRecord, catalog: Any = None) -> dict[str, Any]:
     from launcher.monitor.metrics import snapshot_of_work_dir
 
-    status = registry.status(record)
+    status = job_status.status(record)
     snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap)
     plan, error = _plan(record)
     maps = [m for m in snap.get("map_by_epoch") or [] if finite(m.get("bbox_mAP"))]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
-from launcher.jobs import checkpoint_stop, identity, launch_journal, registry, shell
-from launcher.monitor import attempt_marks
+from launcher.jobs import checkpoint_stop, identity, job_status, launch_journal, registry, shell, status_words
+from launcher.monitor import attempt_notes
 from launcher.sentinel import notify
 from launcher.sentinel import start as sentinel_start
 from launcher.planning.checklist import FAIL, WAITING
@@ -94,7 +94,7 @@ def check_work_dir(work_dir: Path, *, force: bool) -> None:
         raise UserError(f"--work-dir {work_dir} exists and is not a folder")
     # Resolved on both sides: a symlink or a '..' must not hide that two paths are one folder.
     owners = [r for r in registry.load_all() if Path(r.run_dir).expanduser().resolve() == work_dir.resolve()]
-    live = [r for r in owners if registry.status(r) == registry.RUNNING]
+    live = [r for r in owners if job_status.status(r) == status_words.RUNNING]
     if live:
         raise UserError(f"--work-dir {work_dir} is the run dir of running job {live[0].id}; pick another folder")
     found = [n for n in JOB_FILES if (work_dir / n).exists()]
@@ -187,7 +187,7 @@ def _signal_each(procs: list[psutil.Process], sig: int) -> None:
 
 def not_running_reason(record: JobRecord) -> str:
     """The status of a job none of whose processes is alive, and who holds its pid now."""
-    reason = registry.status(record)
+    reason = job_status.status(record)
     if not identity.is_local(record):
         return f"{reason}, on host {record.host}"
     try:
@@ -219,7 +219,7 @@ def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | Non
     if not procs:
         return 0
     (record.run_path / registry.STOP_FILE).write_text(str(time.time()))
-    attempt_marks.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
+    attempt_notes.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
     found = len(procs)
     if checkpoint_wait is not None:
         checkpoint_stop.request(record.run_path, "stop")
@@ -244,7 +244,7 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
     """Restart from work_dir/last_checkpoint with the same resolved config and plan."""
     if not identity.is_local(record):
         raise UserError(identity.elsewhere_message(record))
-    if registry.status(record) == registry.RUNNING:
+    if job_status.status(record) == status_words.RUNNING:
         raise UserError(f"job {record.id} is still running")
     if left := identity.marked_processes(record.id):
         raise UserError(f"job {record.id} still has {len(left)} process(es) alive (pid "
@@ -275,7 +275,7 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
             record.nproc_per_node, record.command = new_nproc, command
         for stale in (registry.EXIT_FILE, registry.STOP_FILE):
             (run_dir / stale).unlink(missing_ok=True)
-        attempt_marks.note_resume(run_dir, attempt=record.resumes + 2)
+        attempt_notes.note_resume(run_dir, attempt=record.resumes + 2)
         pid, create_time = _spawn(record.id, run_dir, ["--resume"])
         record.pid, record.pgid, record.create_time = pid, pid, create_time
         record.resumes += 1

@@ -31,10 +31,6 @@ from launcher.errors import UserError
 from launcher.jobs import identity
 from launcher.monitor.values import finite
 
-RUNNING, SUCCEEDED, FAILED, STOPPED = "running", "succeeded", "failed", "stopped"
-# SLURM jobs only: queued (or requeued); and SLURM unreachable with no exit file to read.
-PENDING, UNKNOWN = "pending", "unknown"
-ACTIVE = frozenset({RUNNING, PENDING})  # still holds (or waits for) resources
 LOCAL, SLURM = "local", "slurm"  # where a job runs: JobRecord.backend
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EXIT_FILE = "exit_status"
@@ -210,26 +206,6 @@ def read_exit_status(run_dir: Path) -> int | None:
         return int((run_dir / EXIT_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def status(record: JobRecord) -> str:
-    if record.backend == SLURM:
-        from launcher.jobs.slurm import jobs as slurm_jobs  # asks the cluster; imported only for SLURM jobs
-
-        return slurm_jobs.status(record)
-    if process_alive(record):
-        return RUNNING
-    code = read_exit_status(record.run_path)
-    if code is None and not identity.is_local(record):
-        # Another host's job: its processes cannot be seen from here, only the exit file
-        # launch.sh writes in the (shared) run dir, which is not there yet.
-        return RUNNING
-    stop_requested = (record.run_path / STOP_FILE).exists()
-    if code == 0:
-        return SUCCEEDED
-    if stop_requested:
-        return STOPPED
-    return FAILED
 
 
 def exit_code(record: JobRecord) -> int | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from launcher import paths
 from launcher.errors import CheckFailed
-from launcher.jobs import registry
+from launcher.jobs import job_status, registry, status_words
 from launcher.jobs.registry import JobRecord
 
 FILES_REMOVED, KEPT_ASKED, KEPT_USERS, KEPT_SHARED = "removed", "kept (--keep-files)", "kept (your --work-dir)", \
@@ -34,7 +34,7 @@ class Removed:
 
 def refusal(record: JobRecord, status: str) -> str | None:
     """Why this job may not be removed now, or None."""
-    if status in registry.ACTIVE or status == registry.UNKNOWN:
+    if status in status_words.ACTIVE or status == status_words.UNKNOWN:
         return f"job {record.id} is {status}: stop it first (frcnn-tui stop {record.id})"
     return None
 
@@ -65,7 +65,7 @@ def remove(record: JobRecord, *, keep_files: bool = False) -> Removed:
     Raises CheckFailed for a job that runs or waits, checked again under the registry's lock."""
     with registry.locked():  # a resume spawns and re-registers under it: read the entry as it is now
         record = registry.load(record.id)
-        status = registry.status(record)
+        status = job_status.status(record)
         why = refusal(record, status)
         if why:
             raise CheckFailed(why)

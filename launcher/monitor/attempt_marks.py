@@ -14,17 +14,16 @@ restored from the history cache or not) cuts the errors at the same place:
   errors before it belong to the earlier attempts; so do MMEngine's ``<stamp>/`` folders
   older than its stamp (same format, local time, as MMEngine names them).
 
-The user sees the same lines in ``logs JOB``, as the history they are.
+The user sees the same lines in ``logs JOB``, as the history they are. This module is their format
+and their reading (below the metrics that read them); attempt_notes.py writes them.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
-__all__ = ["STREAMS", "NEEDLE", "parse", "history_line", "note_stop", "note_resume", "stale_source"]
+__all__ = ["STREAMS", "NEEDLE", "stamp", "parse", "history_line", "stale_source"]
 
 STREAMS = ("stdout.log", "stderr.log")
 NEEDLE = b"frcnn-tui: "
@@ -33,7 +32,7 @@ _EPOCH = re.compile(r"\bepoch (\d+)\b")
 _STAMP_SOURCE = re.compile(r"^(\d{8}_\d{6})/")
 
 
-def _stamp(now: float | None = None) -> str:
+def stamp(now: float | None = None) -> str:
     return time.strftime("%Y%m%d_%H%M%S", time.localtime(time.time() if now is None else now))
 
 
@@ -63,51 +62,3 @@ def stale_source(source: str, attempt_stamp: str | None) -> bool:
     """Whether a log (its path in the work dir) is an MMEngine folder of an earlier attempt."""
     m = _STAMP_SOURCE.match(source)
     return bool(attempt_stamp and m and m.group(1) < attempt_stamp)
-
-
-def _append(run_dir: Path, line: str) -> None:
-    for name in STREAMS:
-        path = Path(run_dir) / name
-        try:
-            with open(path, "ab") as fh:
-                # A line the job left without its newline must not swallow the mark.
-                fh.write((b"" if fh.tell() == 0 or _ends_with_newline(path) else b"\n") + line.encode() + b"\n")
-        except OSError:
-            pass  # a mark is a nicety: without it the old errors stay shown, nothing breaks
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
-
-
-def _progress_epoch(run_dir: Path) -> int | None:
-    from launcher.monitor.metrics import snapshot_of_work_dir
-
-    try:  # one skimmed poll: the epoch is exact, a long history costs little
-        epoch = (snapshot_of_work_dir(run_dir, max_bytes=1 << 20).get("progress") or {}).get("epoch")
-    except OSError:
-        return None
-    return epoch if isinstance(epoch, int) else None
-
-
-def _checkpoint_epoch(run_dir: Path) -> int | None:
-    try:
-        m = re.search(r"epoch_(\d+)\.pth", (Path(run_dir) / "last_checkpoint").read_text())
-    except OSError:
-        return None
-    return int(m.group(1)) if m else None
-
-
-def note_stop(run_dir: Path) -> None:
-    """Before the job is signalled: what follows in its logs is the stop the user asked for."""
-    epoch = _progress_epoch(run_dir)
-    _append(run_dir, f"frcnn-tui: stopped by you{f' at epoch {epoch}' if epoch else ''} ({_stamp()})")
-
-
-def note_resume(run_dir: Path, attempt: int) -> None:
-    """Before the resumed attempt starts: the errors before this line are an earlier attempt's."""
-    epoch = _checkpoint_epoch(run_dir)
-    since = f" from the epoch {epoch} checkpoint" if epoch else ""
-    _append(run_dir, f"frcnn-tui: resumed{since} (attempt {attempt}, {_stamp()})")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.references import text_log
+from launcher.references.mmdet2_dir import read_legacy_dir
 from launcher.references.model import Reference, complete_train, loss_curve, map_row, merge_maps
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
@@ -92,9 +93,7 @@ def parse_job_dir(run_dir: Path, name: str, preset: str | None = None) -> Refere
     if timestamp_dirs(run_dir):
         ref = parse_work_dir(run_dir, name, fmt="frcnn-job")
     else:  # a run dir holding an MMDetection 2.x log instead (an older stack under --python)
-        from launcher.references.sources import read_path
-
-        ref = read_path(run_dir, name, use_plan=False)
+        ref = read_legacy_dir(run_dir, name)
         ref.format = "frcnn-job"
     plan = read_plan(run_dir)
     if not plan:

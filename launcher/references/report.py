@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import paths
-from launcher.jobs import registry
+from launcher.jobs import job_status, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.monitor import per_class
 from launcher.references.mmengine_workdir import parse_job_dir, read_plan, what_ran
@@ -209,7 +209,7 @@ def write_report(record: JobRecord, reference: str | None = None, out_dir: Path 
     from launcher.stack import training_env
 
     out_dir = paths.output_dir(Path(out_dir or record.run_path / "report").expanduser().absolute(), "the report")
-    status = registry.status(record)
+    status = job_status.status(record)
     snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
                                 series=True, job_status=status)
     tracker = tracker_for(record.run_path, reference, record.preset)
@@ -232,4 +232,4 @@ def write_report(record: JobRecord, reference: str | None = None, out_dir: Path 
     report = out_dir / "report.md"
     report.write_text(md)
     return {"report": str(report), "charts": charts, "chart_error": drawn.get("error"), "status": status,
-            "reference": rc or None, "running": status == registry.RUNNING}
+            "reference": rc or None, "running": status == status_words.RUNNING}

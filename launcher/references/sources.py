@@ -11,41 +11,23 @@ from pathlib import Path
 
 from launcher import paths
 from launcher.errors import UserError
+from launcher.references.mmdet2_dir import read_legacy_dir
 from launcher.references.mmdet2_json import parse_json_log
 from launcher.references.mmengine_workdir import parse_job_dir, parse_work_dir, timestamp_dirs
 from launcher.references.model import Reference
 from launcher.references.text_log import parse_text_log
 
 
-def legacy_logs(work_dir: Path) -> tuple[list[Path], list[Path]]:
-    """(``*.log.json``, ``*.log``) at the top of an MMDetection 2.x work dir, oldest first."""
-    try:
-        files = sorted(p for p in work_dir.iterdir() if p.is_file())
-    except OSError:
-        return [], []
-    jsons = [p for p in files if p.name.endswith(".log.json")]
-    texts = [p for p in files if p.name.endswith(".log") and p.name not in ("stdout.log", "stderr.log")]
-    return jsons, texts
-
-
-def read_path(path: Path, name: str, *, use_plan: bool = True) -> Reference:
+def read_path(path: Path, name: str) -> Reference:
     if path.is_file():
         if path.name.endswith(".json"):
             return parse_json_log(path, name)
         return parse_text_log(path, name)
-    if not path.is_dir():
-        raise UserError(f"no such file, directory or job: {path}")
-    if use_plan and (path / "plan.json").is_file():
+    if (path / "plan.json").is_file():
         return parse_job_dir(path, name)
     if timestamp_dirs(path):
         return parse_work_dir(path, name)
-    jsons, texts = legacy_logs(path)
-    # The JSON log has exact values; the text log is the fallback (and the newest run wins).
-    if jsons:
-        return parse_json_log(jsons[-1], name)
-    if texts:
-        return parse_text_log(texts[-1], name)
-    raise UserError(f"{path}: no MMEngine timestamp folder, *.log.json or *.log in it")
+    return read_legacy_dir(path, name)  # no directory at all is one line there too
 
 
 def read_source(source: str, name: str) -> Reference:

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from launcher.jobs import registry
+from launcher.jobs import registry, status_words
 from tui.format import ago_minutes, ap, styled
 from tui.job_actions import ask_remove, ask_stop, start_report, start_resume
 from tui.messages import JobActionDone, JobsLoaded
@@ -54,7 +54,7 @@ def status_text(row: dict) -> str:
     waiting in the queue, SLURM's reason."""
     from launcher.jobs.summary import status_note
 
-    if row["status"] == registry.PENDING and row.get("slurm_reason"):
+    if row["status"] == status_words.PENDING and row.get("slurm_reason"):
         return f"{row['status']} ({row['slurm_reason']})"
     note = status_note(row)
     return f"{row['status']} ({note})" if note else row["status"]
@@ -279,11 +279,11 @@ class JobsScreen(Screen):
             return False
         status = job[1]["status"]
         if action == "stop":
-            return status in registry.ACTIVE
+            return status in status_words.ACTIVE
         if action == "resume":
-            return status in (registry.FAILED, registry.STOPPED)
+            return status in (status_words.FAILED, status_words.STOPPED)
         if action == "remove":
-            return status not in registry.ACTIVE
+            return status not in status_words.ACTIVE
         return True
 
     def _show_detail(self) -> None:
@@ -338,7 +338,7 @@ class JobsScreen(Screen):
         from tui.screens.compare import CompareScreen
 
         chosen = [self.jobs[j] for j in self.jobs if j in self.marked] or \
-                 [job for job in self.jobs.values() if job[1]["status"] not in registry.ACTIVE]
+                 [job for job in self.jobs.values() if job[1]["status"] not in status_words.ACTIVE]
         if not chosen:
             self.notify("No finished run to compare yet.", severity="warning")
             return

@@ -28,7 +28,7 @@ from textual.widgets import (DataTable, ProgressBar, RichLog, Static, TabbedCont
 from rich.text import Text
 
 from launcher.hardware.gpu_probe import Inventory
-from launcher.jobs import registry
+from launcher.jobs import status_words
 from tui.format import ap, styled
 from tui.job_actions import ask_stop, start_report
 from tui.messages import JobActionDone, LogLines, MetricsUpdated
@@ -372,7 +372,7 @@ class MonitorScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Stop… only for a job that runs or waits in a queue: a finished one has nothing to stop.
         if action == "stop":
-            return (self.snapshot or {}).get("status") in registry.ACTIVE
+            return (self.snapshot or {}).get("status") in status_words.ACTIVE
         return True
 
     def _current_record(self) -> Any:

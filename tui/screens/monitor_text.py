@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.content import Content
 
-from launcher.jobs import backends, registry
+from launcher.jobs import backends, registry, status_words
 from launcher.monitor import per_class
 from launcher.monitor.reference_compare import target_text
 from tui.format import ago, duration, number, status_markup
@@ -65,7 +65,7 @@ def summary(r: Any, snap: dict, now: float) -> tuple:
     eta_text = "done" if snap.get("eta_source") == "finished" else (
         f"ETA {duration(eta)}" if eta is not None else "ETA ?")
     idle = snap.get("idle_s")
-    if status == registry.RUNNING and idle is not None and idle > 300:
+    if status == status_words.RUNNING and idle is not None and idle > 300:
         eta_text += f" · [bold $warning]no log for {duration(idle)}[/]"
     devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
     if r.backend == registry.SLURM:  # its SLURM id, state (pending reason) and restart count

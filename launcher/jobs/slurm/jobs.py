@@ -16,12 +16,12 @@ from typing import Any
 
 from launcher.errors import CheckFailed, UserError
 from launcher.hardware.gpu_probe import GPUInfo, Inventory
-from launcher.jobs import identity, registry
+from launcher.jobs import identity, registry, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.jobs.slurm import cluster, state
 from launcher.jobs.slurm.checks import cluster_checks
 from launcher.jobs.slurm.script import REQUEUE_FILE, SCRIPT, SlurmSpec, render
-from launcher.monitor import attempt_marks
+from launcher.monitor import attempt_notes
 from launcher.planning.checklist import FAIL
 from launcher.planning.plan import Plan, PlanRequest, make_plan
 from launcher.sentinel import notify, slurm_queue
@@ -112,19 +112,10 @@ def launch(req: PlanRequest, spec: SlurmSpec, *, force: bool = False) -> tuple[J
     return record, plan
 
 
-def _info(record: JobRecord) -> cluster.JobInfo | None:
-    return cluster.job_info(record.slurm_job_id) if record.slurm_job_id else None
-
-
-def status(record: JobRecord) -> str:
-    return state.status_of(_info(record), exit_code=registry.read_exit_status(record.run_path),
-                           stop_requested=(record.run_path / registry.STOP_FILE).exists())
-
-
 def details(record: JobRecord) -> dict[str, Any]:
     """SLURM's side of a job for the views: its id, state line (with the pending reason), restarts,
     and why its script requeued it or did not (a checkpoint on the warning, --max-restarts reached)."""
-    info = _info(record)
+    info = state.job_info(record)
     try:
         requeue = (record.run_path / REQUEUE_FILE).read_text().strip() or None
     except OSError:
@@ -149,7 +140,7 @@ def stop(record: JobRecord, grace: float = 30.0) -> tuple[int, int]:
     if queued is False:
         return 0, 0
     registry.write_atomic(record.run_path / registry.STOP_FILE, str(time.time()))
-    attempt_marks.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
+    attempt_notes.note_stop(record.run_path)  # before the signals: their tracebacks are the stop's
     cluster.cancel(job_id)
     deadline = time.monotonic() + max(grace, LEAVE_QUEUE_S)
     while time.monotonic() < deadline and (cluster.in_queue(job_id) is not False or _local_processes(record)):
@@ -161,8 +152,8 @@ def stop(record: JobRecord, grace: float = 30.0) -> tuple[int, int]:
 def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
     """Submit the job's own script again with --resume: it continues from work_dir/last_checkpoint
     under a new SLURM job id (same config, same tasks, same lr)."""
-    current = status(record)
-    if current in registry.ACTIVE:
+    current = state.status(record)
+    if current in status_words.ACTIVE:
         raise UserError(f"job {record.id} is still {current} (SLURM job {record.slurm_job_id})")
     if nproc is not None and nproc != record.nproc_per_node:
         raise UserError(f"a SLURM job resumes with its own {record.nproc_per_node} task(s) per node; "
@@ -175,7 +166,7 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
         raise UserError(f"job {record.id} has no batch script ({script} is missing)")
     with registry.locked():
         _fresh_run_files(run_dir)
-        attempt_marks.note_resume(run_dir, attempt=record.resumes + 2)
+        attempt_notes.note_resume(run_dir, attempt=record.resumes + 2)
         record.slurm_job_id = cluster.submit(str(script), ["--resume"])
         record.resumes += 1
         registry.save(record)
