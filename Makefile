@@ -7,11 +7,8 @@ PYTEST_ARGS ?=
 
 .PHONY: run test test-fast bench setup clean upgrade-pins
 
-# The TUI opens once its own dependencies are in (about a minute on a fresh clone) while torch and mmcv
-# install in a detached session (the Home shows how far; a second `make run` leaves a running one be).
 # After the TUI: a set-up still running, or failed, in one line.
-run:
-	@scripts/bootstrap.sh --background
+run: $(READY)
 	@$(VENV)/bin/frcnn-tui; status=$$?; scripts/bootstrap.sh --report; exit $$status
 
 test: $(READY)
@@ -26,8 +23,16 @@ bench: $(READY)
 
 setup: $(READY)
 
+# `make run` alone: the TUI opens once its own dependencies are in (about a minute on a fresh clone) while
+# torch and mmcv install in a detached session (the Home shows how far; a second `make run` leaves a running
+# one be, a failed one is tried again). Anything else (make test, CI) sets everything up first.
+ifeq ($(MAKECMDGOALS),run)
+$(READY): pyproject.toml constraints.txt scripts/bootstrap.sh
+	@scripts/bootstrap.sh --background
+else
 $(READY): pyproject.toml constraints.txt scripts/bootstrap.sh
 	scripts/bootstrap.sh
+endif
 
 # Move the pinned versions forward: the newest releases pyproject.toml allows, installed into .venv
 # without constraints, written back to constraints.txt. Then `make test`; commit both if it passes.
