@@ -171,7 +171,7 @@ def test_setup_status_reads_progress_and_estimate_and_tells_a_killed_set_up(tmp_
     assert setup_status.read(venv) is None
 
 
-def test_plan_and_launch_wait_for_a_stack_still_being_set_up(cli, tmp_path, held_lock):
+def test_plan_and_launch_wait_for_a_stack_still_being_set_up(cli, tmp_path, held_lock, frcnn_home):
     venv = _venv_with_status(tmp_path, "running", log_lines="[34/77] c++ b.cpp\n")
     held_lock(venv)
     python = str(venv / "bin" / "python")
@@ -190,6 +190,8 @@ def test_plan_and_launch_wait_for_a_stack_still_being_set_up(cli, tmp_path, held
     [line] = launch.stderr.strip().splitlines()
     assert "launch refused: waiting for the training stack (mmcv 34/77)" in line and "bootstrap.log" in line
     assert json.loads(cli("jobs", "--json").stdout)["jobs"] == []  # a refused launch leaves nothing
+    runs = frcnn_home / "state" / "runs"
+    assert not runs.is_dir() or not any(runs.iterdir())
 
 
 def test_a_failed_set_up_fails_the_plan_in_one_line_with_its_log(cli, tmp_path):
