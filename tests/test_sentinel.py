@@ -289,6 +289,25 @@ def test_a_stopped_rank_is_stalled_with_every_ranks_stacks_then_killed_is_one_fa
     assert [m["title"].rsplit(" ", 1)[1] for m in receiver.messages] == ["stalled", "failed"]
 
 
+
+@needs_stack
+@pytest.mark.training
+def test_on_stall_stop_stops_the_hung_job_after_its_stack_dump(tiny_data, receiver):
+    """launch --on-stall stop: the stalled event (with every rank's stacks) comes first, then the
+    job is stopped like `frcnn-tui stop` would (no process of it left), and says so."""
+    job = launch(*tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN), "--on-stall", "stop")
+    job_id, run_dir = job["id"], Path(job["run_dir"])
+    assert json.loads((run_dir / "plan.json").read_text())["on_stall"] == "stop"
+    wait_for(lambda: len(workers(job_id)) == 2 and len(scalars_lines(run_dir)) >= 3, 300, "both ranks training")
+    workers(job_id)[1].send_signal(signal.SIGSTOP)  # a hung rank
+    [stalled] = receiver.wait(lambda m: "stalled" in m["title"], 120, "the stalled message")
+    assert "stopping the job (--on-stall stop)" in stalled["message"], explain(run_dir)
+    assert wait_done(job_id, 90) == "stopped", explain(run_dir)
+    wait_for(lambda: not identity.marked_processes(job_id), 30, "no process of the job left")
+    assert [e["kind"] for e in events.read(run_dir)] == ["stalled", "stopped"]
+    stacks = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)["stacks"]
+    assert [Path(f).name for f in stacks] == ["rank0.txt", "rank1.txt"]  # dumped before the stop
+
 def test_a_run_waiting_for_its_data_is_called_input_bound_once(tmp_path, cli):
     run_dir = tmp_path / "slow-data"
     run_dir.mkdir()

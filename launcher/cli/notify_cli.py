@@ -26,6 +26,10 @@ def add_notify_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notify", action="append", type=_url, metavar="URL",
                    help="send the job's events (finished, failed, stalled, ...) to this apprise URL, e.g. "
                         "json://host:port/path, ntfy://topic, slack://...; repeatable (config.toml: notify = [...])")
+    # The other thing the sentinel does for a user who is not watching (launcher/sentinel/watcher.py).
+    p.add_argument("--on-stall", choices=("keep", "stop"), default="keep",
+                   help="after a stall's stack dump: keep the job running so you can look (default), or stop it "
+                        "(frees the GPUs of a hung run)")
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:

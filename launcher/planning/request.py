@@ -39,3 +39,5 @@ class PlanRequest:
     amp: bool = False
     # Notification targets (apprise URLs: secrets) of launch --notify; plan.json keeps them, 0600.
     notify: list[str] = field(default_factory=list)
+    # launch --on-stall: what the sentinel does after a stall's stack dump ("keep" it running, or "stop" it).
+    on_stall: str = "keep"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 from launcher import paths
 from launcher.errors import UserError
 from launcher.sentinel.events import KINDS
+from launcher import run_files
 
 __all__ = ["DEFAULT_KINDS", "Notifier", "Target", "check_url", "configured", "plan_entry", "redact", "scrub",
            "send", "targets_for_run"]
@@ -127,18 +127,17 @@ def configured() -> list[Target]:
 
 
 def plan_entry(request: Any) -> dict[str, Any]:
-    """What plan.json keeps of a launch's ``--notify`` URLs (plan.json is written 0600)."""
+    """What plan.json keeps for the job's sentinel: a launch's ``--notify`` URLs (plan.json is
+    written 0600) and its ``--on-stall`` where it is not the default."""
     urls = [check_url(u) for u in getattr(request, "notify", None) or []]
-    return {"notify": urls} if urls else {}
+    on_stall = getattr(request, "on_stall", "keep")
+    return {**({"notify": urls} if urls else {}), **({"on_stall": on_stall} if on_stall != "keep" else {})}
 
 
 def targets_for_run(run_dir: str | os.PathLike) -> list[Target]:
     """The run's own targets (plan.json ``notify``, from launch --notify) and the configured
     ones; one URL once. The run's own get the configured kinds too."""
-    try:
-        plan = json.loads((Path(run_dir) / "plan.json").read_text())
-    except (OSError, ValueError):
-        plan = {}
+    plan = run_files.read_plan(Path(run_dir))
     own = [u for u in plan.get("notify") or [] if isinstance(u, str) and _URL.match(u)]
     config = configured()
     kinds = config[0].kinds if config else DEFAULT_KINDS

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -24,8 +26,8 @@ import psutil
 from launcher.monitor import rank_failure, reference_compare, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, catch_up, planned_warmup_iters
 from launcher.monitor.workdir import WorkDirTailer
-from launcher.references.mmengine_workdir import read_plan
 from launcher.sentinel import events, notify, presence, stacks
+from launcher import run_files
 
 __all__ = ["Sentinel", "ALERT_EVENTS"]
 
@@ -46,9 +48,10 @@ class Sentinel:
         self.run_dir = Path(run_dir)
         self.job_id = job_id
         self.poll_s = poll_s
-        plan = read_plan(self.run_dir)
+        plan = run_files.read_plan(self.run_dir)
         self.name = _job_name(job_id) or plan.get("preset") or job_id
         self.reference_ap = plan.get("reference_ap")
+        self.stop_on_stall = plan.get("on_stall") == "stop"  # launch --on-stall stop
         self.tailer = WorkDirTailer(self.run_dir)
         self.metrics = JobMetrics(reference_ap=self.reference_ap, warmup_iters=planned_warmup_iters(self.run_dir))
         try:
@@ -113,8 +116,30 @@ class Sentinel:
                         details["stacks"] = dumped
                         text += "; stacks: " + ", ".join(f"rank {r} {w}" for r, w in dumped["ranks"].items()) + \
                             f" (in {dumped['dir']})"
+                    if self.stop_on_stall:
+                        text += "; stopping the job (--on-stall stop)"
                 self.raise_event(kind, text, details)
+                if kind == "stalled" and self.stop_on_stall:
+                    self._stop_job()  # after the dump and its event: the stacks are what a user needs then
         self._active_stall = stalled
+
+    def _stop_job(self) -> None:
+        """Stops the job the way `frcnn-tui stop` does (identity-safe; SLURM: scancel, no requeue),
+        from a process of its own: outside the job's marker and session, since the stop signals
+        every process of the job, this sentinel included (which then reports 'stopped')."""
+        from launcher.jobs import identity, registry
+
+        env = {k: v for k, v in os.environ.items() if k not in identity.marker_env(self.job_id)}
+        if os.environ.get("SLURM_JOB_ID"):  # in the batch job: the registry may be on another host's disk
+            registry.write_atomic(self.run_dir / registry.STOP_FILE, str(time.time()))
+            command = ["scancel", os.environ["SLURM_JOB_ID"]]
+        else:
+            command = [sys.executable, "-m", "launcher.cli.main", "stop", self.job_id]
+        try:
+            subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True, cwd="/")
+        except OSError as exc:
+            print(f"{time.strftime('%H:%M:%S')} sentinel: could not stop the job: {exc}", flush=True)
 
     def poll(self, status: str = "running") -> dict[str, Any]:
         self.metrics.update(self.tailer.poll(max_bytes=CATCH_UP_BYTES))
@@ -123,7 +148,7 @@ class Sentinel:
         return snap
 
     def ended(self) -> bool:
-        if (self.run_dir / "exit_status").exists():
+        if (self.run_dir / run_files.EXIT_STATUS).exists():
             return True
         return self.parent is not None and not _alive(self.parent)
 
