@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from slurm_helpers import PARTITION, cancel_leftovers, job_row, slurm_cluster, wait_row  # noqa: F401
+from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: F401
 from test_checkpoint_resume import samples, train_iters
-from training_helpers import explain, make_tiny_dataset, needs_stack, tiny_launch_args, wait_for
+from test_slurm_cluster import slurm_launch
+from training_helpers import explain, make_tiny_dataset, needs_stack, wait_for
 
-TRAIN_IMAGES, NPROC, EPOCHS = 24, 2, 2
+TRAIN_IMAGES, NPROC, EPOCHS = 24, 2, 2  # slurm_launch's: 2 CPU tasks, 2 epochs
 ITERS_PER_EPOCH = TRAIN_IMAGES // NPROC
 SAVED = re.compile(r"checkpoint on request \(slurm-signal\) at iteration (\d+), epoch (\d+) batch (\d+)")
 
@@ -23,14 +24,6 @@ SAVED = re.compile(r"checkpoint on request \(slurm-signal\) at iteration (\d+), 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("data"), train=TRAIN_IMAGES)
-
-
-def slurm_launch(data_root: Path, *slurm_args: str, env: dict | None = None) -> dict:
-    args = tiny_launch_args(data_root, epochs=EPOCHS, nproc=NPROC)
-    cut = args.index("--cfg-options")  # nargs="+": the SLURM flags go before it
-    result = run_cli("launch", *args[:cut], "--slurm", "--partition", PARTITION, *slurm_args, *args[cut:], env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def release_requeued(job: dict) -> dict:
