@@ -6,8 +6,10 @@ XDG dirs from platformdirs are used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -18,6 +20,22 @@ APP = "frcnn-tui"
 def _home() -> Path | None:
     value = os.environ.get("FRCNN_TUI_HOME")
     return Path(value).expanduser() if value else None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write TEXT to PATH through a temporary file renamed into place: a reader sees the old file or
+    the whole new one, never half (registry records, plan.json, presence files)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -282,7 +282,7 @@ def broken_plan(rng: random.Random) -> tuple[str, bytes]:
 
 
 def test_broken_plan_json_in_resume_is_one_line(capsys, frcnn_home):
-    from launcher.planning.plan import read_saved_plan
+    from launcher.run_files import read_plan_checked
     from launcher.errors import UserError
 
     rng = random.Random(1304)
@@ -296,7 +296,7 @@ def test_broken_plan_json_in_resume_is_one_line(capsys, frcnn_home):
         case, raw = broken_plan(rng)
         (run_dir / "plan.json").write_bytes(raw)
         with pytest.raises(UserError):  # the generator must never make a plan resume would run
-            read_saved_plan(run_dir)
+            read_plan_checked(run_dir)
         before = files(frcnn_home)
         code, _, err = run(capsys, "resume", "planfuzz")
         assert_one_line_refusal(case, code, err, before, frcnn_home, codes=(2,))

@@ -23,9 +23,10 @@ from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, planned_warmup_
 from launcher.monitor import reference_compare
 from launcher.monitor.reference_compare import tracker_for
 from launcher.sentinel import report as sentinel_report
+from launcher import run_files
 from tui.messages import LogLines, MetricsUpdated
 
-LOG_STREAMS = ("stdout.log", "stderr.log")
+LOG_STREAMS = run_files.LOGS
 LOG_BACKLOG = 64 << 10  # on open, show the last 64 KiB of each stream, not the whole history
 LOG_READ_MAX = 256 << 10  # per poll, so a flood never stalls the UI
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from typing import Callable
 
 from launcher import __version__
 from launcher.cli import arg_types, data_cli, housekeeping, notify_cli, reproduction, slurm_cli

@@ -13,6 +13,7 @@ from typing import Any
 from launcher.errors import UserError
 from launcher.jobs import job_status, registry, status_words
 from launcher.jobs.registry import JobRecord
+from launcher import run_files
 
 
 def is_slurm(record: JobRecord) -> bool:
@@ -41,7 +42,7 @@ def finished_at(record: JobRecord) -> str | None:
     if job_status.status(record) != status_words.SUCCEEDED:
         return None
     try:
-        last = (record.run_path / "last_checkpoint").read_text().strip()
+        last = (record.run_path / run_files.LAST_CHECKPOINT).read_text().strip()
     except OSError:
         last = ""
     match = re.fullmatch(r"epoch_(\d+)\.pth", last.rsplit("/", 1)[-1])

@@ -16,6 +16,7 @@ from launcher.errors import UserError
 from launcher.jobs import job_status, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.monitor.values import finite
+from launcher import run_files
 
 
 def _devices(record: JobRecord) -> str:
@@ -24,12 +25,10 @@ def _devices(record: JobRecord) -> str:
 
 def _plan(record: JobRecord) -> tuple[dict[str, Any], str | None]:
     """The run's plan.json, checked (a run without one has no lr); a broken one is named."""
-    from launcher.planning.plan import read_saved_plan
-
-    if not (record.run_path / "plan.json").exists():
+    if not run_files.has_plan(record.run_path):
         return {}, None
     try:
-        return read_saved_plan(record.run_path), None
+        return run_files.read_plan_checked(record.run_path), None
     except UserError as exc:
         # The view already leads with the run's id: its run dir's path would push the reason off the line.
         return {}, str(exc).replace(f"{record.run_path}/", "")

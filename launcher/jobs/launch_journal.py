@@ -30,14 +30,15 @@ import psutil
 
 from launcher import paths
 from launcher.jobs import registry
+from launcher import run_files
 
 PAUSE_ENV = "FRCNN_TUI_TEST_PAUSE_AT"
 STEPS = ("before-run-dir", "after-run-dir", "before-registry", "after-registry")
 # What a launch writes into its run dir before its job starts (the gate holds the job until it is
 # registered). A folder that existed before keeps its logs: they are appended to, and a reused
 # folder's hold the earlier job's history.
-WRITTEN_FILES = ("config.py", "plan.json", "launch.sh")
-LOG_FILES = ("stdout.log", "stderr.log")
+WRITTEN_FILES = (run_files.CONFIG, run_files.PLAN, run_files.LAUNCH_SCRIPT)
+LOG_FILES = run_files.LOGS
 GATE_EXIT = 125  # the job's leader gave up: its launch died before registering it
 
 

@@ -9,7 +9,6 @@ stop() signals only those, and the group only while its leader is proven the job
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,10 +25,11 @@ from launcher.sentinel import start as sentinel_start
 from launcher.planning.checklist import FAIL, WAITING
 from launcher.errors import CheckFailed, UserError
 from launcher.planning.plan import (Plan, PlanRequest, build_command, free_port, make_plan, new_job_id,
-                                    read_saved_plan, run_dir_for)
+                                    run_dir_for)
 from launcher.jobs.registry import JobRecord
+from launcher import run_files
 
-LAUNCH_SCRIPT = "launch.sh"
+LAUNCH_SCRIPT = run_files.LAUNCH_SCRIPT
 
 
 def render_launch_script(job_id: str, preset: str, run_dir: Path, command: list[str], env: dict[str, str]) -> str:
@@ -64,8 +64,8 @@ def gpu_conflicts(gpu_ids: list[int]) -> list[str]:
 
 
 def _spawn(job_id: str, run_dir: Path, extra_args: list[str]) -> tuple[int, float]:
-    stdout = open(run_dir / "stdout.log", "ab")
-    stderr = open(run_dir / "stderr.log", "ab")
+    stdout = open(run_dir / run_files.STDOUT, "ab")
+    stderr = open(run_dir / run_files.STDERR, "ab")
     with stdout, stderr:
         # The leader carries the marker from its first instruction (launch.sh exports it again
         # for its children and for hand-run copies).
@@ -84,7 +84,8 @@ def _spawn(job_id: str, run_dir: Path, extra_args: list[str]) -> tuple[int, floa
 
 
 # What frcnn-tui writes into a run dir: a folder holding any of these is another job's.
-JOB_FILES = ("plan.json", LAUNCH_SCRIPT, "config.py", "stdout.log", registry.EXIT_FILE, "last_checkpoint")
+JOB_FILES = (run_files.PLAN, LAUNCH_SCRIPT, run_files.CONFIG, run_files.STDOUT, run_files.EXIT_STATUS,
+             run_files.LAST_CHECKPOINT)
 
 
 def check_work_dir(work_dir: Path, *, force: bool) -> None:
@@ -136,7 +137,7 @@ def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
             if conflicts and not force:
                 raise CheckFailed("launch refused: " + "; ".join(conflicts) + " (pick other GPUs, or --force)")
             plan_data = dict(plan.to_dict(), **notify.plan_entry(req))
-            registry.write_atomic(run_dir / "plan.json", json.dumps(plan_data, indent=2, default=str))
+            run_files.write_plan(run_dir, plan_data)
             registry.write_atomic(run_dir / LAUNCH_SCRIPT,
                                   render_launch_script(job_id, plan.preset.name, run_dir, plan.command, plan.env))
             for stale in (registry.EXIT_FILE, registry.STOP_FILE):
@@ -250,10 +251,9 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
         raise UserError(f"job {record.id} still has {len(left)} process(es) alive (pid "
                         f"{', '.join(str(p.pid) for p in left[:5])}): frcnn-tui stop {record.id} first")
     run_dir = record.run_path
-    if not (run_dir / "last_checkpoint").is_file():
-        raise UserError(f"job {record.id} has no checkpoint to resume from ({run_dir / 'last_checkpoint'} is missing)")
-    plan_path = run_dir / "plan.json"
-    plan_data = read_saved_plan(run_dir)
+    if not (run_dir / run_files.LAST_CHECKPOINT).is_file():
+        raise UserError(f"job {record.id} has no checkpoint to resume from ({run_dir / run_files.LAST_CHECKPOINT} is missing)")
+    plan_data = run_files.read_plan_checked(run_dir)
     with registry.locked():
         new_nproc = nproc or record.nproc_per_node
         if new_nproc != record.nproc_per_node:
@@ -264,13 +264,13 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
             plan_data.setdefault("resume_notes", []).append(
                 f"resumed with world size {new_ws} instead of {old_ws}: the lr ({lr:g}) comes from the checkpoint "
                 f"and is NOT rescaled; the linear rule would give {lr * new_ws / old_ws:.6g}")
-            registry.write_atomic(plan_path, json.dumps(plan_data, indent=2, default=str))
+            run_files.write_plan(run_dir, plan_data)
         if record.nodes == 1:
             # A fresh port: the old one may have been taken since the job stopped.
             record.port = free_port()
             command, env = build_command(record.python, cpu=record.cpu, gpu_ids=record.gpu_ids[:new_nproc],
                                          nproc=new_nproc, nodes=1, node_rank=0, master_addr=None, port=record.port,
-                                         config_file=run_dir / "config.py", run_dir=run_dir)
+                                         config_file=run_dir / run_files.CONFIG, run_dir=run_dir)
             (run_dir / LAUNCH_SCRIPT).write_text(render_launch_script(record.id, record.preset, run_dir, command, env))
             record.nproc_per_node, record.command = new_nproc, command
         for stale in (registry.EXIT_FILE, registry.STOP_FILE):

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 import types
 import typing
@@ -27,14 +26,15 @@ from typing import Any, Iterator
 import psutil
 
 from launcher import paths
+from launcher.paths import write_atomic  # registry.write_atomic: callers keep the name
 from launcher.errors import UserError
 from launcher.jobs import identity
 from launcher.monitor.values import finite
+from launcher import run_files
 
 LOCAL, SLURM = "local", "slurm"  # where a job runs: JobRecord.backend
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-EXIT_FILE = "exit_status"
-STOP_FILE = "stop_requested"
+EXIT_FILE, STOP_FILE = run_files.EXIT_STATUS, run_files.STOP_REQUESTED
 
 
 @dataclass
@@ -89,20 +89,6 @@ def locked() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save(record: JobRecord) -> None:

@@ -23,9 +23,11 @@ from __future__ import annotations
 import re
 import time
 
+from launcher import run_files
+
 __all__ = ["STREAMS", "NEEDLE", "stamp", "parse", "history_line", "stale_source"]
 
-STREAMS = ("stdout.log", "stderr.log")
+STREAMS = run_files.LOGS
 NEEDLE = b"frcnn-tui: "
 _MARK = re.compile(r"^frcnn-tui: (stopped by you|resumed)\b(.*?)\((?:attempt (\d+), )?(\d{8}_\d{6})\)\s*$")
 _EPOCH = re.compile(r"\bepoch (\d+)\b")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from launcher.monitor import attempt_marks
 from launcher.monitor.metrics import snapshot_of_work_dir
+from launcher import run_files
 
 __all__ = ["note_stop", "note_resume"]
 
@@ -44,7 +45,7 @@ def _progress_epoch(run_dir: Path) -> int | None:
 
 def _checkpoint_epoch(run_dir: Path) -> int | None:
     try:
-        m = re.search(r"epoch_(\d+)\.pth", (Path(run_dir) / "last_checkpoint").read_text())
+        m = re.search(r"epoch_(\d+)\.pth", (Path(run_dir) / run_files.LAST_CHECKPOINT).read_text())
     except OSError:
         return None
     return int(m.group(1)) if m else None

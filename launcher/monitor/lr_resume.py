@@ -26,6 +26,8 @@ import os
 import re
 from pathlib import Path
 
+from launcher import run_files
+
 __all__ = ["lr_after_resume_alerts", "expected_lr"]
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
@@ -152,10 +154,10 @@ def lr_after_resume_alerts(run_dir: str | os.PathLike) -> list[dict]:
             if rec is None:
                 continue  # not logged yet
             if resolved is None:
-                try:
-                    resolved = json.loads((run_dir / "plan.json").read_text()).get("resolved") or {}
-                except (OSError, ValueError, AttributeError):
+                plan = run_files.read_plan(run_dir)
+                if not plan:
                     return []  # not a frcnn-tui run dir: no recorded schedule to compare with
+                resolved = plan.get("resolved") or {}
             epoch_length = None
             if (resolved.get("lr_cosine") or {}).get("iter_based"):
                 epoch_length = _epoch_length(run_dir / folder)

@@ -24,7 +24,7 @@ from launcher.monitor.series import DownsampledSeries
 from launcher.monitor.text_events import TrainProgress, parse_train_line
 from launcher.monitor.values import finite, json_value
 from launcher.monitor.workdir import TailUpdate, WorkDirTailer
-from launcher.references.mmengine_workdir import read_plan
+from launcher import run_files
 
 __all__ = ["CATCH_UP_BYTES", "DEFAULT_WARMUP_ITERS", "RUNNING_STATES", "JobMetrics", "catch_up", "planned_warmup_iters",
            "snapshot_of_work_dir"]
@@ -437,7 +437,7 @@ def planned_warmup_iters(run_dir: str | os.PathLike) -> int:
 
     Every reader of a run builds its ``JobMetrics`` with this, so that a state kept by
     one of them (``history_cache``, keyed on the warmup) is valid for all the others."""
-    value = read_plan(Path(run_dir)).get("warmup_iters")
+    value = run_files.read_plan(Path(run_dir)).get("warmup_iters")
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else DEFAULT_WARMUP_ITERS
 
 

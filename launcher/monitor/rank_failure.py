@@ -30,6 +30,8 @@ import os
 import re
 from pathlib import Path
 
+from launcher import run_files
+
 __all__ = ["annotate", "read_rank_failure"]
 
 TAIL_BYTES = 256 << 10
@@ -151,7 +153,7 @@ def read_rank_failure(run_dir: str | os.PathLike) -> dict | None:
     """The rank that failed first in the job's last torchrun failure, or None when stderr.log
     holds no failure report. Keys: rank, local_rank, host, exitcode, pid, signal, error_file,
     traceback (that rank's own), summary (one line), others (the other failed ranks)."""
-    lines = _report_lines(_tail(Path(run_dir) / "stderr.log"))
+    lines = _report_lines(_tail(Path(run_dir) / run_files.STDERR))
     if not lines:
         return None
     failures, root_index = _parse_blocks(lines)

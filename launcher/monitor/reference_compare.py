@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from launcher.references import compare, store
 from launcher.references.model import Reference
+from launcher import run_files
 
 __all__ = ["ReferenceTracker", "tracker_for", "job_reference_name", "preset_target", "target_text", "apply"]
 
@@ -67,9 +68,7 @@ class ReferenceTracker:
 
 def job_reference_name(run_dir: Path) -> str | None:
     """The reference a job was launched with (``launch --reference``), from its plan.json."""
-    from launcher.references.mmengine_workdir import read_plan
-
-    name = read_plan(run_dir).get("reference")
+    name = run_files.read_plan(run_dir).get("reference")
     return name if isinstance(name, str) and name else None
 
 

@@ -27,6 +27,7 @@ from launcher.monitor.follow import FollowedFile
 from launcher.monitor.mmdet2_log import Mmdet2JsonLog, Mmdet2TextLog, is_mmdet2_json_log_name, is_mmdet2_log_name
 from launcher.monitor.scalars import ScalarBatch, ScalarFile
 from launcher.monitor.text_events import LogEvent, TextLog, TrainProgress
+from launcher import run_files
 
 __all__ = ["DEFAULT_POLL_BYTES", "TailUpdate", "WorkDirTailer"]
 
@@ -36,7 +37,7 @@ DEFAULT_POLL_BYTES = 1 << 20
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
 _MAX_EPOCHS = re.compile(rb"\bmax_epochs\s*=\s*(\d+)")
-TEXT_SIDE_FILES = ("stdout.log", "stderr.log")
+TEXT_SIDE_FILES = run_files.LOGS
 
 
 @dataclass

@@ -8,7 +8,6 @@ Its fast part (devices, lr, formula, warmup) is ``preview``, which the TUI shows
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from launcher.planning.presets import Preset, PresetCatalog, load_presets
 from launcher.planning.preview import preview
 from launcher.planning.request import PlanRequest
 from launcher.planning.what_runs import WhatRuns, what_runs
+from launcher import run_files
 
 if TYPE_CHECKING:  # imported where used: the dataset writer is only needed by the demo preset
     from launcher.stack.synthetic_data import PendingDataset
@@ -57,7 +57,7 @@ class Plan:
 
     @property
     def config_file(self) -> Path:
-        return self.run_dir / "config.py"
+        return self.run_dir / run_files.CONFIG
 
     @property
     def versions(self) -> dict[str, Any]:
@@ -117,26 +117,6 @@ class Plan:
             "command": self.command,
             "env": self.env,
         }
-
-
-def read_saved_plan(run_dir: Path) -> dict[str, Any]:
-    """A run's plan.json (Plan.to_dict as launch wrote it), checked: a JSON object whose numbers
-    are numbers. Anything else is one UserError line naming the file."""
-    path = run_dir / "plan.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as exc:
-        raise UserError(f"cannot read {path}: {str(exc)[:100]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path} is not a frcnn-tui plan (expected a JSON object, got {type(data).__name__})")
-    for key in ("lr", "base_lr", "total_batch", "world_size"):
-        value = data.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value)):
-            raise UserError(f"{path}: field '{key}' must be a number, got {value!r}"[:200])
-    if not isinstance(data.get("resume_notes", []), list):
-        raise UserError(f"{path}: field 'resume_notes' must be a list")
-    return data
 
 
 def new_job_id() -> str:
@@ -280,7 +260,7 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
         args += ["--warmup-iters", str(proposal.warmup_iters)]
     if dump:
         paths.ensure_private_dir(run_dir)  # it will hold the command line and paths of the job
-        args += ["--dump", str(run_dir / "config.py")]
+        args += ["--dump", str(run_dir / run_files.CONFIG)]
     try:
         inspection = training_env.inspect(python, args) if setup is None else {}
     finally:
@@ -297,7 +277,7 @@ def make_plan(req: PlanRequest, *, inventory: Inventory | None = None, catalog: 
                                               proposal.total_batch))
     command, env = build_command(python, cpu=cpu, gpu_ids=gpu_ids, nproc=nproc, nodes=req.nodes,
                                  node_rank=req.node_rank, master_addr=req.master_addr, port=port,
-                                 config_file=run_dir / "config.py", run_dir=run_dir, amp=req.amp)
+                                 config_file=run_dir / run_files.CONFIG, run_dir=run_dir, amp=req.amp)
     return Plan(request=req, preset=preset, proposal=proposal, cpu=cpu, gpu_ids=gpu_ids, nproc_per_node=nproc,
                 python=python, data_root=data_root, job_id=job_id, run_dir=run_dir, port=port,
                 inspection=inspection, checks=checks, command=command, env=env, inventory=inventory)

@@ -13,6 +13,7 @@ from launcher.errors import UserError
 from launcher.references.mmdet2_json import parse_json_log
 from launcher.references.model import Reference
 from launcher.references.text_log import parse_text_log
+from launcher import run_files
 
 __all__ = ["legacy_logs", "read_legacy_dir"]
 
@@ -24,7 +25,7 @@ def legacy_logs(work_dir: Path) -> tuple[list[Path], list[Path]]:
     except OSError:
         return [], []
     jsons = [p for p in files if p.name.endswith(".log.json")]
-    texts = [p for p in files if p.name.endswith(".log") and p.name not in ("stdout.log", "stderr.log")]
+    texts = [p for p in files if p.name.endswith(".log") and p.name not in run_files.LOGS]
     return jsons, texts
 
 

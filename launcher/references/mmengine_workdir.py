@@ -17,6 +17,7 @@ from typing import Any
 from launcher.references import text_log
 from launcher.references.mmdet2_dir import read_legacy_dir
 from launcher.references.model import Reference, complete_train, loss_curve, map_row, merge_maps
+from launcher import run_files
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
 
@@ -68,14 +69,6 @@ def parse_work_dir(work_dir: Path, name: str, fmt: str = "mmengine-workdir") -> 
     return ref
 
 
-def read_plan(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / "plan.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 
 def what_ran(plan: dict[str, Any]) -> dict[str, Any]:
     """The schedule and seed a frcnn-tui job ran with: the resolved config's (its --cfg-options
@@ -95,7 +88,7 @@ def parse_job_dir(run_dir: Path, name: str, preset: str | None = None) -> Refere
     else:  # a run dir holding an MMDetection 2.x log instead (an older stack under --python)
         ref = read_legacy_dir(run_dir, name)
         ref.format = "frcnn-job"
-    plan = read_plan(run_dir)
+    plan = run_files.read_plan(run_dir)
     if not plan:
         return ref
     ref.preset = preset or plan.get("preset")

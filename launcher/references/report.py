@@ -18,9 +18,10 @@ from launcher import paths
 from launcher.jobs import job_status, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.monitor import per_class
-from launcher.references.mmengine_workdir import parse_job_dir, read_plan, what_ran
+from launcher.references.mmengine_workdir import parse_job_dir, what_ran
 from launcher.monitor.values import finite
 from launcher.references.model import MAP_KEYS, Reference
+from launcher import run_files
 
 _LABELS = {"bbox_mAP": "mAP", "bbox_mAP_50": "AP50", "bbox_mAP_75": "AP75", "bbox_mAP_s": "APs",
            "bbox_mAP_m": "APm", "bbox_mAP_l": "APl"}
@@ -216,7 +217,7 @@ def write_report(record: JobRecord, reference: str | None = None, out_dir: Path 
     if tracker is not None:
         tracker.apply(snap)
     run = parse_job_dir(record.run_path, record.name, preset=record.preset)
-    plan = read_plan(record.run_path)
+    plan = run_files.read_plan(record.run_path)
     rc = snap.get("reference") or {}
     data = {"title": f"{record.name} ({record.preset})", "run_label": f"this run ({record.id})",
             "ref_label": tracker.ref.name if tracker else None,

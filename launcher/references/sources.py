@@ -16,6 +16,7 @@ from launcher.references.mmdet2_json import parse_json_log
 from launcher.references.mmengine_workdir import parse_job_dir, parse_work_dir, timestamp_dirs
 from launcher.references.model import Reference
 from launcher.references.text_log import parse_text_log
+from launcher import run_files
 
 
 def read_path(path: Path, name: str) -> Reference:
@@ -23,7 +24,7 @@ def read_path(path: Path, name: str) -> Reference:
         if path.name.endswith(".json"):
             return parse_json_log(path, name)
         return parse_text_log(path, name)
-    if (path / "plan.json").is_file():
+    if run_files.has_plan(path):
         return parse_job_dir(path, name)
     if timestamp_dirs(path):
         return parse_work_dir(path, name)

@@ -10,6 +10,7 @@ from launcher import paths
 from launcher.errors import UserError
 from launcher.jobs.registry import NAME_RE, write_atomic
 from launcher.references.model import Reference
+from launcher import run_files
 
 
 def references_dir() -> Path:
@@ -90,10 +91,8 @@ def resolve(name: str | None, preset: str | None) -> Reference | None:
 def record_for_job(run_dir: Path, name: str) -> None:
     """``launch --reference NAME``: kept in the job's plan.json, where watch, the Monitor and
     report look for it (a job without one follows its preset's default)."""
-    path = run_dir / "plan.json"
-    try:
-        plan = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot record the reference in {path}: {exc}") from None
+    plan = run_files.read_plan(run_dir)
+    if not plan:
+        raise UserError(f"cannot record the reference in {run_dir / run_files.PLAN}: no plan there")
     plan["reference"] = validate_name(name)
-    write_atomic(path, json.dumps(plan, indent=2, default=str))
+    run_files.write_plan(run_dir, plan)

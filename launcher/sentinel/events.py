@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from launcher import run_files
+
 __all__ = ["EVENTS_FILE", "KINDS", "append", "read", "read_from", "size"]
 
-EVENTS_FILE = "events.jsonl"
+EVENTS_FILE = run_files.EVENTS
 # What the sentinel raises (the last four: a SLURM job's time in the queue, slurm_queue.py).
 # The first five are notified by default (notify.DEFAULT_KINDS).
 KINDS = ("finished", "failed", "stalled", "diverged", "behind-reference", "lr-after-resume", "input-bound",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 from launcher import paths
 from launcher.errors import UserError
 from launcher.sentinel.events import KINDS
+from launcher import run_files
 
 __all__ = ["DEFAULT_KINDS", "Notifier", "Target", "check_url", "configured", "plan_entry", "redact", "scrub",
            "send", "targets_for_run"]
@@ -137,10 +137,7 @@ def plan_entry(request: Any) -> dict[str, Any]:
 def targets_for_run(run_dir: str | os.PathLike) -> list[Target]:
     """The run's own targets (plan.json ``notify``, from launch --notify) and the configured
     ones; one URL once. The run's own get the configured kinds too."""
-    try:
-        plan = json.loads((Path(run_dir) / "plan.json").read_text())
-    except (OSError, ValueError):
-        plan = {}
+    plan = run_files.read_plan(Path(run_dir))
     own = [u for u in plan.get("notify") or [] if isinstance(u, str) and _URL.match(u)]
     config = configured()
     kinds = config[0].kinds if config else DEFAULT_KINDS

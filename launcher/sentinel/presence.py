@@ -16,10 +16,11 @@ from pathlib import Path
 import psutil
 
 from launcher.jobs import identity
+from launcher import run_files
 
 __all__ = ["FILE", "GONE", "ENDED", "RUNNING", "mark_started", "mark_ended", "state"]
 
-FILE = "sentinel.json"
+FILE = run_files.SENTINEL
 RUNNING, ENDED, GONE = "running", "ended", "gone"
 
 

@@ -3,12 +3,12 @@ sentinel: its newest events, whether it is still there, and where it notifies (r
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from launcher.sentinel import events, notify, presence, stacks
+from launcher import run_files
 
 __all__ = ["ROW_EVENTS", "fields", "note"]
 
@@ -28,11 +28,8 @@ def fields(run_dir: str | os.PathLike, status: str, limit: int = ROW_EVENTS) -> 
 
 
 def _plan_targets(run_dir: Path) -> list[str]:
-    try:
-        urls = json.loads((run_dir / "plan.json").read_text()).get("notify") or []
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [u for u in urls if isinstance(u, str)]
+    urls = run_files.read_plan(run_dir).get("notify") or []
+    return [u for u in urls if isinstance(u, str)] if isinstance(urls, list) else []
 
 
 def note(row: dict[str, Any]) -> str:

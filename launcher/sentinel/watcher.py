@@ -26,8 +26,8 @@ import psutil
 from launcher.monitor import rank_failure, reference_compare, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, catch_up, planned_warmup_iters
 from launcher.monitor.workdir import WorkDirTailer
-from launcher.references.mmengine_workdir import read_plan
 from launcher.sentinel import events, notify, presence, stacks
+from launcher import run_files
 
 __all__ = ["Sentinel", "ALERT_EVENTS"]
 
@@ -48,7 +48,7 @@ class Sentinel:
         self.run_dir = Path(run_dir)
         self.job_id = job_id
         self.poll_s = poll_s
-        plan = read_plan(self.run_dir)
+        plan = run_files.read_plan(self.run_dir)
         self.name = _job_name(job_id) or plan.get("preset") or job_id
         self.reference_ap = plan.get("reference_ap")
         self.stop_on_stall = plan.get("on_stall") == "stop"  # launch --on-stall stop
@@ -148,7 +148,7 @@ class Sentinel:
         return snap
 
     def ended(self) -> bool:
-        if (self.run_dir / "exit_status").exists():
+        if (self.run_dir / run_files.EXIT_STATUS).exists():
             return True
         return self.parent is not None and not _alive(self.parent)
 

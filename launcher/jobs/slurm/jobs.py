@@ -8,7 +8,6 @@ waits until the job has left the queue; `resume` submits the same script with --
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from launcher.monitor import attempt_notes
 from launcher.planning.checklist import FAIL
 from launcher.planning.plan import Plan, PlanRequest, make_plan
 from launcher.sentinel import notify, slurm_queue
+from launcher import run_files
 
 # SLURM's own SIGTERM -> SIGKILL wait on cancel (KillWait, 30 s by default) plus the epilog.
 LEAVE_QUEUE_S = 90.0
@@ -61,7 +61,7 @@ def refuse_failing(plan: Plan) -> None:
 def write_files(plan: Plan, spec: SlurmSpec, job_name: str) -> Path:
     """plan.json (with the SLURM request) and the batch script in the run dir; returns the script."""
     data = dict(plan.to_dict(), slurm=spec.to_dict(), **notify.plan_entry(plan.request))
-    registry.write_atomic(plan.run_dir / "plan.json", json.dumps(data, indent=2, default=str))
+    run_files.write_plan(plan.run_dir, data)
     script = plan.run_dir / SCRIPT
     script.write_text(render(plan, spec, job_name=job_name))
     script.chmod(0o700)
@@ -69,10 +69,10 @@ def write_files(plan: Plan, spec: SlurmSpec, job_name: str) -> Path:
 
 
 def _fresh_run_files(run_dir: Path) -> None:
-    for stale in (registry.EXIT_FILE, registry.STOP_FILE, REQUEUE_FILE):
+    for stale in (run_files.EXIT_STATUS, run_files.STOP_REQUESTED, run_files.REQUEUE):
         (run_dir / stale).unlink(missing_ok=True)
     # The logs exist from the start, so `logs` and `watch` work while the job is pending.
-    for log in ("stdout.log", "stderr.log"):
+    for log in run_files.LOGS:
         (run_dir / log).touch()
 
 
@@ -159,8 +159,8 @@ def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
         raise UserError(f"a SLURM job resumes with its own {record.nproc_per_node} task(s) per node; "
                         f"launch a new one for another size")
     run_dir = record.run_path
-    if not (run_dir / "last_checkpoint").is_file():
-        raise UserError(f"job {record.id} has no checkpoint to resume from ({run_dir / 'last_checkpoint'} is missing)")
+    if not (run_dir / run_files.LAST_CHECKPOINT).is_file():
+        raise UserError(f"job {record.id} has no checkpoint to resume from ({run_dir / run_files.LAST_CHECKPOINT} is missing)")
     script = run_dir / SCRIPT
     if not script.is_file():
         raise UserError(f"job {record.id} has no batch script ({script} is missing)")

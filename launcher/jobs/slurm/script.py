@@ -23,8 +23,9 @@ from launcher.jobs.checkpoint_stop import CHECKPOINT_EXIT
 from launcher.stack.exact_resume import REQUEST_FILE
 from launcher.planning.plan import Plan
 from launcher.sentinel import start as sentinel_start
+from launcher import run_files
 
-SCRIPT = "slurm.sh"
+SCRIPT = run_files.SLURM_SCRIPT
 GPU_CPUS_PER_TASK = 5  # mmdet's slurm_train.sh default (CPUS_PER_TASK=5): dataloader workers per GPU
 _OPTION = re.compile(r"^--([a-z][a-z0-9-]*)(?:=(.*))?$", re.S)
 
@@ -132,7 +133,7 @@ def render(plan: Plan, spec: SlurmSpec, *, job_name: str | None = None) -> str:
     ]) + "\n"
 
 
-REQUEUE_FILE = "requeue.txt"  # why the script requeued its job, or why it did not: `jobs` shows it
+REQUEUE_FILE = run_files.REQUEUE  # why the script requeued its job, or why it did not: `jobs` shows it
 
 
 def requeue_lines(max_restarts: int) -> list[str]:
