@@ -149,15 +149,18 @@ class JobsScreen(Screen):
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         for w in message.warnings:
             self.notify(w, title="Registry", severity="warning", timeout=10)
-        if not self.loaded:  # not at start-up, nor before the list shows: after its first load
-            threading.Thread(target=_preload_monitor, name="preload-monitor", daemon=True).start()
+        if not self.loaded:  # not at start-up, nor before the list shows: after its first frame
+            self.call_after_refresh(threading.Thread(target=_preload_monitor, name="preload-monitor",
+                                                     daemon=True).start)
         self.loaded = True
         self.jobs = {record.id: (record, row) for record, row in message.jobs}
         self.app.job_names = {job_id: record.name for job_id, (record, _) in self.jobs.items()}
         self.marked &= set(self.jobs)
         self._all = message.jobs
         if self._job_list is not None and self._job_list.provisional:
-            self.action_refresh()  # kept rows were shown as kept: now check them (launcher.jobs.summary.JobList)
+            # Kept rows were shown as kept: check them (launcher.jobs.summary.JobList) once they are on
+            # screen, not while the first frame of a long table is drawn.
+            self.call_after_refresh(self.action_refresh)
         self._show_jobs("\n".join(message.warnings) if message.warnings else
                         "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
 
