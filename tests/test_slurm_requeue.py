@@ -99,3 +99,21 @@ def test_max_restarts_1_stops_a_job_that_always_fails_at_start_with_the_reason(s
     # srun's status: the failing rank's 1, or the 143 of the rank srun then ended (--kill-on-bad-exit).
     assert re.search(r"not requeued after exit (1|143): --max-restarts 1 reached", row["slurm_state"]), row
     assert "restart 1" in (Path(job["run_dir"]) / "stdout.log").read_text()
+
+
+@needs_stack
+@pytest.mark.training
+def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redone(slurm_cluster, data,
+                                                                                  cancel_leftovers):
+    job = slurm_launch(data, "--max-restarts", "0")
+    run_dir = Path(job["run_dir"])
+    wait_for(lambda: (run_dir / ".trained_iter").exists() and (run_dir / ".trained_iter").read_text().strip()
+             and int((run_dir / ".trained_iter").read_text()) >= 3, 300, "three iterations", poll=1)
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job["slurm_job_id"]], check=True, capture_output=True)
+    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 180, "the warned job to end")
+    assert "not requeued after a checkpoint on SLURM's warning (exit 75): --max-restarts 0 reached" in row["slurm_state"]
+    result = run_cli("resume", job["id"], "--json")
+    assert result.returncode == 0, result.stderr
+    row = wait_row(job["id"], lambda r: r["status"] == "succeeded", 300, "the resumed job", poll=2)
+    assert row["redone_per_restart"] == [0], explain(run_dir)
+    assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
