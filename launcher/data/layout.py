@@ -12,7 +12,7 @@ from pathlib import Path
 
 from launcher.errors import UserError
 
-__all__ = ["LAYOUTS", "DataLayout", "Split", "detect", "explicit", "from_options"]
+__all__ = ["LAYOUTS", "DataLayout", "Split", "detect", "explicit", "from_options", "is_own_data"]
 
 ROBOFLOW_ANN = "_annotations.coco.json"
 ROBOFLOW_VAL = ("valid", "val")  # Roboflow writes valid/; some re-exports rename it
@@ -125,6 +125,18 @@ def detect(path: str | Path) -> DataLayout:
             return found
     raise UserError(f"{path}: no known dataset layout (looked for {LAYOUTS}; "
                     f"or name the files with {' '.join(EXPLICIT_FLAGS)})")
+
+
+def is_own_data(path: str | Path) -> bool:
+    """Whether PATH is a folder that looks like an export (Roboflow's, or annotations/{train,val}.json) rather
+    than COCO's own tree: where one field takes either (the Plan screen's data field), such a folder is
+    planned as --data and COCO's as --data-root. Only stat(); nothing raised."""
+    root = Path(path).expanduser()
+    try:
+        return any((root / p).exists() for p in ("train/" + ROBOFLOW_ANN, *(f"{v}/{ROBOFLOW_ANN}" for v in ROBOFLOW_VAL),
+                                                  "annotations/train.json", "annotations/val.json"))
+    except OSError:
+        return False
 
 
 def explicit(train_ann: str, train_images: str, val_ann: str, val_images: str) -> DataLayout:

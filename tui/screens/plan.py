@@ -159,6 +159,14 @@ class PlanScreen(Screen):
         except UserError as exc:
             raise ValueError(str(exc).replace("--notify takes", "notify takes")) from None
 
+    def _data_fields(self) -> dict[str, str | None]:
+        """The data field: your own export (Roboflow's, annotations/) is planned as --data, with its classes
+        and the `dataset` check; anything else as --data-root (COCO's tree), as before."""
+        from launcher.data.layout import is_own_data
+
+        value = self._value("data-root") or None
+        return {"data": value} if value and is_own_data(value) else {"data_root": value}
+
     def _value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value.strip()
 
@@ -189,7 +197,7 @@ class PlanScreen(Screen):
         req = PlanRequest(preset=p.name, nodes=self._int("nodes", "nodes", 1, 1), imgs_per_gpu=self._int(
             "imgs", "images per GPU", p.imgs_per_gpu, 1), lr=lr, seed=self._int("seed", "seed", None),
             node_rank=self._int("node-rank", "node rank", 0), master_addr=master, port=port, cfg_options=cfg,
-            data_root=self._value("data-root") or None, notify=self._notify_targets())
+            notify=self._notify_targets(), **self._data_fields())
         self.devices.fill(req)
         targets = self.query(SlurmTarget)
         self.slurm_spec = targets.first().spec(req) if targets else None
