@@ -13,7 +13,7 @@ from conftest import DATA
 from launcher.errors import UserError
 from launcher.monitor.metrics import snapshot_of_work_dir
 from launcher.monitor.reference_compare import tracker_for
-from launcher.references import compare, store
+from launcher.references import behind_reference, store
 from launcher.references.model import Reference, loss_at
 from launcher.references.sources import read_path, read_source
 from launcher.references.text_log import parse_line
@@ -120,32 +120,32 @@ def test_store_roundtrip_and_names():
 def test_noise_threshold_default_and_from_references():
     zoo = read_path(ZOO_JSON, "zoo")
     zoo.preset = "r50-fpn-1x"
-    noise, how = compare.noise_threshold(zoo, [zoo])
-    assert noise == compare.DEFAULT_NOISE == 0.008 and "three independent" in how
+    noise, how = behind_reference.noise_threshold(zoo, [zoo])
+    assert noise == behind_reference.DEFAULT_NOISE == 0.008 and "three independent" in how
     other = read_path(MMENGINE_DIR, "engine")  # the same curve +0.002 at every epoch
     other.preset = "r50-fpn-1x"
     third = Reference.from_dict(zoo.to_dict())
     third.name = "third"
     third.map_by_epoch = [dict(r, bbox_mAP=r["bbox_mAP"] - 0.003) for r in zoo.map_by_epoch]
-    noise, how = compare.noise_threshold(zoo, [zoo, other, third])
+    noise, how = behind_reference.noise_threshold(zoo, [zoo, other, third])
     assert noise == pytest.approx(0.005) and "3 references" in how
-    noise, _ = compare.noise_threshold(zoo, [zoo, Reference.from_dict(dict(zoo.to_dict(), name="copy"))])
-    assert noise == compare.MIN_NOISE  # identical references: the floor, not zero
+    noise, _ = behind_reference.noise_threshold(zoo, [zoo, Reference.from_dict(dict(zoo.to_dict(), name="copy"))])
+    assert noise == behind_reference.MIN_NOISE  # identical references: the floor, not zero
 
 
 def test_behind_needs_two_evaluations_in_a_row_and_names_causes():
     zoo = read_path(ZOO_JSON, "zoo")
     run = [{"epoch": e, "bbox_mAP": v} for e, v in [(1, 0.190), (2, 0.246), (3, 0.250), (4, 0.260)]]
     # Epoch 1 behind, epoch 2 within the noise, then 3 and 4 behind: fires at epoch 4.
-    assert compare.behind_streak(run[:3], zoo, 0.008) == []
-    alert = compare.behind_alert(run, zoo, 0.008, {"train": {"lr": 0.02, "total_batch": 8, "seed": None},
+    assert behind_reference.behind_streak(run[:3], zoo, 0.008) == []
+    alert = behind_reference.behind_alert(run, zoo, 0.008, {"train": {"lr": 0.02, "total_batch": 8, "seed": None},
                                                   "env": {"opencv": "4.9.0", "torch": "1.4.0"}})
     assert alert["kind"] == "behind-reference" and alert["epoch"] == 4
     causes = " | ".join(alert["causes"])
     assert "lr per image 0.0025" in causes and "2x" in causes and "lr 0.01" in causes
     assert "total batch 8 vs the reference's 16" in causes and "OpenCV 4.9.0" in causes and "no seed" in causes
     assert "PyTorch" not in causes
-    assert compare.comparison(run, zoo, 0.008) == {"name": "zoo", "epoch": 4, "run": 0.26, "reference": 0.279,
+    assert behind_reference.comparison(run, zoo, 0.008) == {"name": "zoo", "epoch": 4, "run": 0.26, "reference": 0.279,
                                                    "delta": -0.019, "noise": 0.008, "behind": True}
 
 

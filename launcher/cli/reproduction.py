@@ -89,10 +89,10 @@ def cmd_reference_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reference_show(args: argparse.Namespace) -> int:
-    from launcher.references import compare, store
+    from launcher.references import behind_reference, store
 
     ref = store.load(args.name)
-    noise, how = compare.noise_threshold(ref, store.load_all())
+    noise, how = behind_reference.noise_threshold(ref, store.load_all())
     data = dict(ref.to_dict(), noise=noise, noise_source=how, reference_log_url=_log_url(ref.preset))
     if args.json:
         print_json(data)
@@ -145,7 +145,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from launcher.cli import render
     from launcher.jobs import registry
-    from launcher.jobs.comparison import against_text, ap_cell, compare_runs, map_at
+    from launcher.jobs.side_by_side import against_text, ap_cell, compare_runs, map_at
     from rich.table import Table
 
     if len(args.jobs) < 2:

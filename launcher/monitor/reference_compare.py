@@ -8,7 +8,7 @@ the run at that epoch and never as an epoch-1 delta.
 ``ReferenceTracker.apply(snapshot)`` adds, at the latest evaluated epoch, the object
 ``reference`` {name, epoch, run, reference, delta, noise, behind, ...} and, once the run
 trails by more than the noise for two evaluations in a row, a ``behind-reference``
-alert naming the likely causes (see launcher.references.compare). With ``series`` in the
+alert naming the likely causes (see launcher.references.behind_reference). With ``series`` in the
 snapshot it also adds what the charts draw: the reference mAP per epoch and its loss
 curve placed on this run's iteration axis (by fraction of the schedule, so a run with
 another total batch still lines up).
@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from launcher.references import compare, store
+from launcher.references import behind_reference, store
 from launcher.references.model import Reference
 from launcher import run_files
 
@@ -45,7 +45,7 @@ class ReferenceTracker:
 
     def apply(self, snap: dict[str, Any]) -> dict[str, Any]:
         maps = snap.get("map_by_epoch") or []
-        obj = compare.comparison(maps, self.ref, self.noise)
+        obj = behind_reference.comparison(maps, self.ref, self.noise)
         obj["noise_source"] = self.noise_source
         obj["preset"] = self.ref.preset
         obj["final"] = (self.ref.final or {}).get("bbox_mAP")
@@ -54,7 +54,7 @@ class ReferenceTracker:
             obj["loss_curve"] = self.loss_on_run_axis((snap.get("progress") or {}).get("total_iters"))
         snap["reference"] = obj
         if self._alert is None:
-            self._alert = compare.behind_alert(maps, self.ref, self.noise, self.run_facts)
+            self._alert = behind_reference.behind_alert(maps, self.ref, self.noise, self.run_facts)
         if self._alert is not None:
             snap["alerts"] = list(snap.get("alerts") or []) + [self._alert]
         return snap
@@ -82,7 +82,7 @@ def tracker_for(work_dir: Path, name: str | None, preset: str | None) -> Referen
     ref = store.resolve(name, preset)
     if ref is None:
         return None
-    noise, how = compare.noise_threshold(ref, store.load_all())
+    noise, how = behind_reference.noise_threshold(ref, store.load_all())
 
     def run_facts() -> dict[str, Any]:
         from launcher.references.sources import read_path

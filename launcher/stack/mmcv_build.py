@@ -91,9 +91,9 @@ def _use_other_env(what: str) -> str:
             f"frcnn-tui --python PATH (or FRCNN_TUI_PYTHON=PATH)")
 
 
-def make_plan(inventory: Inventory, torch: tuple[str | None, str | None], compilers: list[cuda_compiler.Compiler],
-              *, python: str, site_packages: Path, cores: int, env: dict[str, str], offline: bool = False,
-              source: Path | None = None) -> BuildPlan:
+def build_plan(inventory: Inventory, torch: tuple[str | None, str | None], compilers: list[cuda_compiler.Compiler],
+               *, python: str, site_packages: Path, cores: int, env: dict[str, str], offline: bool = False,
+               source: Path | None = None) -> BuildPlan:
     """offline: no registry to install a compiler from, so a system nvcc of torch's CUDA major will do
     (torch's cpp_extension accepts a minor mismatch, with a warning). source: a local mmcv sdist."""
     pip = [python, "-m", "pip", "--disable-pip-version-check"]
@@ -162,7 +162,7 @@ def make_plan(inventory: Inventory, torch: tuple[str | None, str | None], compil
 
 
 def current_plan(offline: bool = False, source: Path | None = None) -> BuildPlan:
-    return make_plan(probe(), installed_torch(), cuda_compiler.system_compilers(), python=sys.executable,
+    return build_plan(probe(), installed_torch(), cuda_compiler.system_compilers(), python=sys.executable,
                      site_packages=cuda_compiler.site_packages(), cores=cpu_cores(), env=dict(os.environ),
                      offline=offline, source=source)
 

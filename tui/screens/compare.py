@@ -2,7 +2,7 @@
 
 One table, one column a run (its name over its id, in the order the Jobs screen listed them):
 the recipe (devices, lr, total batch), the AP so far ("final" only once the schedule ended,
-"latest, ep 3/5" before), the run's one reference at its epoch (launcher.jobs.comparison,
+"latest, ep 3/5" before), the run's one reference at its epoch (launcher.jobs.side_by_side,
 as the Monitor and `compare` say it), then mAP per epoch. Row labels and cells kept short so
 three runs fit 80 columns whole; more scroll sideways.
 """
@@ -32,7 +32,7 @@ GOOD_GAP = -0.005  # mAP below the reference at the same epoch that still counts
 
 @dataclass
 class EpochsReady(Message):
-    """launcher.jobs.comparison.compare_runs: every run's mAP per epoch, lr, batch and reference."""
+    """launcher.jobs.side_by_side.compare_runs: every run's mAP per epoch, lr, batch and reference."""
 
     result: dict
 
@@ -63,13 +63,13 @@ class CompareScreen(Screen):
 
     @work(exclusive=True, group="epochs", exit_on_error=False)
     async def _load_epochs(self) -> None:
-        from launcher.jobs.comparison import compare_runs
+        from launcher.jobs.side_by_side import compare_runs
 
         self.post_message(EpochsReady(await run_detached(compare_runs, [record for record, _ in self.jobs])))
 
     def on_epochs_ready(self, message: EpochsReady) -> None:
         """One column a run: the article's experiment (one preset on 8, 4 and 2 GPUs) in one table."""
-        from launcher.jobs.comparison import against_text, ap_cell, map_at
+        from launcher.jobs.side_by_side import against_text, ap_cell, map_at
 
         runs = message.result["runs"]
         table = self.query_one("#compare-epochs", DataTable)
