@@ -23,7 +23,7 @@ from launcher.stack.exact_resume import CHECKPOINTED_FILE, PROGRESS_FILE, REQUES
 
 __all__ = ["PLAN", "CONFIG", "LAUNCH_SCRIPT", "SLURM_SCRIPT", "STDOUT", "STDERR", "LOGS", "EXIT_STATUS",
            "STOP_REQUESTED", "LAST_CHECKPOINT", "EVENTS", "SENTINEL", "REQUEUE", "ALL_FILES",
-           "has_plan", "read_plan", "read_plan_checked", "write_plan"]
+           "read_exit_status", "has_plan", "read_plan", "read_plan_checked", "write_plan"]
 
 PLAN = "plan.json"  # Plan.to_dict at launch, plus what launch and `launch --reference` add
 CONFIG = "config.py"  # the resolved MMEngine config the training runs
@@ -41,6 +41,14 @@ ALL_FILES = (PLAN, CONFIG, LAUNCH_SCRIPT, SLURM_SCRIPT, *LOGS, EXIT_STATUS, STOP
              SENTINEL, REQUEUE, REQUEST_FILE, CHECKPOINTED_FILE, PROGRESS_FILE, RESTARTS_FILE)
 
 _NUMBERS = ("lr", "base_lr", "total_batch", "world_size")  # what the lr views compute with
+
+
+def read_exit_status(run_dir: Path) -> int | None:
+    """The exit code the job's script wrote when it ended; None while it runs (or when unreadable)."""
+    try:
+        return int((Path(run_dir) / EXIT_STATUS).read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def has_plan(run_dir: Path) -> bool:

@@ -50,11 +50,11 @@ def frcnn_home(tmp_path, monkeypatch):
     # carrying a job's marker count (launcher.jobs.identity): entries that tests write with
     # pid 1 / pgid 1, or a pid now reused, never make this signal anything else (pytest included).
     if (home / "state" / "jobs").is_dir():
+        from launcher.jobs import identity, registry
         from launcher.jobs import local as jobs
-        from launcher.jobs import registry
 
         for record in registry.load_all(warn=lambda msg: None):
-            if registry.job_processes(record):
+            if identity.job_processes(record):
                 jobs.stop(record, grace=5)
 
 

@@ -90,7 +90,7 @@ def test_a_job_recorded_on_another_host_is_never_signalled_here(cli, reap):
     assert job_status.status(record) == status_words.RUNNING  # no exit file yet in the shared run dir
     [row] = json.loads(cli("jobs", "--json").stdout)["jobs"]
     assert row["host"] == "gpu-node-7" and row["status"] == "running"
-    assert registry.job_processes(record) == [] and jobs.gpu_conflicts([0]) == []
+    assert identity.job_processes(record) == [] and jobs.gpu_conflicts([0]) == []
     for command in (["stop", "remote"], ["resume", "remote"]):
         result = cli(*command)
         assert result.returncode in (1, 2), (command, result.stdout, result.stderr)
@@ -111,14 +111,14 @@ def test_stop_signals_every_marked_process_and_nothing_else(cli, reap):
     reap(bystander)
     record = entry(job_id, "marked", leader.pid, psutil.Process(leader.pid).create_time(), gpu_ids=[0])
     deadline = time.monotonic() + 10
-    while len(procs := registry.job_processes(record)) < 3 and time.monotonic() < deadline:
+    while len(procs := identity.job_processes(record)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(procs) == 3 and job_status.status(record) == status_words.RUNNING
     assert jobs.gpu_conflicts([0, 1]) == [f"GPU 0 held by running job {job_id} (marked)"]
     stopped = cli("stop", "marked", "--grace", "5")
     assert stopped.returncode == 0, stopped.stderr
     assert "3 process(es) signalled, 0 left" in stopped.stdout
-    assert registry.job_processes(record) == [] and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    assert identity.job_processes(record) == [] and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
                                                            for p in procs)
     assert bystander.poll() is None
 
@@ -126,7 +126,7 @@ def test_stop_signals_every_marked_process_and_nothing_else(cli, reap):
 def test_teardown_and_stop_leave_pid_1_alone():
     # The registry tests save records with pid 1, pgid 1, create_time 0: nothing is theirs.
     record = entry("20261130-100000-pid1", "init", 1, 0.0)
-    assert registry.job_processes(record) == [] and jobs.stop(record, grace=0) == 0
+    assert identity.job_processes(record) == [] and jobs.stop(record, grace=0) == 0
     assert job_status.status(record) == status_words.FAILED
 
 
@@ -171,6 +171,6 @@ def test_every_process_of_a_launched_job_carries_its_marker(tmp_path):
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert out.read_text().strip() == "20261130-100000-spwn"
-    assert identity.leader(record) is not None and len(registry.job_processes(record)) >= 2
-    assert jobs.stop(record, grace=5) >= 2 and registry.job_processes(record) == []
+    assert identity.leader(record) is not None and len(identity.job_processes(record)) >= 2
+    assert jobs.stop(record, grace=5) >= 2 and identity.job_processes(record) == []
     assert job_status.status(record) == status_words.STOPPED

@@ -49,7 +49,7 @@ def test_a_reused_pid_does_not_look_running(tmp_path):
     me = psutil.Process(os.getpid())
     rec = record(tmp_path, me.pid, me.create_time() - 1000)
     assert job_status.status(rec) == status_words.FAILED
-    assert registry.job_processes(rec) == []  # nothing here carries the job's marker
+    assert identity.job_processes(rec) == []  # nothing here carries the job's marker
 
 
 def test_corrupt_entry_is_reported_once_and_kept_aside(tmp_path):

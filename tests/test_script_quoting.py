@@ -16,7 +16,8 @@ import pytest
 
 from launcher.errors import UserError
 from launcher.jobs import local as jobs
-from launcher.jobs import registry, shell
+from launcher import run_files
+from launcher.jobs import shell
 from launcher.planning.plan import build_command
 
 # Every way a value could break out of its place in a shell script.
@@ -63,7 +64,7 @@ def test_launch_script_keeps_every_field_data(tmp_path, field):
     assert result.returncode == 0, result.stderr
     recorded = json.loads(seen.read_text())
     assert recorded == {"argv": command[1:], "marker": values["job_id"], "cuda": values["cuda"]}
-    assert registry.read_exit_status(run_dir) == 0
+    assert run_files.read_exit_status(run_dir) == 0
     assert nothing_ran(tmp_path)
 
 

@@ -107,9 +107,9 @@ def test_job_survives_a_hangup_of_the_launching_session(tiny_data, tmp_path):
 
 
 def _job_pids(job: dict) -> list[psutil.Process]:
-    from launcher.jobs import registry
+    from launcher.jobs import identity, registry
 
-    return registry.job_processes(registry.find(job["id"]))
+    return identity.job_processes(registry.find(job["id"]))
 
 
 def test_stop_leaves_zero_processes_and_resume_continues(tiny_data):

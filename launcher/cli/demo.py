@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable
 
 from launcher.jobs import local as jobs
+from launcher import run_files
 from launcher.jobs import job_status, registry, status_words
 from launcher.cli import render
 from launcher.cli.common import print_json
@@ -78,7 +79,7 @@ def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | N
     maps = [row.get("bbox_mAP") for row in snap["map_by_epoch"] if row.get("bbox_mAP") is not None]
     best = snap.get("best") or {}
     summary = {
-        "job": record.id, "status": status, "exit_code": registry.exit_code(record),
+        "job": record.id, "status": status, "exit_code": run_files.read_exit_status(record.run_path),
         "wall_s": round(time.time() - started, 1), "final_bbox_mAP": maps[-1] if maps else None,
         "best_bbox_mAP": best.get("bbox_mAP"), "best_epoch": best.get("epoch"),
         "best_checkpoint": best.get("checkpoint"), "reference_ap": record.reference_ap,

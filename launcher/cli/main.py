@@ -125,13 +125,13 @@ def cmd_stop(args: argparse.Namespace) -> int:
         return 0 if not left else 1
     if not identity.is_local(record) and job_status.status(record) == status_words.RUNNING:
         raise CheckFailed(identity.elsewhere_message(record))  # never signalled from here
-    if not registry.job_processes(record):
+    if not identity.job_processes(record):
         # Whatever holds the recorded pid or pgid now is not the job's: it is left alone.
         msg = f"job {record.id} is not running ({jobs.not_running_reason(record)}); nothing was signalled"
         print_json({"id": record.id, "stopped": 0, "status": job_status.status(record)}) if args.json else print(msg)
         return 0
     found = jobs.stop(record, grace=args.grace, checkpoint_wait=wait)
-    left = registry.job_processes(record)
+    left = identity.job_processes(record)
     saved = checkpoint_stop.saved(record.run_path) if args.checkpoint else None
     if args.json:
         print_json({"id": record.id, "stopped": found, "left": len(left), "status": job_status.status(record),

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from launcher.errors import UserError
-from launcher.jobs import job_status, registry, status_words
+from launcher.jobs import identity, job_status, registry, status_words
 from launcher.jobs.registry import JobRecord
 from launcher import run_files
 
@@ -32,7 +32,7 @@ def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | Non
     from launcher.jobs import local
 
     found = local.stop(record, grace=grace, checkpoint_wait=checkpoint_wait)
-    return found, len(registry.job_processes(record))
+    return found, len(identity.job_processes(record))
 
 
 def finished_at(record: JobRecord) -> str | None:

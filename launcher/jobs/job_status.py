@@ -8,6 +8,7 @@ running job's work dir is refused) without importing one another.
 
 from __future__ import annotations
 
+from launcher import run_files
 from launcher.jobs import identity, registry
 from launcher.jobs.registry import JobRecord
 from launcher.jobs.slurm import state as slurm_state
@@ -19,9 +20,9 @@ __all__ = ["status"]
 def status(record: JobRecord) -> str:
     if record.backend == registry.SLURM:
         return slurm_state.status(record)  # asks the cluster
-    if registry.process_alive(record):
+    if identity.leader(record) is not None:  # alive and provably the job's
         return RUNNING
-    code = registry.read_exit_status(record.run_path)
+    code = run_files.read_exit_status(record.run_path)
     if code is None and not identity.is_local(record):
         # Another host's job: its processes cannot be seen from here, only the exit file
         # launch.sh writes in the (shared) run dir, which is not there yet.

@@ -216,7 +216,7 @@ def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | Non
     (checkpoint_stop); only what is still alive after that many seconds gets the signals."""
     if not identity.is_local(record):
         raise CheckFailed(identity.elsewhere_message(record))
-    procs = registry.job_processes(record)
+    procs = identity.job_processes(record)
     if not procs:
         return 0
     (record.run_path / registry.STOP_FILE).write_text(str(time.time()))
@@ -235,7 +235,7 @@ def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | Non
         _wait_gone(alive, 5)
     # Workers may spawn late children while dying; sweep until none is left.
     deadline = time.time() + 5
-    while (left := registry.job_processes(record)) and time.time() < deadline:
+    while (left := identity.job_processes(record)) and time.time() < deadline:
         _signal_each(left, signal.SIGKILL)
         time.sleep(0.2)
     return found

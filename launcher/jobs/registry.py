@@ -1,9 +1,7 @@
-"""The job registry: one JSON file per job under <state>/jobs, written atomically.
+"""The job registry: one JSON file per job under <state>/jobs, written atomically. Storage only:
+records, their names and the lock; a job's status is job_status.py's, its processes identity.py's.
 
-Status is derived, never trusted: a job is running while its recorded leader is
-provably its own (recorded pid and create time, the job's marker, this host: see
-identity.py); otherwise the exit-status file its launch.sh writes decides. Several frcnn-tui processes may
-touch the registry at once: writes go to a temp file then os.replace, and
+Several frcnn-tui processes may touch the registry at once: writes go to a temp file then os.replace, and
 read-modify-write sections hold an flock on <state>/jobs/.lock.
 """
 
@@ -22,8 +20,6 @@ import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
-
-import psutil
 
 from launcher import paths
 from launcher.paths import write_atomic  # registry.write_atomic: callers keep the name
@@ -180,24 +176,3 @@ def find(ref: str) -> JobRecord:
     if len(prefixed) > 1:
         raise UserError(f"job '{ref}' is ambiguous: " + ", ".join(r.id for r in prefixed))
     raise UserError(f"no job '{ref}' (frcnn-tui jobs lists them)")
-
-
-def process_alive(record: JobRecord) -> bool:
-    """The job's leader is alive and provably the job's (launcher.jobs.identity)."""
-    return identity.leader(record) is not None
-
-
-def read_exit_status(run_dir: Path) -> int | None:
-    try:
-        return int((run_dir / EXIT_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def exit_code(record: JobRecord) -> int | None:
-    return read_exit_status(record.run_path)
-
-
-def job_processes(record: JobRecord) -> list[psutil.Process]:
-    """Every live process of a job: only those carrying its marker, on its host (see identity)."""
-    return identity.job_processes(record)

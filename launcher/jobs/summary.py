@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from launcher import run_files
 from launcher.jobs import backends, job_status, registry, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.sentinel import report as sentinel_report
@@ -71,7 +72,7 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
         "id": record.id, "name": record.name, "preset": record.preset, "status": status,
         "devices": backends.devices(record),
         "nodes": record.nodes, "host": record.host, "pid": record.pid, "run_dir": record.run_dir,
-        "started_at": record.started_at, "exit_code": registry.exit_code(record), "reference_ap": record.reference_ap,
+        "started_at": record.started_at, "exit_code": run_files.read_exit_status(record.run_path), "reference_ap": record.reference_ap,
         "resumes": record.resumes, "history": None,
         "progress": None, "best_map": None, "best_epoch": None, "alerts": [], "failed_rank": None,
         **backends.details(record),  # backend; for SLURM: job id, state (with the pending reason), restarts

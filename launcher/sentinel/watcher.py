@@ -179,7 +179,7 @@ class Sentinel:
     def finish(self) -> None:
         from launcher.jobs import checkpoint_stop, registry
 
-        code = registry.read_exit_status(self.run_dir)
+        code = run_files.read_exit_status(self.run_dir)
         stop_asked = (self.run_dir / registry.STOP_FILE).exists()
         status = "succeeded" if code == 0 else "stopped" if stop_asked else "failed"
         catch_up(self.tailer, self.metrics, keep=False)

@@ -7,6 +7,7 @@ running one, a finished one can be resumed).
 
 from __future__ import annotations
 
+from launcher import run_files
 from launcher.jobs import registry, status_words
 from launcher.jobs.registry import JobRecord
 from launcher.jobs.slurm import cluster
@@ -26,7 +27,7 @@ def job_info(record: JobRecord) -> JobInfo | None:
 
 def status(record: JobRecord) -> str:
     """A SLURM job's status word (launcher.jobs.job_status asks this for every SLURM record)."""
-    return status_of(job_info(record), exit_code=registry.read_exit_status(record.run_path),
+    return status_of(job_info(record), exit_code=run_files.read_exit_status(record.run_path),
                      stop_requested=(record.run_path / registry.STOP_FILE).exists())
 
 
