@@ -9,6 +9,7 @@ training tests then launch real demo jobs (demo-cpu, 2 gloo workers, the tiny sh
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ from conftest import REPO, run_cli
 from notify_receiver import Receiver, closed_port
 from launcher import paths
 from launcher.jobs import identity, registry
-from launcher.sentinel import events, presence
+from launcher.sentinel import events, presence, stacks
 from launcher.sentinel.watcher import Sentinel
 
 sys.path.insert(0, str(Path(__file__).with_name("data")))
@@ -207,6 +208,48 @@ async def test_the_monitor_shows_the_last_event_and_a_sentinel_gone():
         assert "last event: stalled" in screen_text(app)
 
 
+
+@sync
+async def test_the_monitors_stacks_tab_shows_where_each_rank_waits_once_a_dump_exists(tmp_path):
+    """The Stacks tab (key 6) appears with the first dump and names each rank's innermost frames
+    and file: a real py-spy dump of a waiting process (where ptrace is allowed) and a real
+    faulthandler dump, filed the way stacks.dump files them."""
+    record = add_job("20261207-051100-stk1", status="running", preset="demo-cpu")
+    waiter = subprocess.Popen([sys.executable, "-c", "import time\ndef wait_here():\n    time.sleep(60)\nwait_here()"])
+    try:
+        time.sleep(1.0)
+        exe = stacks.py_spy()
+        rank0 = exe and stacks.py_spy_dump(exe, waiter.pid)
+    finally:
+        waiter.kill()
+        waiter.wait()
+    with open(tmp_path / "fh.txt", "w+") as fh:
+        faulthandler.dump_traceback(fh, all_threads=True)
+        fh.seek(0)
+        rank1 = "# faulthandler (SIGUSR2), Python frames only (rank 1)\n" + fh.read()
+    app = make_app(events_interval=None)
+    async with app.run_test(size=(170, 45)) as pilot:
+        await open_monitor(pilot, record)
+        await pilot.press("6")  # no dump yet: no tab, a toast says when there will be one
+        await tui_wait_for(pilot, lambda: any("no stack dump yet" in str(n.message) for n in app._notifications),
+                           what="the no-dump toast")
+        assert "6 Stacks" not in screen_text(app)
+        folder = record.run_path / stacks.STACKS_DIR / "20261207-051200"
+        folder.mkdir(parents=True)
+        if rank0:
+            (folder / "rank0.txt").write_text(f"# py-spy dump --native --pid {waiter.pid} (rank 0)\n{rank0}")
+        (folder / "rank1.txt").write_text(rank1)
+        events.append(record.run_path, "stalled", record.id, "job demo-cpu stalled")  # the dump's event, after it
+        await tui_wait_for(pilot, lambda: "6 Stacks" in screen_text(app), what="the Stacks tab")
+        await pilot.press("6")
+        await tui_wait_for(pilot, lambda: "rank 1 waits in" in screen_text(app), what="the stacks")
+        text = screen_text(app)
+        assert f"rank 1 waits in {stacks.innermost(rank1)}" in text and str(folder / "rank1.txt") in text
+        if rank0:
+            assert "wait_here (<string>:3)" in stacks.innermost(rank0)
+            assert f"rank 0 waits in {stacks.innermost(rank0)}" in text
+
+
 # -- real demo jobs -------------------------------------------------------------------
 
 
@@ -278,8 +321,16 @@ def test_a_stopped_rank_is_stalled_with_every_ranks_stacks_then_killed_is_one_fa
     files = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)["stacks"]
     assert [Path(f).name for f in files] == ["rank0.txt", "rank1.txt"]
     rank0 = Path(files[0]).read_text()
-    assert "Current thread" in rank0 and "train_entry.py" in rank0  # the running rank's whole Python stack
-    assert "rank 0 " in stalled["message"] and "cannot dump" in Path(files[1]).read_text()
+    print(rank0)
+    if os.geteuid() == 0:  # ptrace allowed: py-spy from outside, native frames: the collective it waits in
+        assert rank0.startswith("# py-spy dump --native") and '"MainThread"' in rank0, rank0
+        # DDP's reducer waiting for the gradients' allreduce (the stopped rank never joins it)
+        assert "c10d::" in rank0 and "train_entry.py" in rank0, rank0
+    else:
+        assert "Current thread" in rank0 and "train_entry.py" in rank0  # the running rank's whole Python stack
+    inner = stacks.innermost(rank0)
+    assert f"rank 0 {inner}" in stalled["message"]
+    assert "cannot dump" in Path(files[1]).read_text()
     victim.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     [failed] = receiver.wait(lambda m: "failed" in m["title"], 60, "the failed message")
@@ -295,7 +346,11 @@ def test_a_stopped_rank_is_stalled_with_every_ranks_stacks_then_killed_is_one_fa
 def test_on_stall_stop_stops_the_hung_job_after_its_stack_dump(tiny_data, receiver):
     """launch --on-stall stop: the stalled event (with every rank's stacks) comes first, then the
     job is stopped like `frcnn-tui stop` would (no process of it left), and says so."""
-    job = launch(*tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN), "--on-stall", "stop")
+    # FRCNN_TUI_STACKS=faulthandler: the dump that needs no ptrace (the other stall test has py-spy's).
+    result = run_cli("launch", *tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN),
+                     "--on-stall", "stop", env={"FRCNN_TUI_STACKS": "faulthandler"})
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
     job_id, run_dir = job["id"], Path(job["run_dir"])
     assert json.loads((run_dir / "plan.json").read_text())["on_stall"] == "stop"
     wait_for(lambda: len(workers(job_id)) == 2 and len(scalars_lines(run_dir)) >= 3, 300, "both ranks training")
@@ -305,8 +360,10 @@ def test_on_stall_stop_stops_the_hung_job_after_its_stack_dump(tiny_data, receiv
     assert wait_done(job_id, 90) == "stopped", explain(run_dir)
     wait_for(lambda: not identity.marked_processes(job_id), 30, "no process of the job left")
     assert [e["kind"] for e in events.read(run_dir)] == ["stalled", "stopped"]
-    stacks = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)["stacks"]
-    assert [Path(f).name for f in stacks] == ["rank0.txt", "rank1.txt"]  # dumped before the stop
+    files = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)["stacks"]
+    assert [Path(f).name for f in files] == ["rank0.txt", "rank1.txt"]  # dumped before the stop
+    rank0 = Path(files[0]).read_text()
+    assert rank0.startswith("# faulthandler") and "Current thread" in rank0 and "train_entry.py" in rank0
 
 def test_a_run_waiting_for_its_data_is_called_input_bound_once(tmp_path, cli):
     run_dir = tmp_path / "slow-data"

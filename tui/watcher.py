@@ -22,6 +22,7 @@ from launcher.monitor import history_cache, run_checks
 from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, planned_warmup_iters, snapshot_of_work_dir
 from launcher.monitor import reference_compare
 from launcher.monitor.reference_compare import tracker_for
+from launcher.sentinel import events as sentinel_events
 from launcher.sentinel import report as sentinel_report
 from launcher import run_files
 from tui.messages import LogLines, MetricsUpdated
@@ -95,6 +96,7 @@ class JobWatcher(threading.Thread):
         followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
         first, stalled = True, False
+        events_size = 0
         backend_details: dict | None = None
         while not self._stop_event.is_set():
             upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
@@ -102,10 +104,12 @@ class JobWatcher(threading.Thread):
             status = self._status()
             # Silence changes nothing on disk: a stall (or its end) is a change of its own.
             was_stalled, stalled = stalled, metrics.stall_alert(status, self.clock()) is not None
+            # The sentinel's news (an event, and with a stalled one its stack dump) is a change too.
+            was_events, events_size = events_size, sentinel_events.size(record.run_path)
             if backends.is_slurm(self.record) and (status != last_status or first):
                 # SLURM's state and restart count change with our status (a requeue passes by pending).
                 backend_details = backends.details(self.record)
-            if changed or status != last_status or first or stalled != was_stalled:
+            if changed or status != last_status or first or stalled != was_stalled or events_size != was_events:
                 snap = metrics.snapshot(series=True, job_status=status, now=self.clock())
                 if backend_details:
                     snap["slurm"] = backend_details

@@ -79,6 +79,7 @@ class MonitorScreen(Screen):
         Binding("3", "tab('map')", "mAP", show=False),
         Binding("4", "tab('log')", "Log", show=False),
         Binding("5", "tab('gpus')", "GPUs", show=False),
+        Binding("6", "tab('stacks')", "Stacks", show=False),
         Binding("s", "smoothing", "Smoothing"),
         Binding("x", "stop", "Stop…"),
         Binding("w", "report", "Report", tooltip="Write this job's reproduction report (report.md + charts)"),
@@ -127,10 +128,15 @@ class MonitorScreen(Screen):
                 yield RichLog(id="log-view", max_lines=5000, wrap=False, markup=False, highlight=False)
             with TabPane("5 GPUs", id="gpus"):
                 yield VerticalScroll(id="job-gpus")
+            with TabPane("6 Stacks", id="stacks"):  # shown once a stalled run's stacks were dumped
+                with VerticalScroll():
+                    yield Static(id="stacks-view")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
+        self.query_one("#tabs", TabbedContent).hide_tab("stacks")
+        self._stacks_shown: list[str] = []
         self.query_one("#errors").display = False
         self.query_one("#per-class").display = False
         table = self.query_one("#map-table", DataTable)
@@ -175,6 +181,7 @@ class MonitorScreen(Screen):
         self._render_banner(snap)
         self._render_map(snap)
         self._render_errors(snap.get("errors") or {}, snap.get("rank_failure"))
+        self._render_stacks(snap.get("stacks") or [])
         self._update_charts(now=charts_now)
 
     def on_screen_resume(self) -> None:
@@ -308,6 +315,16 @@ class MonitorScreen(Screen):
         self.query_one("#per-class", Static).update(note or "")
         self.query_one("#per-class").display = note is not None
 
+    def _render_stacks(self, files: list[str]) -> None:
+        """The newest stack dump (the sentinel's, on a stall): its tab appears with the first one;
+        the files are read again only when a new dump replaces them."""
+        if files == self._stacks_shown:
+            return
+        self._stacks_shown = list(files)
+        self.query_one("#stacks-view", Static).update(monitor_text.stacks_text(files))
+        if files:
+            self.query_one("#tabs", TabbedContent).show_tab("stacks")
+
     def _render_errors(self, errors: dict, failed: dict | None = None) -> None:
         box = self.query_one("#errors", Static)
         shown = (errors.get("first_error_line"), errors.get("first_error_source"),
@@ -362,6 +379,9 @@ class MonitorScreen(Screen):
     # -- actions ---------------------------------------------------------------
 
     def action_tab(self, tab: str) -> None:
+        if tab == "stacks" and not self._stacks_shown:
+            self.notify("no stack dump yet: the sentinel dumps every rank's stacks when the run stalls", timeout=3)
+            return
         self.query_one("#tabs", TabbedContent).active = tab
 
     def action_smoothing(self) -> None:

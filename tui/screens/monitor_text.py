@@ -8,6 +8,8 @@ says what to do now).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from textual.content import Content
@@ -162,3 +164,30 @@ def per_class_note(snap: dict) -> Content | None:
     if len(moved["classes"]) > PER_CLASS_LINES:
         lines.append(f"  (+{len(moved['classes']) - PER_CLASS_LINES} more: frcnn-tui report)")
     return Content("\n".join(lines))
+
+
+STACK_LINES = 40  # of each rank's dump on screen; the file has the rest
+
+
+def stacks_text(files: list[str]) -> Content:
+    """The Stacks tab: for each rank of the newest dump, where it waits (its innermost frames,
+    as in the stalled event), the file, and the head of the dump."""
+    from launcher.sentinel import stacks
+
+    if not files:
+        return Content("No stack dump: the sentinel dumps every rank's stacks when the run stalls.")
+    parts = [Content.from_markup("Stacks dumped when the run stalled, in [b]$folder[/]\n",
+                                 folder=os.path.dirname(files[0]))]
+    for path in files:
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError as exc:
+            text = f"(unreadable: {exc.strerror})"
+        rank = Path(path).stem.removeprefix("rank")
+        where = stacks.innermost(text)
+        head = "\n".join(text.splitlines()[:STACK_LINES])
+        # A rank without frames (stopped, gone) has its file say why in its one line.
+        line = "[b]rank $rank[/] waits in [b]$where[/]  ($path)" if where else "[b]rank $rank[/]  ($path)"
+        parts.append(Content.from_markup(f"\n{line}\n", rank=rank, where=where or "", path=path))
+        parts.append(Content(head + "\n"))
+    return Content("").join(parts)
