@@ -48,60 +48,30 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def cmd_data_preview(args: argparse.Namespace) -> int:
-    """Ground-truth boxes on a PNG grid, drawn in the training interpreter (launcher/stack/data_preview.py)."""
+    """Ground-truth boxes on a PNG grid, drawn in the training interpreter (launcher/data/preview.py)."""
     from pathlib import Path
 
     from launcher import paths
-    from launcher.data.coco_check import load
+    from launcher.data.preview import draw, prepare
     from launcher.stack import training_env
 
     layout = layout_from_args(args, "preview")
-    if not 1 <= args.n <= 400:
-        raise UserError(f"--n must be between 1 and 400, got {args.n}")
-    split = layout.splits()[args.split]
-    load(split.ann_file, args.split)  # a file that is not COCO is one line here, not a failure in the drawing
-    if not split.img_dir.is_dir():
-        raise UserError(f"the {args.split} image folder {split.img_dir} is missing")
+    # Before the output folder is made: a refused preview writes nothing.
+    chosen = prepare(layout, args.split, args.n)
     python = training_env.training_python(args.python)
     out_dir = paths.output_dir(Path(args.output).expanduser().absolute(), "the preview")
-    png = out_dir / f"data-preview-{args.split}.png"
-    drawn = training_env.run_script(python, "stack/data_preview.py",
-                                    ["--ann", str(split.ann_file), "--img-dir", str(split.img_dir), "--out", str(png),
-                                     "--n", str(args.n)], what="draw the preview", timeout=300)
-    if drawn.get("error"):
-        raise UserError(f"could not draw the preview: {drawn['error']}")
+    drawn = draw(chosen, args.split, args.n, out_dir, python)
     if args.json:
-        print(json.dumps(dict(drawn, split=args.split, ann_file=str(split.ann_file))))  # one line, as a script reads it
+        print(json.dumps(drawn))  # one line, as a script reads it
     else:
         print(f"{drawn['images']} {args.split} images, {drawn['boxes']} boxes: {drawn['png']}")
     return 0
 
 
-def _fmt_spread(spread: list[float] | None) -> str:
-    return " / ".join(f"{v:g}" for v in spread) if spread else "–"
-
-
 def print_report(report: Any) -> None:
-    data = report.to_dict()
-    print(f"dataset: {data['layout']} layout in {data['root']}")
-    for name, split in data["splits"].items():
-        print(f"  {name:<5} {split['images']} images, {split['annotations']} annotations, "
-              f"{split['annotated_images']} annotated images   {split['ann_file']}")
-        size = split["image_size"]
-        boxes = split["box_sizes"]
-        print(f"        image width {_fmt_spread(size['width'])}, height {_fmt_spread(size['height'])} "
-              f"(min / median / max); boxes small {boxes['small']:.0%}, medium {boxes['medium']:.0%}, "
-              f"large {boxes['large']:.0%}")
-    print(f"classes ({data['num_classes']}, in mmdet's label order):")
-    for cat in data["categories"]:
-        print(f"  {cat['label']:>3}  id {cat['id']:<4} {cat['name']:<24} train {cat['train_instances']:>6}  "
-              f"val {cat['val_instances']:>6}")
-    if report.problems:
-        print("problems:")
-    for problem in report.problems:
-        print(f"  {problem.level.upper():<4}  {problem.line()}")
-        print(f"        fix: {problem.fix}")
-    print(f"status: {report.status}")
+    from launcher.data.report_text import report_lines
+
+    print("\n".join(report_lines(report)))
 
 
 def register(sub: Any) -> None:

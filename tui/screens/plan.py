@@ -53,6 +53,9 @@ class PlanScreen(Screen):
         Binding("ctrl+f", "force_launch", "Force launch…", priority=True,
                 tooltip="Launch despite failing checks (asks first)"),
         Binding("ctrl+r", "recheck", "Re-check", priority=True),
+        # ctrl, as the form's fields take plain letters; the delete key still deletes to the right in them.
+        Binding("ctrl+d", "dataset", "Dataset", priority=True,
+                tooltip="Your own data: its classes, problems and boxes (tui/screens/dataset.py)"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -439,6 +442,16 @@ class PlanScreen(Screen):
         self.notify(f"job {record.id} started ({where}); it keeps running if you quit.", title="Launched")
         self.dismiss()
         self.app.open_monitor(record)
+
+    def action_dataset(self) -> None:
+        data = self._data_fields().get("data")
+        if not data:
+            self.notify("type the folder of your own export (Roboflow, annotations/) in the data field first",
+                        title="No dataset", severity="warning")
+            return
+        from tui.screens.dataset import DatasetScreen
+
+        self.app.push_screen(DatasetScreen(data))
 
     def action_back(self) -> None:
         self.dismiss()
