@@ -359,9 +359,10 @@ def section_job_registry(d: dict, notes: dict[str, str]) -> tuple[list[str], lis
             limit = GOALS_JOB_REGISTRY.get(key, {}).get(int(n))
             goal = goals[key].format(limit) if limit is not None else ""
             met = met_text(s["met"].get(key)) if key in s.get("met", {}) else ""
-            rows.append((f"{label}: {what}", f"{s[key]:.3f}{(' ' + unit) if unit else ''}{ratio}", goal, met))
+            value = f"{s[key]:.3f}{(' ' + unit) if unit else ''}{ratio}"
+            rows.append((f"{label}: {what}", value, goal, met))
             if met and n != "1":
-                summary.append((f"Registry of {label}: {what}", f"{s[key]:.3f}{ratio}", goal, met))
+                summary.append((f"Registry of {label}: {what}", value, goal, met))
     lines = [f"`bench/bench_job_registry.py --json`: a private registry of N finished jobs (each run dir the recorded "
              "two-epoch MMEngine work dir of tests/data/run_2epochs, hard-linked: logs and scalars, no checkpoint) plus "
              "one running (a live process carrying the job's marker); `frcnn-tui jobs --json` as a whole process (the "
