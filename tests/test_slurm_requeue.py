@@ -117,3 +117,19 @@ def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redon
     row = wait_row(job["id"], lambda r: r["status"] == "succeeded", 300, "the resumed job", poll=2)
     assert row["redone_per_restart"] == [0], explain(run_dir)
     assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+
+
+@needs_stack
+@pytest.mark.training
+def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing(slurm_cluster, data,
+                                                                                 cancel_leftovers):
+    """What a preemption with PreemptMode REQUEUE does: SIGTERM now, SIGKILL after KillWait, back in the queue."""
+    job = slurm_launch(data)
+    run_dir = Path(job["run_dir"])
+    wait_for(lambda: (run_dir / ".trained_iter").exists() and (run_dir / ".trained_iter").read_text().strip()
+             and int((run_dir / ".trained_iter").read_text()) >= 3, 300, "three iterations", poll=1)
+    subprocess.run(["scontrol", "requeue", job["slurm_job_id"]], check=True, capture_output=True)
+    release_requeued(job)
+    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the requeued job", poll=2)
+    assert row["status"] == "succeeded" and row["redone_per_restart"] == [0], explain(run_dir)
+    assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))

@@ -165,6 +165,10 @@ def _classes() -> tuple:
 
         def before_train(self, runner) -> None:
             signal.signal(getattr(signal, REQUEST_SIGNAL), self._on_signal)
+            if runner.launcher == "slurm":
+                # SLURM's SIGTERM (a preemption, a requeue, the time limit, scancel) comes GraceTime or
+                # KillWait (30 s by default) before its SIGKILL: room for an iteration and the save.
+                signal.signal(signal.SIGTERM, self._on_signal)
             self._restore_position(runner)
             if runner.rank == 0:  # a save cut off by a kill never got its name: nothing refers to it
                 for partial in Path(runner.work_dir).glob(f".{CHECKPOINT_PREFIX}*"):
