@@ -141,3 +141,13 @@ def test_a_refreshing_list_follows_live_jobs_and_looks_at_finished_ones_when_the
     finished_job(tmp_path, job_id="20261201-000002-next")
     assert [r.id for r, _ in jobs.refresh(print)] == [job.id, "20261201-000002-next"]
     assert jobs.full_looks == 3
+
+
+def test_a_line_in_stdout_log_computes_the_row_again(tmp_path, cli):
+    """The tailer reads stdout.log too (a stop's or resume's attempt mark lands there)."""
+    job = finished_job(tmp_path)
+    jobs_json(cli)
+    plant(job.id, best_map=0.999)
+    with open(Path(job.run_dir) / "stdout.log", "a") as fh:
+        fh.write("one more line\n")
+    assert jobs_json(cli)[job.id]["best_map"] == 0.365

@@ -30,11 +30,12 @@ from launcher import run_files
 
 INDEX_FILE = "job-index.json"
 # Bumped when a row's fields or the signature change: an older index is then ignored whole.
-VERSION = 2
-# What the summary reads in a run dir besides the timestamp folders' logs (registry, rank_failure, lr_resume).
+VERSION = 3
+# What the summary reads in a run dir besides the timestamp folders' logs (registry, the tailer's two
+# side logs with their attempt marks, rank_failure, lr_resume).
 # events.jsonl and sentinel.json: the sentinel writes them after the job ended (the last event, a
 # notification given up).
-_RUN_FILES = (run_files.EXIT_STATUS, run_files.STOP_REQUESTED, run_files.STDERR, run_files.PLAN, run_files.EVENTS,
+_RUN_FILES = (run_files.EXIT_STATUS, run_files.STOP_REQUESTED, *run_files.LOGS, run_files.PLAN, run_files.EVENTS,
               run_files.SENTINEL)
 # Final by the job's own word: nothing but a new registry entry (resume) makes it run again.
 FINAL = frozenset({status_words.SUCCEEDED, status_words.FAILED, status_words.STOPPED})
