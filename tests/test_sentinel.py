@@ -391,6 +391,25 @@ def test_a_run_waiting_for_its_data_is_called_input_bound_once(tmp_path, cli):
     assert [a["step"] for a in snap["alerts"] if a["kind"] == "input-bound"] == [10]
 
 
+
+def test_frcnn_tui_sentinel_off_launches_a_script_without_a_sentinel(tmp_path, monkeypatch):
+    """FRCNN_TUI_SENTINEL=off (the sentinel-cost bench's B side): launch.sh starts and waits for no
+    sentinel, and stays a valid script; by default it has both."""
+    from launcher.jobs.local import render_launch_script
+    from launcher.sentinel import start
+
+    def script() -> str:
+        text = render_launch_script("20261207-0000-sent", "demo-cpu", tmp_path, ["true"], {})
+        (tmp_path / "launch.sh").write_text(text)
+        assert subprocess.run(["bash", "-n", str(tmp_path / "launch.sh")]).returncode == 0
+        return text
+
+    on = script()
+    assert "-m launcher.sentinel" in on and 'wait "$sentinel"' in on
+    monkeypatch.setenv(start.OFF_ENV, "off")
+    off = script()
+    assert "-m launcher.sentinel" not in off and "$sentinel" not in off and "FRCNN_TUI_SENTINEL=off" in off
+
 def test_the_desktop_notification_sequences_cannot_be_ended_early_by_an_events_text():
     from tui.event_toasts import desktop_notification
 

@@ -7,22 +7,11 @@ Without root or packages these tests are skipped with the script's reason (slurm
 import json
 import subprocess
 
-import pytest
-
 from conftest import run_cli
 from launcher.sentinel import events
-from notify_receiver import Receiver
 from slurm_helpers import PARTITION, cancel_leftovers, job_row, slurm_cluster  # noqa: F401
+from test_notify import TOKEN, receiver  # noqa: F401
 from training_helpers import make_tiny_dataset, tiny_launch_args, wait_for
-
-TOKEN = "s3cr3tQueueToken"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def queue_sentinels(run_dir: str) -> list[str]:
