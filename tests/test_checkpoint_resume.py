@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from test_faults_jobs import _monitor
 from test_tui_support import sync
 from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines, tiny_launch_args,
                               wait_done, wait_for)
@@ -87,6 +88,7 @@ def test_stop_checkpoint_mid_epoch_resumes_at_the_next_batch_in_the_same_order(d
     # Work lost, as jobs shows it: nothing redone at the restart.
     assert jobs[job["id"]]["redone_per_restart"] == [0]
     assert "iterations redone per restart: 0" in run_cli("jobs").stdout
+    _monitor(job["id"], lambda text: "iterations redone per restart: 0" in text, 30, "the work lost in the Monitor")
     assert run_cli("report", job["id"]).returncode == 0
     assert f"- restart 1: resumed at iteration {saved['iter']} after {saved['iter']} trained: 0 iterations redone" \
         in (run_dir / "report" / "report.md").read_text()
