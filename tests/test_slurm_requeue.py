@@ -133,3 +133,20 @@ def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing
     row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the requeued job", poll=2)
     assert row["status"] == "succeeded" and row["redone_per_restart"] == [0], explain(run_dir)
     assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+
+
+@needs_stack
+@pytest.mark.training
+def test_stop_checkpoint_of_a_slurm_job_saves_within_killwait_and_resume_redoes_nothing(slurm_cluster, data,
+                                                                                        cancel_leftovers):
+    job = slurm_launch(data)
+    run_dir = Path(job["run_dir"])
+    wait_for(lambda: (run_dir / ".trained_iter").exists() and (run_dir / ".trained_iter").read_text().strip()
+             and int((run_dir / ".trained_iter").read_text()) >= 3, 300, "three iterations", poll=1)
+    result = run_cli("stop", job["id"], "--checkpoint", "--json")
+    assert result.returncode == 0, result.stderr
+    stopped = json.loads(result.stdout)
+    assert stopped["status"] == "stopped" and 0 < stopped["checkpoint"]["batches_done"] < ITERS_PER_EPOCH, stopped
+    assert run_cli("resume", job["id"]).returncode == 0
+    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the resumed job", poll=2)
+    assert row["status"] == "succeeded" and row["redone_per_restart"] == [0], explain(run_dir)

@@ -32,7 +32,8 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
         what = ("c: checkpoint at the next iteration, then stop; resume continues at that iteration.\n"
                 "y: " + what + "It can be resumed later from its last checkpoint (the epoch's).")
     else:
-        what += "It can be resumed later from its last checkpoint."
+        # Its ranks take scancel's SIGTERM as a checkpoint request (exact_resume): SIGKILL is KillWait later.
+        what += "Its ranks checkpoint at their next iteration first; resume continues there."
     body = Content.from_markup(what, id=record.id, name=record.name, grace=str(STOP_GRACE_S),
                                slurm=str(record.slurm_job_id))
 

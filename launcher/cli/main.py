@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from launcher import __version__
 from launcher.cli import arg_types, data_cli, housekeeping, notify_cli, reproduction, slurm_cli
@@ -117,11 +117,15 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if backends.is_slurm(record):  # scancel, then wait until it has left the queue
         found, left = backends.stop(record, grace=args.grace, checkpoint_wait=wait)
         status = job_status.status(record)
+        saved = checkpoint_stop.saved(record.run_path) if args.checkpoint and found else None
         if args.json:
-            print_json({"id": record.id, "stopped": found, "left": left, "status": status})
+            print_json({"id": record.id, "stopped": found, "left": left, "status": status,
+                        **({"checkpoint": saved} if args.checkpoint else {})})
         else:
             print(f"stopped job {record.id} (SLURM job {record.slurm_job_id}): {status}, {left} left" if found else
                   f"job {record.id} is not in SLURM's queue ({status}); nothing was cancelled")
+            if found:
+                _print_checkpointed(record, args, saved)
         return 0 if not left else 1
     if not identity.is_local(record) and job_status.status(record) == status_words.RUNNING:
         raise CheckFailed(identity.elsewhere_message(record))  # never signalled from here
@@ -138,11 +142,16 @@ def cmd_stop(args: argparse.Namespace) -> int:
                     **({"checkpoint": saved} if args.checkpoint else {})})
     else:
         print(f"stopped job {record.id}: {found} process(es) signalled, {len(left)} left")
-        if args.checkpoint:
-            print(f"checkpointed at iteration {saved['iter']} (epoch {saved['epoch']}, batch {saved['batches_done']}):"
-                  f" `frcnn-tui resume {record.id}` continues from there" if saved else
-                  f"no checkpoint on request was written in {args.checkpoint_wait:g} s; stopped with signals")
+        _print_checkpointed(record, args, saved)
     return 0 if not left else 1
+
+
+def _print_checkpointed(record: Any, args: argparse.Namespace, saved: dict | None) -> None:
+    """After `stop --checkpoint`: where resume continues, or that no checkpoint was written in time."""
+    if args.checkpoint:
+        print(f"checkpointed at iteration {saved['iter']} (epoch {saved['epoch']}, batch {saved['batches_done']}):"
+              f" `frcnn-tui resume {record.id}` continues from there" if saved else
+              f"no checkpoint on request was written in {args.checkpoint_wait:g} s; stopped with signals")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

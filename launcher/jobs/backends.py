@@ -22,9 +22,8 @@ def is_slurm(record: JobRecord) -> bool:
 
 def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | None = None) -> tuple[int, int]:
     """Stop the job: (processes signalled or SLURM jobs cancelled, how many are left). With
-    checkpoint_wait, it first checkpoints at its next iteration (checkpoint_stop) and exits by itself."""
-    if checkpoint_wait is not None and is_slurm(record):
-        raise UserError("stop --checkpoint is for jobs on this host; a SLURM job checkpoints on SLURM's warning signal")
+    checkpoint_wait, it first checkpoints at its next iteration (checkpoint_stop) and exits by itself.
+    A SLURM job always does: its ranks take scancel's SIGTERM as the request (SIGKILL is KillWait later)."""
     if is_slurm(record):
         from launcher.jobs.slurm import jobs as slurm_jobs
 
