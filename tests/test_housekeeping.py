@@ -143,3 +143,10 @@ async def test_the_jobs_screen_asks_before_removing_and_never_removes_a_running_
         await pilot.press("y")
         await wait_for(pilot, lambda: done.id not in app.screen.jobs, what="the job gone from the list")
         assert not done.run_path.exists() and live.run_path.is_dir()
+
+
+def test_jobs_says_when_its_filters_leave_no_job(cli):
+    add_job("20261201-000000-done", status="succeeded")
+    out = cli("jobs", "--failed")
+    assert out.returncode == 0 and out.stdout.strip() == "No job matches these filters (frcnn-tui jobs lists them all)."
+    assert "20261201-000000-done" in cli("jobs").stdout

@@ -27,14 +27,17 @@ def add_job_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=arg_types.count, metavar="N", help="only the N newest jobs (after the filters)")
 
 
+def filtered(args: argparse.Namespace) -> bool:
+    """Whether `jobs` was given a filter."""
+    return args.preset is not None or args.since is not None or args.limit is not None or args.running or args.failed
+
+
 def listed_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The rows `jobs` shows, oldest first, as its filters select them."""
     from launcher.jobs import registry, status_words
     from launcher.jobs import summary as job_summary
 
-    filtered = args.preset is not None or args.since is not None or args.limit is not None or \
-        args.running or args.failed
-    if not filtered:
+    if not filtered(args):
         return job_summary.summarize_all()  # also drops removed jobs from the kept index
     records = registry.load_all()
     if args.preset is not None:

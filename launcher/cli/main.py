@@ -102,6 +102,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     rows = housekeeping.listed_rows(args)
     if args.json:
         print_json({"jobs": rows})
+    elif not rows and housekeeping.filtered(args):  # not "no jobs yet": the filters left none
+        print("No job matches these filters (frcnn-tui jobs lists them all).")
     else:
         render.print_jobs(rows)
     return 0
