@@ -26,6 +26,16 @@ def data(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("data"), train=TRAIN_IMAGES)
 
 
+def into_epoch_1(data_root: Path, *slurm_args: str) -> tuple[dict, Path]:
+    """A SLURM demo job, once it has trained 3 iterations of its first epoch (rank 0's progress file)."""
+    job = slurm_launch(data_root, *slurm_args)
+    run_dir = Path(job["run_dir"])
+    progress = run_dir / ".trained_iter"
+    wait_for(lambda: progress.exists() and progress.read_text().strip() and int(progress.read_text()) >= 3, 300,
+             "three iterations", poll=1)
+    return job, run_dir
+
+
 def release_requeued(job: dict) -> dict:
     """Wait until the job's script requeued it; SLURM holds a requeued job back about two minutes
     (Reason=BeginTime): let it start now."""
@@ -105,10 +115,7 @@ def test_max_restarts_1_stops_a_job_that_always_fails_at_start_with_the_reason(s
 @pytest.mark.training
 def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redone(slurm_cluster, data,
                                                                                   cancel_leftovers):
-    job = slurm_launch(data, "--max-restarts", "0")
-    run_dir = Path(job["run_dir"])
-    wait_for(lambda: (run_dir / ".trained_iter").exists() and (run_dir / ".trained_iter").read_text().strip()
-             and int((run_dir / ".trained_iter").read_text()) >= 3, 300, "three iterations", poll=1)
+    job, run_dir = into_epoch_1(data, "--max-restarts", "0")
     subprocess.run(["scancel", "--batch", "--signal=USR1", job["slurm_job_id"]], check=True, capture_output=True)
     row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 180, "the warned job to end")
     assert "not requeued after a checkpoint on SLURM's warning (exit 75): --max-restarts 0 reached" in row["slurm_state"]
@@ -124,10 +131,7 @@ def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redon
 def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing(slurm_cluster, data,
                                                                                  cancel_leftovers):
     """What a preemption with PreemptMode REQUEUE does: SIGTERM now, SIGKILL after KillWait, back in the queue."""
-    job = slurm_launch(data)
-    run_dir = Path(job["run_dir"])
-    wait_for(lambda: (run_dir / ".trained_iter").exists() and (run_dir / ".trained_iter").read_text().strip()
-             and int((run_dir / ".trained_iter").read_text()) >= 3, 300, "three iterations", poll=1)
+    job, run_dir = into_epoch_1(data)
     subprocess.run(["scontrol", "requeue", job["slurm_job_id"]], check=True, capture_output=True)
     release_requeued(job)
     row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the requeued job", poll=2)
@@ -139,10 +143,7 @@ def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing
 @pytest.mark.training
 def test_stop_checkpoint_of_a_slurm_job_saves_within_killwait_and_resume_redoes_nothing(slurm_cluster, data,
                                                                                         cancel_leftovers):
-    job = slurm_launch(data)
-    run_dir = Path(job["run_dir"])
-    wait_for(lambda: (run_dir / ".trained_iter").exists() and (run_dir / ".trained_iter").read_text().strip()
-             and int((run_dir / ".trained_iter").read_text()) >= 3, 300, "three iterations", poll=1)
+    job, run_dir = into_epoch_1(data)
     result = run_cli("stop", job["id"], "--checkpoint", "--json")
     assert result.returncode == 0, result.stderr
     stopped = json.loads(result.stdout)
