@@ -49,3 +49,30 @@ def test_held_job_raises_pending_with_its_reason(slurm_cluster, cancel_leftovers
     assert stopped.returncode == 0, stopped.stderr
     wait_for(lambda: not queue_sentinels(job["run_dir"]), 15, "the queue sentinel to end after the stop")
     assert [e["kind"] for e in events.read(job["run_dir"])].count("pending") == 1
+
+
+def test_a_job_slurm_requeues_raises_requeued_with_the_restart_count(slurm_cluster, frcnn_home, tmp_path):  # noqa: F811
+    """The queue sentinel sees SLURM's restart count grow (`scontrol requeue`, as a preemption with
+    PreemptMode REQUEUE or the script's own requeue does): one `requeued` event. A plain batch job
+    (no training: only SLURM's side is under test) and the sentinel started as launch --slurm starts it."""
+    from launcher.sentinel import slurm_queue
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (frcnn_home / "config").mkdir(parents=True, exist_ok=True)
+    (frcnn_home / "config" / "config.toml").write_text("pending_alert_minutes = 0.4\n")  # asks scontrol every 6 s
+    slurm_id = subprocess.run(["sbatch", "--parsable", "--requeue", "-p", PARTITION, "-t", "5", "-o", "/dev/null",
+                               "--wrap", "sleep 120"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        slurm_queue.start(run_dir, "20261207-0000-rq", slurm_id)
+        wait_for(lambda: "JobState=RUNNING" in subprocess.run(["scontrol", "show", "job", "-o", slurm_id],
+                                                               capture_output=True, text=True).stdout,
+                 180, "the batch job to run")
+        subprocess.run(["scontrol", "requeue", slurm_id], check=True, capture_output=True)
+        event = wait_for(lambda: next((e for e in events.read(run_dir) if e["kind"] == "requeued"), None),
+                         90, "a requeued event")
+        assert "was requeued by SLURM (restart 1)" in event["text"] and event["details"]["restarts"] == 1
+    finally:
+        subprocess.run(["scancel", slurm_id], capture_output=True)
+    wait_for(lambda: not queue_sentinels(str(run_dir)), 60, "the queue sentinel to end with the job")
+    assert [e["kind"] for e in events.read(run_dir)].count("requeued") == 1  # told once
