@@ -14,8 +14,8 @@ from test_notify import TOKEN, receiver  # noqa: F401
 from training_helpers import make_tiny_dataset, tiny_launch_args, wait_for
 
 
-def queue_sentinels(run_dir: str) -> list[str]:
-    return subprocess.run(["pgrep", "-f", f"launcher.sentinel.slurm_queue {run_dir}"], capture_output=True,
+def queue_sentinels(job_id: str) -> list[str]:
+    return subprocess.run(["pgrep", "-f", f"launcher.sentinel.slurm_queue --job {job_id} "], capture_output=True,
                           text=True).stdout.split()
 
 
@@ -44,10 +44,12 @@ def test_held_job_raises_pending_with_its_reason(slurm_cluster, cancel_leftovers
     assert TOKEN not in result.stdout + json.dumps(row)
 
     # Told once: waiting longer does not repeat it; a stop ends the queue sentinel too.
-    assert queue_sentinels(job["run_dir"])
+    assert queue_sentinels(job["id"])
+    # ...which no search for the job's processes by its run dir takes for one of them (it has none yet)
+    assert subprocess.run(["pgrep", "-f", job["run_dir"]], capture_output=True, text=True).stdout == ""
     stopped = run_cli("stop", job["id"])
     assert stopped.returncode == 0, stopped.stderr
-    wait_for(lambda: not queue_sentinels(job["run_dir"]), 15, "the queue sentinel to end after the stop")
+    wait_for(lambda: not queue_sentinels(job["id"]), 15, "the queue sentinel to end after the stop")
     assert [e["kind"] for e in events.read(job["run_dir"])].count("pending") == 1
 
 
@@ -74,5 +76,5 @@ def test_a_job_slurm_requeues_raises_requeued_with_the_restart_count(slurm_clust
         assert "was requeued by SLURM (restart 1)" in event["text"] and event["details"]["restarts"] == 1
     finally:
         subprocess.run(["scancel", slurm_id], capture_output=True)
-    wait_for(lambda: not queue_sentinels(str(run_dir)), 60, "the queue sentinel to end with the job")
+    wait_for(lambda: not queue_sentinels("20261207-0000-rq"), 60, "the queue sentinel to end with the job")
     assert [e["kind"] for e in events.read(run_dir)].count("requeued") == 1  # told once

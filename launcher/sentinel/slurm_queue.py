@@ -18,6 +18,7 @@ It ends when SLURM no longer has the job in a waiting or running state, or when 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -147,9 +148,13 @@ class QueueWatcher:
         return 0
 
 
-def start_command(run_dir: Path, job_id: str, slurm_id: str) -> list[str]:
-    return [sys.executable, "-m", "launcher.sentinel.slurm_queue", str(run_dir), "--job", job_id,
-            "--slurm-id", slurm_id]
+RUN_DIR_ENV = "FRCNN_TUI_QUEUE_RUN_DIR"
+
+
+def start_command(job_id: str, slurm_id: str) -> list[str]:
+    # The run dir goes in the environment, not the command line: what finds a job's processes by
+    # its run dir (pgrep -f) must not take this watcher, which outlives the job by a poll, for one.
+    return [sys.executable, "-m", "launcher.sentinel.slurm_queue", "--job", job_id, "--slurm-id", slurm_id]
 
 
 def start(run_dir: Path, job_id: str, slurm_id: str) -> None:
@@ -159,18 +164,22 @@ def start(run_dir: Path, job_id: str, slurm_id: str) -> None:
 
     try:
         with open(Path(run_dir) / LOG, "ab") as log:
-            subprocess.Popen(start_command(run_dir, job_id, slurm_id), stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True, cwd="/")
+            subprocess.Popen(start_command(job_id, slurm_id), stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
+                             env=dict(os.environ, **{RUN_DIR_ENV: str(run_dir)}))
     except OSError:
         pass
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.sentinel.slurm_queue")
-    parser.add_argument("run_dir")
+    parser.add_argument("run_dir", nargs="?", help=f"default: ${RUN_DIR_ENV} (how start() passes it)")
     parser.add_argument("--job", required=True)
     parser.add_argument("--slurm-id", required=True)
     args = parser.parse_args(argv)
+    args.run_dir = args.run_dir or os.environ.get(RUN_DIR_ENV)
+    if not args.run_dir:
+        parser.error(f"give the run dir (or {RUN_DIR_ENV})")
     from launcher.sentinel import notify
     from launcher.sentinel.watcher import Sentinel, install_signals
 
