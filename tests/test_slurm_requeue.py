@@ -36,6 +36,13 @@ def into_epoch_1(data_root: Path, *slurm_args: str) -> tuple[dict, Path]:
     return job, run_dir
 
 
+def finishes_with_nothing_redone(job: dict, run_dir: Path) -> None:
+    """The restarted job runs to its end, every iteration trained once, 0 redone as `jobs` says."""
+    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the restarted job", poll=2)
+    assert row["status"] == "succeeded" and row["redone_per_restart"] == [0], explain(run_dir)
+    assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+
+
 def release_requeued(job: dict) -> dict:
     """Wait until the job's script requeued it; SLURM holds a requeued job back about two minutes
     (Reason=BeginTime): let it start now."""
@@ -121,9 +128,7 @@ def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redon
     assert "not requeued after a checkpoint on SLURM's warning (exit 75): --max-restarts 0 reached" in row["slurm_state"]
     result = run_cli("resume", job["id"], "--json")
     assert result.returncode == 0, result.stderr
-    row = wait_row(job["id"], lambda r: r["status"] == "succeeded", 300, "the resumed job", poll=2)
-    assert row["redone_per_restart"] == [0], explain(run_dir)
-    assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    finishes_with_nothing_redone(job, run_dir)
 
 
 @needs_stack
@@ -134,9 +139,7 @@ def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing
     job, run_dir = into_epoch_1(data)
     subprocess.run(["scontrol", "requeue", job["slurm_job_id"]], check=True, capture_output=True)
     release_requeued(job)
-    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the requeued job", poll=2)
-    assert row["status"] == "succeeded" and row["redone_per_restart"] == [0], explain(run_dir)
-    assert train_iters(run_dir) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    finishes_with_nothing_redone(job, run_dir)
 
 
 @needs_stack
@@ -149,5 +152,4 @@ def test_stop_checkpoint_of_a_slurm_job_saves_within_killwait_and_resume_redoes_
     stopped = json.loads(result.stdout)
     assert stopped["status"] == "stopped" and 0 < stopped["checkpoint"]["batches_done"] < ITERS_PER_EPOCH, stopped
     assert run_cli("resume", job["id"]).returncode == 0
-    row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the resumed job", poll=2)
-    assert row["status"] == "succeeded" and row["redone_per_restart"] == [0], explain(run_dir)
+    finishes_with_nothing_redone(job, run_dir)
