@@ -151,3 +151,27 @@ def test_a_line_in_stdout_log_computes_the_row_again(tmp_path, cli):
     with open(Path(job.run_dir) / "stdout.log", "a") as fh:
         fh.write("one more line\n")
     assert jobs_json(cli)[job.id]["best_map"] == 0.365
+
+
+def test_an_unchanged_registry_entry_is_read_from_the_index_and_a_rewritten_one_from_its_file(tmp_path, cli):
+    job = finished_job(tmp_path)
+    jobs_json(cli)
+    path = paths.cache_dir() / INDEX_FILE
+
+    def plant_entry(fields: dict) -> None:  # the kept fields changed, the row dropped: it is computed from them
+        data = json.loads(path.read_text())
+        data["entries"][job.id][1] = fields
+        del data["jobs"][job.id]
+        path.write_text(json.dumps(data))
+
+    assert json.loads(path.read_text())["entries"][job.id][1] == job.to_dict()
+    plant_entry(dict(job.to_dict(), name="from-the-index"))
+    assert jobs_json(cli)[job.id]["name"] == "from-the-index"  # its file was not opened again
+    job.name = "renamed"
+    registry.save(job)
+    assert jobs_json(cli)[job.id]["name"] == "renamed"
+    plant_entry({"bogus": 1})  # a broken index is a cache miss, never a corrupt entry
+    out = cli("jobs", "--json")
+    assert out.returncode == 0 and "corrupt" not in out.stderr
+    assert {r["id"]: r for r in json.loads(out.stdout)["jobs"]}[job.id]["name"] == "renamed"
+    assert (paths.jobs_dir() / f"{job.id}.json").exists()

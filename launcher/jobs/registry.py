@@ -114,6 +114,11 @@ def _record_hints() -> dict[str, Any]:
 
 
 def _from_file(path: Path) -> JobRecord:
+    return _record(_checked_fields(path))
+
+
+def _checked_fields(path: Path) -> dict[str, Any]:
+    """The entry's fields, each of its declared type."""
     try:
         data = json.loads(path.read_text())
     except RecursionError:  # "[[[[…": a ValueError like any other bad JSON
@@ -127,7 +132,17 @@ def _from_file(path: Path) -> JobRecord:
         if key in hints and not _matches(value, hints[key]):
             raise TypeError(f"field '{key}' has the wrong type: {value!r}"[:120])
     validate_name(data.get("id", ""))
-    return JobRecord(**{k: v for k, v in data.items() if k in hints})
+    return {k: v for k, v in data.items() if k in hints}
+
+
+def _record(fields: dict[str, Any]) -> JobRecord:
+    # Lists copied: a caller changing its record must not change kept fields (load_all's KEPT).
+    return JobRecord(**{k: list(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+def _entry_stamp(path: Path) -> list[int]:
+    st = path.stat()  # an entry is only ever replaced by rename: a new inode each write
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
 def _quarantine(path: Path, error: Exception) -> str:
@@ -140,16 +155,42 @@ def _quarantine(path: Path, error: Exception) -> str:
     return f"skipped corrupt job entry {path.name} ({type(error).__name__}: {str(error)[:80]}); moved to {target}"
 
 
-def load_all(warn: Any = None) -> list[JobRecord]:
+def _kept_record(entry: Any, stamp: list[int]) -> JobRecord | None:
+    """The kept fields' record while the entry's file is the one they were read from (a kept
+    index is a cache: anything odd in it is read from the file again, never quarantined)."""
+    if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == stamp and isinstance(entry[1], dict)):
+        return None
+    try:
+        return _record(entry[1])
+    except TypeError:
+        return None
+
+
+def load_all(warn: Any = None, kept: dict[str, list] | None = None) -> list[JobRecord]:
     """Every readable job, oldest first. A corrupt entry is reported once (through
-    `warn`, default stderr) and moved to jobs/corrupt/; the others stay listed."""
+    `warn`, default stderr) and moved to jobs/corrupt/; the others stay listed.
+    KEPT (summary_index.JobIndex's, read and updated here): entry id -> [its file's stamp taken
+    before the read, its fields], so an entry unchanged since is not opened and parsed again
+    (most of listing ten thousand jobs)."""
     warn = warn or (lambda msg: print(f"frcnn-tui: warning: {msg}", file=sys.stderr))
-    records = []
+    records, seen = [], set()
     for path in sorted(paths.jobs_dir().glob("*.json")):
         try:
-            records.append(_from_file(path))
+            if kept is None:
+                records.append(_from_file(path))
+                continue
+            stamp = _entry_stamp(path)
+            record = _kept_record(kept.get(path.stem), stamp)
+            if record is None:
+                fields = _checked_fields(path)
+                record, kept[path.stem] = _record(fields), [stamp, fields]
+            records.append(record)
+            seen.add(path.stem)
         except (OSError, ValueError, TypeError, UserError) as exc:
             warn(_quarantine(path, exc))
+    if kept is not None:
+        for gone in kept.keys() - seen:
+            del kept[gone]
     records.sort(key=lambda r: r.started_at)
     return records
 

@@ -151,12 +151,12 @@ class JobList:
             stamp = stat_of(str(paths.jobs_dir()))  # before the read: a change while reading is a change
             now = self._clock()
             if self._looked_at is None and not self.provisional:
-                records = registry.load_all(warn=warn)
+                records = self.index.load_records(warn)
                 self._jobs = [(r, self.index.unchecked(r.id) or self._row(r)) for r in records]
                 self.provisional = True
             elif stamp is None or stamp != self._registry_stamp or self._looked_at is None \
                     or now - self._looked_at >= self.FULL_LOOK_S:
-                records = registry.load_all(warn=warn)
+                records = self.index.load_records(warn)
                 self.followers.keep_only(records)
                 self.index.keep_only(records)
                 self._jobs = [(r, self._row(r)) for r in records]
@@ -184,7 +184,7 @@ def summarize_all(records: list[JobRecord] | None = None) -> list[dict[str, Any]
 
     index = JobIndex()
     if records is None:
-        records = registry.load_all()
+        records = index.load_records()
         index.keep_only(records)
     rows = [summarize_kept(r, index) for r in records]
     index.save()

@@ -8,6 +8,9 @@ same --work-dir adds one too), or one of the files the summary reads. The row is
 the sizes and mtimes of those (``signature``) and used while they all match; any change and
 the row is computed again. Live jobs are never kept: they are followed (summary.Followers).
 
+It also keeps every registry entry's parsed fields beside the stamp of its file
+(``load_records``): an entry unchanged since is not opened again.
+
 One JSON file under the cache dir (``job-index.json``), written whole (temp file and
 rename) only when a row was added or dropped. Two writers at once lose at most the other's
 new rows, which the next list computes again: a cache, never the truth.
@@ -30,7 +33,7 @@ from launcher import run_files
 
 INDEX_FILE = "job-index.json"
 # Bumped when a row's fields or the signature change: an older index is then ignored whole.
-VERSION = 3
+VERSION = 4
 # What the summary reads in a run dir besides the timestamp folders' logs (registry, the tailer's two
 # side logs with their attempt marks, rank_failure, lr_resume).
 # events.jsonl and sentinel.json: the sentinel writes them after the job ended (the last event, a
@@ -81,6 +84,7 @@ class JobIndex:
         self.path = path or paths.cache_dir() / INDEX_FILE
         self.jobs_dir = paths.jobs_dir()
         self._rows: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, list] = {}  # registry.load_all's KEPT
         self._dirty = False
         self.hits = self.misses = 0  # what a test (and the bench) checks
         # The TUI's refreshes run in threads that a newer refresh does not stop.
@@ -89,8 +93,18 @@ class JobIndex:
             data = json.loads(self.path.read_text())
             if isinstance(data, dict) and data.get("version") == VERSION and isinstance(data.get("jobs"), dict):
                 self._rows = data["jobs"]
+                self._entries = data["entries"] if isinstance(data.get("entries"), dict) else {}
         except (OSError, ValueError, RecursionError):
             pass  # no index yet, or a broken one: rows are computed again
+
+    def load_records(self, warn: Any = None) -> list[JobRecord]:
+        """registry.load_all, an unchanged entry's record from its kept fields."""
+        with self._lock:
+            before = dict(self._entries)
+            records = registry.load_all(warn, kept=self._entries)
+            if len(before) != len(self._entries) or any(before.get(k) is not v for k, v in self._entries.items()):
+                self._dirty = True
+            return records
 
     def get(self, record: JobRecord, sig: list | None) -> dict[str, Any] | None:
         with self._lock:
@@ -133,7 +147,7 @@ class JobIndex:
         with self._lock:
             if not self._dirty:
                 return
-            text = json.dumps({"version": VERSION, "jobs": self._rows}, default=str)
+            text = json.dumps({"version": VERSION, "jobs": self._rows, "entries": self._entries}, default=str)
             self._dirty = False
         with contextlib.suppress(OSError):  # a read-only cache only costs speed
             registry.write_atomic(self.path, text)
