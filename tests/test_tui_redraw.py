@@ -78,3 +78,28 @@ async def test_a_new_value_sends_about_its_cell(fake_gpus):
         # About the one row it is in (~250 bytes here), not the table again (DataTable's own
         # update_cell repaints every visible row: ~5 KB here).
         assert 0 < sent[0] < whole / 20, (sent[0], whole)
+
+
+@sync
+async def test_the_monitor_sends_about_the_changed_cells_of_a_new_log_line(fake_gpus):
+    from test_tui_support import open_monitor
+
+    fake_gpus("eight")
+    live = add_job("20261130-120000-cccc", status="running", epochs=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_monitor(pilot, live)
+        await pilot.press("4")  # the Log tab: the summary and ETA above it, no chart redraw in the count
+        await pilot.pause(0.5)
+        summary = app.screen.query_one("#job-summary")
+        sent = count_bytes(app)
+        await pilot.pause(0.5)
+        assert sent[0] == 0  # nothing logged, nothing sent
+        stamp = next(p for p in Path(live.run_dir).iterdir() if p.is_dir() and p.name[:1].isdigit())
+        with open(stamp / "vis_data" / "scalars.json", "a") as fh:  # the next logged line
+            fh.write('{"lr": 0.01, "loss": 0.9876, "epoch": 2, "iter": 10, "step": 110}\n')
+        await wait_for(pilot, lambda: "loss 0.9876" in summary.content.plain, what="the new line")
+        await pilot.pause(0.3)
+        # About the cells that changed (~70 bytes here), not the summary's and ETA's lines again
+        # with their colours (~450 bytes).
+        assert 0 < sent[0] < 150, sent[0]

@@ -36,6 +36,7 @@ from tui.screens import monitor_text
 from tui.styles import use_styles
 from tui.visibility import screen_visible
 from tui.watcher import JobWatcher
+from tui.widgets.changed_text import ChangedText
 from tui.widgets.charts import LossChart, LrChart, MapChart, loss_keys
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.gpu_panel import GpuRow
@@ -51,16 +52,6 @@ CHARTS = ("loss", "lr", "map")
 # often than that gets its chart redrawn at each line.
 CHART_CPU_SHARE = 0.002  # of one core: 0.12 CPU-s a minute
 CHART_PERIOD_S = (2.0, 30.0)
-
-
-def set_text(widget: Static, content: Content) -> None:
-    """Static.update, without a layout pass of the whole screen (~10 ms here) when the new
-    text takes as many lines as the old one at the widget's width (so its size stays)."""
-    width = widget.content_size.width
-    old = widget.visual
-    same_height = width > 0 and isinstance(old, Content) and \
-        old.get_height(widget.styles, width) == content.get_height(widget.styles, width)
-    widget.update(content, layout=not same_height)
 
 
 class JobProgress(ProgressBar):
@@ -107,10 +98,10 @@ class MonitorScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         yield Static(id="banner")
-        yield Static(id="job-summary")
+        yield ChangedText(id="job-summary")
         with Horizontal(id="progress-row"):
             yield JobProgress(total=100, show_eta=False, id="progress")
-            yield Static(id="eta")
+            yield ChangedText(id="eta")
         with TabbedContent(id="tabs", initial="loss"):
             with TabPane("1 Loss", id="loss"):
                 yield LossChart(id="loss-chart")
@@ -268,10 +259,10 @@ class MonitorScreen(Screen):
             return
         self._summary_shown = shown
         status, started, text, fraction, eta_text, devices = shown
-        set_text(self.query_one("#job-summary", Static),
-                 monitor_text.summary_content(self.record, status, started, text, devices))
+        self.query_one("#job-summary", ChangedText).show(
+            monitor_text.summary_content(self.record, status, started, text, devices))
         self._render_progress(100 * (fraction or 0))
-        set_text(self.query_one("#eta", Static), Content.from_markup(eta_text))
+        self.query_one("#eta", ChangedText).show(Content.from_markup(eta_text))
 
     def _render_progress(self, percent: float) -> None:
         # Only when the bar or its percentage would change: the bar has half-cell steps

@@ -1,0 +1,80 @@
+"""A few lines of text that repaint only the cells that changed.
+
+The Monitor's summary and ETA move by a few characters at each logged line (the iteration,
+the loss, the lr, the ETA), and a widget repaint sends every cell of its lines again, with
+their colours, over the user's SSH link: ~450 bytes a line for what is ~20 changed cells.
+Given new text of the same height, this widget marks dirty only the span of each line from
+its first changed cell to its last (to the end of the longer line when the lengths differ:
+what follows has moved); anything it cannot place cell by cell (a wrapped line, a wide
+character, another height) is a whole repaint, as Static.update would do.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from textual.content import Content
+from textual.geometry import Region
+from textual.widget import Widget
+
+__all__ = ["ChangedText", "changed_spans"]
+
+
+def _cells(line: Content) -> list[tuple[str, tuple]]:
+    """Each character with the styles of the spans over it: what a cell shows."""
+    styles: list[tuple] = [()] * len(line.plain)
+    for span in line.spans:
+        for i in range(span.start, min(span.end, len(styles))):
+            styles[i] = (*styles[i], span.style)
+    return list(zip(line.plain, styles))
+
+
+def changed_spans(old: Content, new: Content, width: int) -> list[Region] | None:
+    """The regions (content coordinates) whose cells differ from OLD to NEW, or None when they
+    cannot be told cell by cell at this WIDTH (then the whole widget repaints)."""
+    old_lines, new_lines = old.split("\n"), new.split("\n")
+    if len(old_lines) != len(new_lines):
+        return None
+    regions = []
+    for y, (a, b) in enumerate(zip(old_lines, new_lines)):
+        if any(cell_len(line.plain) != len(line.plain) or len(line.plain) > width for line in (a, b)):
+            return None
+        ca, cb = _cells(a), _cells(b)
+        if ca == cb:
+            continue
+        start = next((i for i, (x, z) in enumerate(zip(ca, cb)) if x != z), min(len(ca), len(cb)))
+        end = max(len(ca), len(cb))
+        if len(ca) == len(cb):  # the same length: what did not move at the end stays
+            while end > start and ca[end - 1] == cb[end - 1]:
+                end -= 1
+        regions.append(Region(start, y, end - start, 1))
+    return regions
+
+
+class ChangedText(Widget):
+    """Text (a Content) whose ``show`` repaints only what changed."""
+
+    DEFAULT_CSS = "ChangedText { height: auto; }"
+
+    def __init__(self, content: Content | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._content = content or Content("")
+
+    @property
+    def content(self) -> Content:
+        return self._content
+
+    def render(self) -> Content:
+        return self._content
+
+    def show(self, content: Content) -> None:
+        old, self._content = self._content, content
+        if content.plain == old.plain and content.spans == old.spans:
+            return
+        width = self.content_size.width
+        regions = changed_spans(old, content, width) if width > 0 else None
+        if regions is None:
+            # A layout pass of the whole screen (~10 ms) only when the height may change.
+            same_height = width > 0 and old.get_height(self.styles, width) == content.get_height(self.styles, width)
+            self.refresh(layout=not same_height)
+        elif regions:
+            self.refresh(*regions)
