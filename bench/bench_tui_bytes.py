@@ -9,9 +9,10 @@ whatever the machine.
 
 Cases: Home (nothing changing); Jobs with no job; Jobs with one running job whose work dir
 grows by a scalars line every 2 s (the demo's log rate; a new epoch every 60 s); Jobs with
-1,000 finished jobs and that running one (bench_job_registry's registry).
+1,000 finished jobs and that running one (bench_job_registry's registry); the Monitor following
+that running job (Jobs, then Enter on its row: the newest first).
 
-  .venv/bin/python bench/bench_tui_bytes.py [--quick] [--json] [--window S] [--root CHECKOUT]
+  .venv/bin/python bench/bench_tui_bytes.py [--quick] [--json] [--window S] [--root CHECKOUT] [--cases A,B]
 
 --root runs the TUI of another checkout of frcnn-tui (say a `git worktree` of an older
 commit) with this venv, for a before/after in the same conditions.
@@ -40,7 +41,7 @@ from bench_job_registry import make_registry  # noqa: E402
 SIZE = (100, 30)  # columns, rows
 STAMP = "20261128_231000"  # the recorded work dir's timestamp folder (tests/data/run_2epochs)
 # Per case: KB/min goal (issue 28), and every screen at most 0.2x top -d 1.
-GOALS_KB = {"home": 0.0, "jobs_empty": 0.0, "jobs_one_running": 10.0}
+GOALS_KB = {"home": 0.0, "jobs_empty": 0.0, "jobs_one_running": 10.0, "monitor_one_running": 30.0}
 GOAL_TOP_RATIO = 0.2
 
 
@@ -100,7 +101,7 @@ def appender(run_dir: Path, stop: threading.Event) -> None:
             fh.write(json.dumps(record) + "\n")
 
 
-def run_case(name: str, finished: int, running: bool, key: bytes, settle: float, window: float,
+def run_case(name: str, finished: int, running: bool, keys: tuple[bytes, ...], settle: float, window: float,
              top: PtyProgram, root: Path) -> dict:
     with BenchHome(f"bench_tui_bytes_{name}_") as home:
         live = make_registry(home, finished, running) if finished or running else None
@@ -116,7 +117,7 @@ def run_case(name: str, finished: int, running: bool, key: bytes, settle: float,
         tui = PtyProgram([PY, "-m", "tui"], env, cwd=root)
         try:
             time.sleep(settle)  # the first frame and the GPU probe
-            if key:
+            for key in keys:
                 tui.press(key)
                 time.sleep(settle)  # the screen and its first rows
             t0 = time.monotonic()
@@ -143,14 +144,17 @@ def run_case(name: str, finished: int, running: bool, key: bytes, settle: float,
 def measure(args: argparse.Namespace) -> dict:
     window = args.window or (10.0 if args.quick else 60.0)
     settle = 6.0 if args.quick else 10.0
-    cases = [("home", 0, False, b""), ("jobs_empty", 0, False, b"j"), ("jobs_one_running", 0, True, b"j"),
-             ("jobs_1000_finished_one_running", 200 if args.quick else 1000, True, b"j")]
+    cases = [("home", 0, False, ()), ("jobs_empty", 0, False, (b"j",)), ("jobs_one_running", 0, True, (b"j",)),
+             ("jobs_1000_finished_one_running", 200 if args.quick else 1000, True, (b"j",)),
+             ("monitor_one_running", 0, True, (b"j", b"\r"))]
     result: dict = {"figure": "tui_bytes", "window_s": window, "root": str(args.root), "size": list(SIZE), "goals_kb_per_min": GOALS_KB,
                     "goal_top_ratio": GOAL_TOP_RATIO, "loadavg_start": loadavg(), "cases": {}}
     top = PtyProgram(["top", "-d", "1"], dict(os.environ, TERM="xterm-256color"))
     try:
-        for name, finished, running, key in cases:
-            result["cases"][name] = run_case(name, finished, running, key, settle, window, top, args.root)
+        for name, finished, running, keys in cases:
+            if args.cases and name not in args.cases.split(","):
+                continue
+            result["cases"][name] = run_case(name, finished, running, keys, settle, window, top, args.root)
     finally:
         top.close()
     result["met"] = all(c["met"] for c in result["cases"].values())
@@ -173,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 s windows, 200 finished jobs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--window", type=float, help="seconds per measured window (default 60)")
+    parser.add_argument("--cases", help="only these cases, comma separated (default: all)")
     parser.add_argument("--root", type=lambda p: Path(p).resolve(), default=ROOT,
                         help="the checkout whose TUI runs (default: this one)")
     return run_figure("tui_bytes", measure, parser.parse_args(argv), describe)

@@ -378,7 +378,8 @@ def section_job_registry(d: dict, notes: dict[str, str]) -> tuple[list[str], lis
 def section_tui_bytes(d: dict, notes: dict[str, str]) -> tuple[list[str], list[tuple]]:
     labels = {"home": "Home, nothing changing", "jobs_empty": "Jobs, no job",
               "jobs_one_running": "Jobs, one running job (a log line every 2 s)",
-              "jobs_1000_finished_one_running": "Jobs, 1,000 finished + 1 running"}
+              "jobs_1000_finished_one_running": "Jobs, 1,000 finished + 1 running",
+              "monitor_one_running": "Monitor following the running job (a log line every 2 s)"}
     rows, summary = [], []
     for name, c in d["cases"].items():
         goal_kb = d["goals_kb_per_min"].get(name)
