@@ -108,8 +108,9 @@ class DatasetScreen(Screen):
         note.update(Content.from_markup("[b]boxes[/] of $images $split images ($boxes boxes; $png)",
                                         images=str(self.drawn["images"]), split=PREVIEW_SPLIT,
                                         boxes=str(self.drawn["boxes"]), png=self.drawn["png"]))
-        from tui.widgets.terminal_image import image_widget
+        from tui.widgets.terminal_image import image_widget, preload
 
+        await run_detached(preload)
         await self.query_one("#dataset-body").mount(image_widget(self.app, Path(self.drawn["png"]),
                                                                  id="dataset-image"))
 
