@@ -103,3 +103,34 @@ async def test_the_monitor_sends_about_the_changed_cells_of_a_new_log_line(fake_
         # About the cells that changed (~70 bytes here), not the summary's and ETA's lines again
         # with their colours (~450 bytes).
         assert 0 < sent[0] < 150, sent[0]
+
+
+@sync
+async def test_a_new_loss_point_repaints_the_cells_it_moves_not_the_chart_frame(fake_gpus):
+    from test_tui_support import open_monitor
+
+    fake_gpus("eight")
+    live = add_job("20261130-120000-cccc", status="running", epochs=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        sent = count_bytes(app)
+        await open_monitor(pilot, live)
+        chart = app.screen.query_one("#loss-chart")
+        await wait_for(pilot, lambda: chart._has_figure, what="the loss chart")
+        await pilot.pause(0.3)
+        sent[0] = 0
+        chart.refresh()  # what the whole chart costs, drawn again
+        await pilot.pause(0.3)
+        whole = sent[0]
+        sent[0] = 0
+        stamp = next(p for p in Path(live.run_dir).iterdir() if p.is_dir() and p.name[:1].isdigit())
+        with open(stamp / "vis_data" / "scalars.json", "a") as fh:  # the next logged line
+            fh.write('{"lr": 0.01, "loss": 0.9876, "epoch": 2, "iter": 10, "step": 110}\n')
+        summary = app.screen.query_one("#job-summary")
+        await wait_for(pilot, lambda: "loss 0.9876" in summary.content.plain, what="the new line")
+        app.screen._update_charts(now=True)  # the redraw the screen's timer would do later, if not done yet
+        await pilot.pause(0.3)
+        assert app.screen._charted["loss"] == app.screen._chart_input("loss")  # the new point is drawn
+        # The cells the new point moved (the curve, a tick label) and the summary's changed cells
+        # (~3.1 KB here), not the title, axes, legend and the rest again (~5.2 KB whole).
+        assert 0 < sent[0] < 0.75 * whole, (sent[0], whole)

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.geometry import Region
 from textual.widget import Widget
 
-__all__ = ["ChangedText", "changed_spans"]
+__all__ = ["ChangedText", "changed_span", "changed_spans"]
 
 
 def _cells(line: Content) -> list[tuple[str, tuple]]:
@@ -38,16 +38,24 @@ def changed_spans(old: Content, new: Content, width: int) -> list[Region] | None
     for y, (a, b) in enumerate(zip(old_lines, new_lines)):
         if any(cell_len(line.plain) != len(line.plain) or len(line.plain) > width for line in (a, b)):
             return None
-        ca, cb = _cells(a), _cells(b)
-        if ca == cb:
-            continue
-        start = next((i for i, (x, z) in enumerate(zip(ca, cb)) if x != z), min(len(ca), len(cb)))
-        end = max(len(ca), len(cb))
-        if len(ca) == len(cb):  # the same length: what did not move at the end stays
-            while end > start and ca[end - 1] == cb[end - 1]:
-                end -= 1
-        regions.append(Region(start, y, end - start, 1))
+        span = changed_span(_cells(a), _cells(b))
+        if span is not None:
+            regions.append(Region(span[0], y, span[1] - span[0], 1))
     return regions
+
+
+def changed_span(old: list, new: list) -> tuple[int, int] | None:
+    """(first, last + 1) of the cells that differ between two lines (lists of what each cell
+    shows), None when none does: to the end of the longer one when the lengths differ (what
+    follows has moved)."""
+    if old == new:
+        return None
+    start = next((i for i, (x, z) in enumerate(zip(old, new)) if x != z), min(len(old), len(new)))
+    end = max(len(old), len(new))
+    if len(old) == len(new):  # the same length: what did not move at the end stays
+        while end > start and old[end - 1] == new[end - 1]:
+            end -= 1
+    return start, end
 
 
 class ChangedText(Widget):

@@ -10,6 +10,7 @@ from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from launcher.monitor.values import is_loss_key
+from tui.widgets.changed_text import changed_span
 
 # plotext's named colours are the terminal's 16 ANSI colours: they survive without truecolor.
 LOSS_COLORS = {"loss": "white", "loss_rpn_cls": "cyan", "loss_rpn_bbox": "blue", "loss_cls": "magenta",
@@ -39,6 +40,12 @@ def ema(values: list[float], alpha: float = EMA_ALPHA) -> list[float]:
 def loss_keys(series: dict) -> list[str]:
     keys = [k for k in series if is_loss_key(k)]
     return sorted(keys, key=lambda k: (k != "loss", k))
+
+
+def _cells(strip: Strip) -> list[tuple[str, object]]:
+    """What each cell of a rendered line shows (plotext draws one cell a character: braille, box
+    lines, digits)."""
+    return [(char, seg.style) for seg in strip for char in seg.text]
 
 
 class Chart(PlotextPlot):
@@ -89,7 +96,35 @@ class Chart(PlotextPlot):
         self.epochs = []
         self.plt.clear_data()
         self.plt.title(text)
-        self.refresh()
+        self._repaint_changed()
+
+    def _repaint_changed(self) -> None:
+        """Draws the new figure now and repaints only the cells that changed: a new point moves
+        the curve's end (its scale now and then), while the frame, the title, the ticks and the
+        legend stay, and a whole repaint sends all of them again over the user's SSH link.
+        (Textual's own render cache is filled here, so the repaint does not draw it twice.)"""
+        old = self._render_cache
+        # Nothing drawn at this size yet, or the one line of the blank before the first figure: whole.
+        if not self.is_mounted or old.size != self.size or len(old.lines) != self.size.height or not self.size.area:
+            self.refresh()
+            return
+        start = time.thread_time()
+        self._layout_cache.clear()  # where Textual keeps the previous figure's visual
+        self._render_content()
+        self._cpu_now += time.thread_time() - start
+        changed = []
+        for y, (a, b) in enumerate(zip(old.lines, self._render_cache.lines)):
+            if a == b:
+                continue
+            cells_a, cells_b = _cells(a), _cells(b)
+            # A wide character would put the cells off their columns: then the line whole.
+            whole = len(cells_a) != a.cell_length or len(cells_b) != b.cell_length
+            span = (0, self.size.width) if whole else changed_span(cells_a, cells_b)
+            if span is not None:
+                changed.append(Region(span[0], y, span[1] - span[0], 1))
+        if changed:
+            self.refresh(*changed)
+            self._dirty_regions.clear()  # drawn already: render_line takes the lines just drawn
 
 
 class LossChart(Chart):
@@ -114,7 +149,7 @@ class LossChart(Chart):
                 continue
             self.plt.plot(xs, ema(ys) if smoothing else ys, label=key, marker="braille",
                           color=LOSS_COLORS.get(key, OTHER_COLORS[i % len(OTHER_COLORS)]))
-        self.refresh()
+        self._repaint_changed()
 
 
 class LrChart(Chart):
@@ -125,7 +160,7 @@ class LrChart(Chart):
             return
         self._begin("learning rate", "iteration")
         self.plt.plot(xs, ys, label="lr", marker="braille", color="green")
-        self.refresh()
+        self._repaint_changed()
 
 
 class MapChart(Chart):
@@ -163,4 +198,4 @@ class MapChart(Chart):
         self.plt.plot(xs, ys, label="mAP", color="green", marker="hd")
         self.plt.scatter(xs, ys, color="green", marker="o")
         self.epochs = xs
-        self.refresh()
+        self._repaint_changed()
