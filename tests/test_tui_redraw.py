@@ -134,3 +134,19 @@ async def test_a_new_loss_point_repaints_the_cells_it_moves_not_the_chart_frame(
         # The cells the new point moved (the curve, a tick label) and the summary's changed cells
         # (~3.1 KB here), not the title, axes, legend and the rest again (~5.2 KB whole).
         assert 0 < sent[0] < 0.75 * whole, (sent[0], whole)
+
+
+@sync
+async def test_a_cheap_chart_still_waits_ten_seconds_between_redraws_while_the_job_logs(fake_gpus):
+    from test_tui_support import open_monitor
+
+    fake_gpus("eight")
+    live = add_job("20261130-120000-cccc", status="running", epochs=1)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_monitor(pilot, live)
+        chart = app.screen.query_one("#loss-chart")
+        await wait_for(pilot, lambda: chart._has_figure, what="the loss chart")
+        chart._cpu_last = chart._cpu_now = 0.001  # as a fast machine measures a redraw
+        # Every redraw is ~3 KB over the link: a loss curve every 10 s, not every 2 s.
+        assert app.screen._chart_period("loss") >= 10.0

@@ -48,10 +48,12 @@ TABS = ("loss", "lr", "map", "log", "gpus")
 CHARTS = ("loss", "lr", "map")
 # While a job logs, its visible chart is redrawn at most every (CPU time of its last redraw
 # / CHART_CPU_SHARE) seconds, within CHART_PERIOD_S: ~20 s for a 120x40 terminal on a slow,
-# busy core (40-50 ms a redraw), a few seconds where drawing is cheap. A job that logs less
-# often than that gets its chart redrawn at each line.
+# busy core (40-50 ms a redraw), 10 s where drawing is cheap: each redraw is ~3 KB to the
+# terminal (the cells the new points moved), and at one every 2-5 s the charts alone were
+# 36-90 KB a minute over the user's SSH link (issue 28: the Monitor within 30 KB/min).
+# A job that logs less often than that gets its chart redrawn at each line.
 CHART_CPU_SHARE = 0.002  # of one core: 0.12 CPU-s a minute
-CHART_PERIOD_S = (2.0, 30.0)
+CHART_PERIOD_S = (10.0, 30.0)
 
 
 class JobProgress(ProgressBar):
