@@ -150,3 +150,25 @@ async def test_a_cheap_chart_still_waits_ten_seconds_between_redraws_while_the_j
         chart._cpu_last = chart._cpu_now = 0.001  # as a fast machine measures a redraw
         # Every redraw is ~3 KB over the link: a loss curve every 10 s, not every 2 s.
         assert app.screen._chart_period("loss") >= 10.0
+
+
+@sync
+async def test_a_summary_that_wraps_still_sends_only_its_changed_cells(fake_gpus):
+    from test_tui_support import open_monitor
+
+    fake_gpus("eight")
+    live = add_job("20261130-120000-cccc", status="running", epochs=1)
+    app = make_app()
+    async with app.run_test(size=(60, 30)) as pilot:  # narrow: the summary's second line wraps
+        await open_monitor(pilot, live)
+        await pilot.press("4")
+        await pilot.pause(0.5)
+        summary = app.screen.query_one("#job-summary")
+        assert summary.size.height == 3
+        sent = count_bytes(app)
+        stamp = next(p for p in Path(live.run_dir).iterdir() if p.is_dir() and p.name[:1].isdigit())
+        with open(stamp / "vis_data" / "scalars.json", "a") as fh:
+            fh.write('{"lr": 0.01, "loss": 0.9876, "epoch": 2, "iter": 10, "step": 110}\n')
+        await wait_for(pilot, lambda: "loss 0.9876" in summary.content.plain, what="the new line")
+        await pilot.pause(0.3)
+        assert 0 < sent[0] < 150, sent[0]

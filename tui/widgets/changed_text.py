@@ -5,8 +5,9 @@ the loss, the lr, the ETA), and a widget repaint sends every cell of its lines a
 their colours, over the user's SSH link: ~450 bytes a line for what is ~20 changed cells.
 Given new text of the same height, this widget marks dirty only the span of each line from
 its first changed cell to its last (to the end of the longer line when the lengths differ:
-what follows has moved); anything it cannot place cell by cell (a wrapped line, a wide
-character, another height) is a whole repaint, as Static.update would do.
+what follows has moved), line by line as the text wraps at the widget's width; anything it
+cannot place cell by cell (a wide character, another height) is a whole repaint, as
+Static.update would do.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def _cells(line: Content) -> list[tuple[str, tuple]]:
 def changed_spans(old: Content, new: Content, width: int) -> list[Region] | None:
     """The regions (content coordinates) whose cells differ from OLD to NEW, or None when they
     cannot be told cell by cell at this WIDTH (then the whole widget repaints)."""
-    old_lines, new_lines = old.split("\n"), new.split("\n")
+    # As the widget lays them out (Content.wrap: the same wrapping, left-aligned, folded).
+    old_lines, new_lines = old.wrap(width), new.wrap(width)
     if len(old_lines) != len(new_lines):
         return None
     regions = []
