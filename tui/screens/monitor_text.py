@@ -17,7 +17,7 @@ from textual.content import Content
 from launcher.jobs import backends, registry, status_words
 from launcher.monitor import per_class
 from launcher.monitor.reference_compare import target_text
-from tui.format import ago, duration, number, status_markup
+from tui.format import ago_minutes, duration, number, status_markup
 
 BANNER_TITLES = {"rank_failed": "Rank failed", "stalled": "Stalled", "nonfinite_loss": "NaN / inf loss",
                  "divergence": "Loss diverging", "behind-reference": "Behind the reference",
@@ -30,7 +30,7 @@ def summary(r: Any, snap: dict, now: float) -> tuple:
     """(status, started, progress text, fraction done, ETA text, devices): everything the
     summary and progress row show, comparable to skip a redraw when nothing changed."""
     status = snap.get("status") or "…"
-    started = ago(r.started_at, now)
+    started = ago_minutes(r.started_at, now)  # ticks once a minute: each change is bytes over SSH
     prog = snap.get("progress") or {}
     bits = []
     if prog.get("epoch") is not None:
