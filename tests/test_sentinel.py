@@ -38,7 +38,7 @@ from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: E40
 from test_faults_jobs import workers  # noqa: E402
 from test_slurm_cluster import slurm_launch  # noqa: E402
 from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines,  # noqa: E402
-                              tiny_launch_args, wait_done, wait_for)
+                              job_status, tiny_launch_args, wait_done, wait_for)
 
 TOKEN = "s3ntinelT0kenQ"
 # torchrun's ChildFailedError report (torch.distributed.elastic.multiprocessing.errors), rank 1 killed.
@@ -430,3 +430,30 @@ def test_a_slurm_jobs_sentinel_runs_in_its_batch_script_and_notifies(slurm_clust
     assert row["status"] == "succeeded", explain(run_dir)
     assert f"best bbox_mAP {row['best_map']:.4f}" in message["message"]
     assert [e["kind"] for e in row["events"]] == ["finished"] and row["sentinel"] == "ended"
+
+
+@needs_stack
+@pytest.mark.training
+def test_a_real_run_with_a_slow_dataset_is_called_input_bound_in_events_and_watch(tiny_data):
+    """A user's own slow loader (tests/slow_data_plugin.py: 2 s an image, registered in mmdet's
+    TRANSFORMS and imported through custom_imports, as a user adds a transform) in the main
+    process: the sentinel of the real job writes one input-bound event naming data_time."""
+    result = run_cli("launch", *tiny_launch_args(tiny_data, epochs=2, nproc=1, cfg_options=(
+        "custom_imports.imports=[slow_data_plugin]", "custom_imports.allow_failed_imports=False",
+        "train_dataloader.dataset.pipeline.0.type=SlowLoadImageFromFile", "train_dataloader.num_workers=0")),
+        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")]))})
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    job_id, run_dir = job["id"], Path(job["run_dir"])
+    try:
+        wait_for(lambda: "input-bound" in kinds(run_dir) or job_status(job_id) != "running", 150,
+                 "the input-bound event")
+    finally:
+        run_cli("stop", job_id)  # the event is all this test needs of the run
+    [event] = [e for e in events.read(run_dir) if e["kind"] == "input-bound"]
+    assert event["job"] == job_id and "data loading (data_time) takes" in event["text"], explain(run_dir)
+    assert "num_workers" in event["text"] and "persistent_workers" in event["text"]
+    # The plugin's 2 s sleep, as MMEngine measured it, over more than a third of the iteration.
+    assert 1.9 < event["details"]["data_time"] < event["details"]["time"] < 3 * event["details"]["data_time"]
+    snap = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)
+    assert [e["kind"] for e in snap["events"]].count("input-bound") == 1

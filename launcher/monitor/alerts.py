@@ -208,9 +208,10 @@ class InputBoundRule:
                 recent = self._run[-self.intervals:]
                 mean_dt = sum(d for d, _ in recent) / len(recent)
                 mean_t = sum(x for _, x in recent) / len(recent)
-                alerts.append({"kind": "input-bound", "step": step,
-                               "message": (f"data loading takes {mean_dt:.3f} s of each {mean_t:.3f} s iteration "
-                                           f"({100 * mean_dt / mean_t:.0f}%) for {len(recent)} logged intervals in "
-                                           f"a row: the model waits for its data. Usual fixes: {self.FIXES}")})
+                # data_time and time by MMEngine's names: what a user greps the log and scalars.json for.
+                alerts.append({"kind": "input-bound", "step": step, "data_time": mean_dt, "time": mean_t,
+                               "message": (f"data loading (data_time) takes {mean_dt:.3f} s of each {mean_t:.3f} s "
+                                           f"iteration ({100 * mean_dt / mean_t:.0f}%) for {len(recent)} logged "
+                                           f"intervals in a row: the model waits for its data. Usual fixes: {self.FIXES}")})
             del self._run[:-self.intervals]
         return alerts

@@ -109,7 +109,7 @@ class Sentinel:
                 self._seen.add(key)
             if not quiet:
                 text = f"job {self.name} ({self.job_id}) {kind}: {alert.get('message')}"
-                details = {k: v for k, v in alert.items() if k in ("kind", "step", "epoch", "causes")}
+                details = {k: v for k, v in alert.items() if k in ("kind", "step", "epoch", "causes", "data_time", "time")}
                 if kind == "stalled":  # where each rank waits: the first thing anyone debugging a hang needs
                     dumped = stacks.dump(self.run_dir, self.job_id)
                     if dumped:
