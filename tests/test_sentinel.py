@@ -457,3 +457,43 @@ def test_a_real_run_with_a_slow_dataset_is_called_input_bound_in_events_and_watc
     assert 1.9 < event["details"]["data_time"] < event["details"]["time"] < 3 * event["details"]["data_time"]
     snap = json.loads(run_cli("watch", job_id, "--once", "--json").stdout)
     assert [e["kind"] for e in snap["events"]].count("input-bound") == 1
+
+
+@sync
+async def test_the_jobs_screen_marks_a_job_with_unread_events_until_its_monitor_is_opened_also_after_a_restart():
+    """A job whose events.jsonl gains a line shows 'N new' after its status; opening its Monitor
+    (enter on its row) and coming back clears it; what was seen is kept under the state dir, so
+    a new TUI shows no mark for it, and the next event marks it again."""
+    record = add_job("20261207-052000-unr1", status="running", preset="demo-cpu")
+    quiet = add_job("20261207-051900-qui1", status="running", preset="demo-cpu")  # no events: never marked
+
+    def row_line(app, job_id: str) -> str:
+        return next(line for line in screen_text(app).splitlines() if job_id in line)
+
+    async def jobs_shown(pilot, app) -> None:
+        await pilot.press("j")
+        await tui_wait_for(pilot, lambda: record.id in screen_text(app), what="the jobs")
+
+    app = make_app(events_interval=None)
+    async with app.run_test(size=(170, 40)) as pilot:
+        await jobs_shown(pilot, app)
+        assert "new" not in row_line(app, record.id)
+        events.append(record.run_path, "stalled", record.id, "job demo-cpu stalled: no log line for 90 s")
+        await pilot.press("ctrl+r")  # the jobs timer's refresh (off in tests)
+        await tui_wait_for(pilot, lambda: "running · 1 new" in row_line(app, record.id), what="the unread mark")
+        assert "new" not in row_line(app, quiet.id)
+        app.screen.query_one("#jobs").move_cursor(row=app.screen.query_one("#jobs").get_row_index(record.id))
+        await pilot.press("enter")
+        await tui_wait_for(pilot, lambda: "last event: stalled" in screen_text(app), what="its Monitor")
+        await pilot.press("escape")
+        await tui_wait_for(pilot, lambda: record.id in screen_text(app) and "new" not in row_line(app, record.id),
+                           what="the mark cleared")
+    assert record.id in json.loads((paths.state_dir() / "tui-seen-events.json").read_text())
+
+    app = make_app(events_interval=None)  # a restart: the event stays seen
+    async with app.run_test(size=(170, 40)) as pilot:
+        await jobs_shown(pilot, app)
+        assert "new" not in row_line(app, record.id)
+        events.append(record.run_path, "diverged", record.id, "job demo-cpu diverged: loss is nan")
+        await pilot.press("ctrl+r")
+        await tui_wait_for(pilot, lambda: "· 1 new" in row_line(app, record.id), what="the next event's mark")

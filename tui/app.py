@@ -107,6 +107,17 @@ class FrcnnApp(App[int]):
         self.inventory_changed: Signal[Inventory] = Signal(self, "inventory-changed")
         self.job_names: dict[str, str] = {}  # id -> name, for the command palette
         self.hung_up: str | None = None  # why the terminal was found gone (tui.hangup), if it was
+        self._seen_events: Any = None  # tui.unread_events.SeenEvents, read when the Jobs screen first asks
+        self.monitored: Any = None  # the record whose Monitor was opened last: seen again on leaving it
+
+    @property
+    def seen_events(self) -> Any:
+        """What the user has seen of each job's events (the Jobs screen's unread mark)."""
+        if self._seen_events is None:
+            from tui.unread_events import SeenEvents
+
+            self._seen_events = SeenEvents()
+        return self._seen_events
 
     @property
     def slurm(self) -> bool:
@@ -226,6 +237,8 @@ class FrcnnApp(App[int]):
         if isinstance(self.screen, MonitorScreen):
             self.pop_screen()
         self.push_screen(MonitorScreen(record))
+        self.monitored = record
+        self.seen_events.mark_seen(record, self.job_names or None)  # its Monitor shows the last event
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Home", "GPUs and presets", lambda: self.action_show("home"))

@@ -98,7 +98,8 @@ class JobsScreen(Screen):
         self._detail: Content | str | None = None  # the detail line, as last written
         self._all: list[tuple[Any, dict]] = []  # every job, newest first, as last loaded
         self._filter: list[str] = []  # the filter line's words
-        self._cell_cache: dict[str, tuple[dict, bool, tuple]] = {}  # job id -> (row, marked, its cells)
+        # job id -> (row, (marked, its unread events), its cells)
+        self._cell_cache: dict[str, tuple[dict, tuple[bool, str], tuple]] = {}
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -122,6 +123,9 @@ class JobsScreen(Screen):
             self.set_interval(self.app.jobs_interval, self._tick)
 
     def on_screen_resume(self) -> None:
+        monitored, self.app.monitored = self.app.monitored, None
+        if monitored is not None:  # back from its Monitor: what came while it was open was seen there
+            self.app.seen_events.mark_seen(monitored, self.jobs or None)
         if self.loaded:
             self.action_refresh()
 
@@ -182,10 +186,13 @@ class JobsScreen(Screen):
         else:
             self._show_detail()
 
-    def _cells(self, record: Any, row: dict) -> tuple:
-        """A job's cells, in the columns' order (on_mount), but the start (ago_minutes, last)."""
-        return (MARK if record.id in self.marked else "", record.id, row["name"],
-                styled(self.app, status_text(row), row["status"]), row["preset"],
+    def _cells(self, record: Any, row: dict, unread: str) -> tuple:
+        """A job's cells, in the columns' order (on_mount), but the start (ago_minutes, last).
+        UNREAD (tui.unread_events): its events not seen in its Monitor yet, after the status."""
+        status = styled(self.app, status_text(row), row["status"])
+        if unread:
+            status.append(f" · {unread}", style=f"bold {self.app.theme_variables.get('warning', '')}".strip())
+        return (MARK if record.id in self.marked else "", record.id, row["name"], status, row["preset"],
                 row.get("progress") or "-", best_text(row),
                 "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
                 row["devices"])
@@ -201,10 +208,10 @@ class JobsScreen(Screen):
             if self._filter and not matches(record, row, self._filter):
                 continue
             # A kept row is the same object from one refresh to the next: its cells are too.
-            marked = record.id in self.marked
+            marks = (record.id in self.marked, self.app.seen_events.unread(record.id, row))
             kept = self._cell_cache.get(record.id)
-            if kept is None or kept[0] is not row or kept[1] != marked:
-                kept = (row, marked, self._cells(record, row))
+            if kept is None or kept[0] is not row or kept[1] != marks:
+                kept = (row, marks, self._cells(record, row, marks[1]))
             cache[record.id] = kept
             shown[record.id] = (kept[2], ago_minutes(row.get("started_at"), now))
         self._cell_cache = cache
