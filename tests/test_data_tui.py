@@ -7,15 +7,11 @@ from pathlib import Path
 
 from data_helpers import class_names, roboflow_from
 from test_tui_tmux import tmux  # noqa: F401  the fixture: a tmux server of its own
-from test_tui_support import make_app, screen_text, sync, wait_for
+from test_tui_support import make_app, open_demo_plan, screen_text, sync, wait_for
 from training_helpers import make_tiny_dataset
 from tui.screens.plan import PlanScreen
 
 
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @sync
@@ -24,10 +20,7 @@ async def test_plan_screen_plans_a_roboflow_export_typed_in_the_data_field(fake_
     export = roboflow_from(make_tiny_dataset(tmp_path), tmp_path / "my export")
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("enter")  # demo-cpu is preselected without a GPU
-        await settle(app, pilot)
-        plan = app.screen
+        plan = await open_demo_plan(app, pilot)
         assert isinstance(plan, PlanScreen) and plan.preset.name == "demo-cpu"
         plan.query_one("#data-root").value = str(export)
         await pilot.pause()
@@ -53,10 +46,7 @@ async def test_dataset_panel_shows_the_check_and_the_boxes_at_80x24(fake_gpus, t
     export = roboflow_from(make_tiny_dataset(tmp_path), tmp_path / "my export")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("enter")  # demo-cpu is preselected without a GPU
-        await settle(app, pilot)
-        plan = app.screen
+        plan = await open_demo_plan(app, pilot)
         assert isinstance(plan, PlanScreen)
         await pilot.press("ctrl+d")  # no data of your own yet: said, nothing opens
         await pilot.pause()

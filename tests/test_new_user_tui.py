@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import add_job, make_app, open_monitor, screen_text, sync, wait_for
+from test_tui_support import add_job, make_app, open_monitor, screen_text, settle, sync, wait_for
 from tui.screens.home import HomeScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
@@ -28,10 +28,6 @@ def finished_job(fake_gpus):
     return add_job("20261128-231000-aaaa", status="succeeded", epochs=2, max_epochs=2)
 
 
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def show_plan(pilot, preset: str = "r50-fpn-1x") -> PlanScreen:

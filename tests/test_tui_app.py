@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, SelectionList, Static
 from conftest import modules_after
 from launcher.jobs import identity, job_status, registry, status_words
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import add_job, make_app, screen_text, sync, wait_for
+from test_tui_support import add_job, make_app, screen_text, settle, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
 from launcher.planning.presets import load_presets
 from tui.screens.home import HomeScreen, preset_rows
@@ -32,10 +32,6 @@ from tui.widgets.key_bar import KeyBar
 SIZE = (100, 32)
 
 
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def notes(app) -> str:

@@ -123,6 +123,21 @@ def make_app(**kw):
     return FrcnnApp(host="gpu-box", clock=lambda: NOW, **kw)
 
 
+async def settle(app, pilot) -> None:
+    """Let the screen's workers finish and the UI catch up (what a user waits for before the next key)."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_demo_plan(app, pilot):
+    """From the Home with no GPU (demo-cpu preselected) to its Plan screen; returns that screen."""
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    return app.screen
+
+
 async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -10,7 +10,7 @@ import pytest
 from launcher.jobs import local as jobs
 from launcher.jobs import job_status, registry, status_words
 from test_tui_app import make_app, notes, settle, wait_for
-from test_tui_support import screen_text, sync
+from test_tui_support import open_demo_plan, screen_text, sync
 from training_helpers import make_tiny_dataset, needs_stack
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.monitor import MonitorScreen
@@ -28,10 +28,7 @@ async def test_launch_the_cpu_demo_from_the_plan_and_watch_loss_then_map(fake_gp
     app = make_app()
     app.watch_interval = 0.5
     async with app.run_test(size=(100, 32)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("enter")  # demo-cpu is preselected without a GPU
-        await settle(app, pilot)
-        plan = app.screen
+        plan = await open_demo_plan(app, pilot)
         assert isinstance(plan, PlanScreen) and plan.preset.name == "demo-cpu"
         for widget_id, value in (("imgs", "1"), ("seed", "0"), ("data-root", str(data)), ("cfg", SHORT)):
             plan.query_one(f"#{widget_id}").value = value
