@@ -175,7 +175,8 @@ def test_job_registry_quick_measures_the_list_and_the_screen_against_one_job():
 
 def test_tui_bytes_quick_counts_each_screens_bytes_against_top():
     data = run_bench("bench_tui_bytes.py", "--quick", "--json", "--window", "2", timeout=300)
-    assert set(data["cases"]) == {"home", "jobs_empty", "jobs_one_running", "jobs_1000_finished_one_running"}
+    assert set(data["cases"]) == {"home", "jobs_empty", "jobs_one_running", "jobs_1000_finished_one_running",
+                                  "monitor_one_running"}
     for case in data["cases"].values():
         assert case["tui_alive"] and case["drawn_before_window"] > 0 and case["top_bytes"] > 0
         assert case["bytes"] >= 0 and isinstance(case["met"], bool)
