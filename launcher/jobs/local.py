@@ -228,6 +228,10 @@ def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | Non
     # The group reaches children forked since the listing; only while its leader is proven.
     identity.signal_group_if_proven(record, signal.SIGTERM)
     _signal_each(procs, signal.SIGTERM)
+    # A stopped process (a rank someone SIGSTOPped, a job suspended with ctrl+z) holds the TERM
+    # until it runs again: continue it, so it ends now, not a whole grace later by SIGKILL.
+    identity.signal_group_if_proven(record, signal.SIGCONT)
+    _signal_each(procs, signal.SIGCONT)
     alive = _wait_gone(procs, grace)
     if alive:
         identity.signal_group_if_proven(record, signal.SIGKILL)
