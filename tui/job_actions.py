@@ -115,7 +115,7 @@ def _resume(screen: Screen, record: Any) -> None:
     except Exception as exc:
         screen.post_message(JobActionDone(f"resume {record.id}: {type(exc).__name__}: {exc}", error=True))
     else:
-        where = f"SLURM job {record.slurm_job_id}" if backends.is_slurm(record) else f"pid {record.pid}"
+        where = backends.where(record)
         screen.post_message(JobActionDone(f"resumed job {record.id} from its last checkpoint, {where}"))
 
 

@@ -163,7 +163,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.json:
         print_json(dict(record.to_dict(), status=job_status.status(record)))
     else:
-        where = f"SLURM job {record.slurm_job_id}" if backends.is_slurm(record) else f"pid {record.pid}"
+        where = backends.where(record)
         print(f"resumed job {record.id} from {record.run_dir}/last_checkpoint, {where}")
     return 0
 

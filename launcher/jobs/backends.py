@@ -20,6 +20,11 @@ def is_slurm(record: JobRecord) -> bool:
     return record.backend == registry.SLURM
 
 
+def where(record: JobRecord) -> str:
+    """Where the job runs, in the words of its backend: its SLURM job id, or its local pid."""
+    return f"SLURM job {record.slurm_job_id}" if is_slurm(record) else f"pid {record.pid}"
+
+
 def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | None = None) -> tuple[int, int]:
     """Stop the job: (processes signalled or SLURM jobs cancelled, how many are left). With
     checkpoint_wait, it first checkpoints at its next iteration (checkpoint_stop) and exits by itself.

@@ -438,8 +438,9 @@ class PlanScreen(Screen):
     def on_launch_done(self, message: LaunchDone) -> None:
         self.launching = False
         record = message.record
-        where = f"SLURM job {record.slurm_job_id}" if record.slurm_job_id else f"pid {record.pid}"
-        self.notify(f"job {record.id} started ({where}); it keeps running if you quit.", title="Launched")
+        from launcher.jobs import backends
+
+        self.notify(f"job {record.id} started ({backends.where(record)}); it keeps running if you quit.", title="Launched")
         self.dismiss()
         self.app.open_monitor(record)
 
