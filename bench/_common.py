@@ -225,11 +225,21 @@ def throughput(work_dir: Path, skip: int, per_line: int = 1) -> dict[str, Any]:
             "logged": len(rows), "mean_iter_s": total / len(kept)}
 
 
+# Lines that say why a worker died. torchrun's closing report (the tail) names only the signal
+# ("Signal 6 (SIGABRT) received by PID ..."); the reason a C++ abort gives ("terminate called
+# after throwing an instance of 'gloo::IoException'", "what(): ...") is printed by the worker
+# itself, earlier in the same file, and was cut off when only the tail was kept.
+_CAUSE_MARKERS = ("terminate called", "what():", "Error", "Exception", "Aborted", "Killed", "Traceback")
+
+
 def explain(run_dir: Path) -> str:
+    """Why a bench's job failed: its stderr's cause lines (first 20), then its last 1,500 chars."""
     for name in ("stderr.log", "stderr.txt"):
         path = Path(run_dir) / name
         if path.exists():
-            return path.read_text(errors="replace")[-2000:]
+            text = path.read_text(errors="replace")
+            causes = [line for line in text.splitlines() if any(m in line for m in _CAUSE_MARKERS)][:20]
+            return ("cause lines:\n" + "\n".join(causes) + "\n--- tail:\n" if causes else "") + text[-1500:]
     return "(no stderr)"
 
 

@@ -24,7 +24,7 @@ import run_all  # noqa: E402
 def run_bench(script: str, *args: str, timeout: float = 600) -> dict:
     proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
                           cwd=REPO, timeout=timeout, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    assert proc.returncode == 0, (proc.stdout[-6000:], proc.stderr[-3000:])
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "error" not in data, data["error"]
     return data
