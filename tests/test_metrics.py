@@ -1,6 +1,8 @@
 import json
+import os
 import random
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).with_name("data")))
@@ -255,3 +257,21 @@ def test_one_shot_snapshot_full_or_skimmed(tmp_path):
         assert quick[key] == full[key], key
     assert full["best"]["checkpoint"] == str(tmp_path / "epoch_8.pth")
     assert [a["step"] for a in full["alerts"]] == [17000]
+
+
+def test_stalled_after_several_usual_intervals_of_silence_while_running(tmp_path):
+    # Logged every 10 iterations at 0.5 s each: the usual interval is 5 s, the limit 3x5 + 30 = 45 s.
+    run = Run(tmp_path, "20260101_000000")
+    run.records(*(train_record(i, lr=0.01, loss=1.0, time=0.5) for i in range(10, 110, 10)))
+    last = time.time()
+    os.utime(run.scalars, (last, last))
+
+    def kinds(status, now):
+        metrics = JobMetrics()
+        metrics.update(WorkDirTailer(tmp_path).poll())
+        return [a["kind"] for a in metrics.snapshot(job_status=status, now=now)["alerts"]]
+
+    assert kinds("running", last + 40) == []
+    assert kinds("running", last + 46) == ["stalled"]
+    assert kinds("failed", last + 46) == []  # processes gone: a failure, not a stall
+    assert kinds(None, last + 46) == []  # a bare work dir: whether anything lives is unknown

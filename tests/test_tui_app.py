@@ -254,7 +254,7 @@ async def test_jobs_screen_names_the_rank_that_failed_first(fake_gpus, tmp_path)
     # job's row says which rank failed first, from torchrun's report in its stderr.log.
     from pathlib import Path
 
-    from test_faults_monitor import RAISED, torchrun_report
+    from test_rank_failure import RAISED, torchrun_report
 
     fake_gpus("eight")
     record = add_job("20261129-081500-cccc", status="failed", epochs=2)
