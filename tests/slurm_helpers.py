@@ -45,7 +45,7 @@ def cancel_leftovers(frcnn_home):
 
     if (frcnn_home / "state" / "jobs").is_dir():
         for record in registry.load_all(warn=lambda msg: None):
-            if backends.is_slurm(record) and job_status.status(record) in status_words.ACTIVE:
+            if record.backend == registry.SLURM and job_status.status(record) in status_words.ACTIVE:
                 backends.stop(record, grace=5)
 
 

@@ -24,18 +24,14 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
     if status not in status_words.ACTIVE:  # a pending SLURM job can be cancelled too
         screen.notify(f"job {record.id} is not running ({status or 'unknown'}).", severity="warning")
         return
-    what = ("scancel of SLURM job $slurm (job [b]$id[/], $name); waits until it has left the queue.\n"
-            if backends.is_slurm(record) else
-            "SIGTERM to every process of job [b]$id[/] ($name), SIGKILL after $grace s.\n")
-    slurm = backends.is_slurm(record)
-    if not slurm:  # SLURM's own checkpoint comes with its warning signal, before the time limit
-        what = ("c: checkpoint at the next iteration, then stop; resume continues at that iteration.\n"
-                "y: " + what + "It can be resumed later from its last checkpoint (the epoch's).")
-    else:
-        # Its ranks take scancel's SIGTERM as a checkpoint request (exact_resume): SIGKILL is KillWait later.
-        what += "Its ranks checkpoint at their next iteration first; resume continues there."
-    body = Content.from_markup(what, id=record.id, name=record.name, grace=str(STOP_GRACE_S),
-                               slurm=str(record.slurm_job_id))
+    backend = backends.backend_for(record)
+    # What a stop does, in the backend's words; with the choice, "c" asks a checkpoint first
+    # (a backend without it checkpoints on every stop: SLURM's ranks on scancel's SIGTERM).
+    can_choose = backend.stop_checkpoint_choice
+    what = f"{backend.stop_means(record, STOP_GRACE_S)}\n{backend.stop_resume_note()}"
+    if can_choose:
+        what = "c: checkpoint at the next iteration, then stop; resume continues at that iteration.\ny: " + what
+    body = Content(what)
 
     def answer(choice: bool | str | None) -> None:
         if choice:
@@ -44,7 +40,8 @@ def ask_stop(screen: Screen, record: Any, status: str | None) -> None:
             # Detached: quitting during the grace period must not wait for it (the SIGTERM is sent).
             screen.run_worker(run_detached(_stop, screen, record, checkpoint), group="job-stop", exit_on_error=False)
 
-    dialog = (ConfirmDialog if slurm else StopDialog)("Stop this job?", body, confirm="Stop now" if not slurm else "Stop")
+    dialog = (StopDialog if can_choose else ConfirmDialog)("Stop this job?", body,
+                                                           confirm="Stop now" if can_choose else "Stop")
     screen.app.push_screen(dialog, answer)
 
 
@@ -58,9 +55,8 @@ def _stop(screen: Screen, record: Any, checkpoint: bool = False) -> None:
         screen.post_message(JobActionDone(f"stop {record.id}: {type(exc).__name__}: {exc}", error=True))
         return
     saved = checkpoint_stop.saved(record.run_path) if checkpoint else None
-    text = (f"stopped job {record.id}: SLURM job {record.slurm_job_id} cancelled" if backends.is_slurm(record) else
-            f"stopped job {record.id} at a checkpoint of iteration {saved['iter']}" if saved else
-            f"stopped job {record.id}: {found} process(es) signalled"
+    text = (f"stopped job {record.id} at a checkpoint of iteration {saved['iter']}" if saved else
+            f"stopped job {record.id}: {backends.backend_for(record).stopped_words(record, found)}"
             + (" (no checkpoint was written in time)" if checkpoint else ""))
     screen.post_message(JobActionDone(text + (f", {left} left" if left else ""), error=bool(left)))
 

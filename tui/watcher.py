@@ -106,7 +106,7 @@ class JobWatcher(threading.Thread):
             was_stalled, stalled = stalled, metrics.stall_alert(status, self.clock()) is not None
             # The sentinel's news (an event, and with a stalled one its stack dump) is a change too.
             was_events, events_size = events_size, sentinel_events.size(record.run_path)
-            if backends.is_slurm(self.record) and (status != last_status or first):
+            if backends.backend_for(self.record).details_follow_status and (status != last_status or first):
                 # SLURM's state and restart count change with our status (a requeue passes by pending).
                 backend_details = backends.details(self.record)
             if changed or status != last_status or first or stalled != was_stalled or events_size != was_events:

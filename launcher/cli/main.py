@@ -70,17 +70,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from launcher.jobs import local as jobs
-    from launcher.jobs import job_status
+    from launcher.jobs import backends, job_status
     from launcher.cli import render
     from launcher.references import store as references
 
     reference = references.load(args.reference) if args.reference else None  # a wrong name fails before launch
-    if args.slurm:
-        record, plan = slurm_cli.launch(args, plan_request(args))
-    else:
-        slurm_cli.refuse_slurm_options(args)
-        record, plan = jobs.launch(plan_request(args), force=args.force)
+    req = plan_request(args)
+    target = slurm_cli.target(args)  # None: this host
+    backend = backends.backend_for(target)
+    record, plan = backend.launch(req, target, force=args.force)
     if reference is not None:
         references.record_for_job(record.run_path, reference.name)
     if args.json:
@@ -88,11 +86,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
                         plan=dict(plan.to_dict(), reference=args.reference)))
     else:
         render.print_plan(plan, brief=True)
-        if args.slurm:
-            slurm_cli.print_submitted(record)
-        else:
-            print(f"launched job {record.id} ({record.name}), pid {record.pid}, run dir {record.run_dir}")
-            print(f"  watch: frcnn-tui watch {record.id}    stop: frcnn-tui stop {record.id}")
+        print("\n".join(backend.launched(record)))
     return 0
 
 
@@ -110,40 +104,22 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from launcher.errors import CheckFailed
-    from launcher.jobs import backends, checkpoint_stop, identity, job_status, registry, status_words
-    from launcher.jobs import local as jobs
+    from launcher.jobs import backends, checkpoint_stop, job_status, registry
 
     record = registry.find(args.job)
-    wait = args.checkpoint_wait if args.checkpoint else None
-    if backends.is_slurm(record):  # scancel, then wait until it has left the queue
-        found, left = backends.stop(record, grace=args.grace, checkpoint_wait=wait)
-        status = job_status.status(record)
-        saved = checkpoint_stop.saved(record.run_path) if args.checkpoint and found else None
-        if args.json:
-            print_json({"id": record.id, "stopped": found, "left": left, "status": status,
-                        **({"checkpoint": saved} if args.checkpoint else {})})
-        else:
-            print(f"stopped job {record.id} (SLURM job {record.slurm_job_id}): {status}, {left} left" if found else
-                  f"job {record.id} is not in SLURM's queue ({status}); nothing was cancelled")
-            if found:
-                _print_checkpointed(record, args, saved)
-        return 0 if not left else 1
-    if not identity.is_local(record) and job_status.status(record) == status_words.RUNNING:
-        raise CheckFailed(identity.elsewhere_message(record))  # never signalled from here
-    if not identity.job_processes(record):
-        # Whatever holds the recorded pid or pgid now is not the job's: it is left alone.
-        msg = f"job {record.id} is not running ({jobs.not_running_reason(record)}); nothing was signalled"
-        print_json({"id": record.id, "stopped": 0, "status": job_status.status(record)}) if args.json else print(msg)
+    backend = backends.backend_for(record)
+    if nothing := backend.nothing_to_stop(record):  # not running, not queued: nothing is signalled
+        print_json({"id": record.id, "stopped": 0, "status": job_status.status(record)}) if args.json else print(nothing)
         return 0
-    found = jobs.stop(record, grace=args.grace, checkpoint_wait=wait)
-    left = identity.job_processes(record)
-    saved = checkpoint_stop.saved(record.run_path) if args.checkpoint else None
+    # A backend without the choice checkpoints on every stop (SLURM: scancel's SIGTERM is the request).
+    found, left = backend.stop(record, grace=args.grace,
+                               checkpoint_wait=args.checkpoint_wait if args.checkpoint else None)
+    saved = checkpoint_stop.saved(record.run_path) if args.checkpoint and found else None
     if args.json:
-        print_json({"id": record.id, "stopped": found, "left": len(left), "status": job_status.status(record),
+        print_json({"id": record.id, "stopped": found, "left": left, "status": job_status.status(record),
                     **({"checkpoint": saved} if args.checkpoint else {})})
     else:
-        print(f"stopped job {record.id}: {found} process(es) signalled, {len(left)} left")
+        print(f"stopped job {record.id}: {backend.stopped_words(record, found)}, {left} left")
         _print_checkpointed(record, args, saved)
     return 0 if not left else 1
 

@@ -1,6 +1,7 @@
 """SLURM on the command line: `launch --slurm ...` (submit and record the job) and `slurm` (write
 the batch script only, or --submit it). Status, watch, stop, resume and logs need nothing
-SLURM-specific here: they go through the registry and launcher.jobs.backends.
+SLURM-specific here: they go through the registry and launcher.jobs.backends, and so does
+`launch`, once `target` has said where it runs.
 """
 
 from __future__ import annotations
@@ -69,31 +70,28 @@ def refuse_slurm_options(args: argparse.Namespace) -> None:
         raise UserError(f"--{given[0].replace('_', '-')} is a SLURM option: add --slurm")
 
 
-def launch(args: argparse.Namespace, req: Any) -> tuple[Any, Any]:
-    from launcher.jobs.slurm import jobs as slurm_jobs
-
-    return slurm_jobs.launch(req, spec_from_args(args), force=args.force)
-
-
-def print_submitted(record: Any) -> None:
-    print(f"submitted job {record.id} ({record.name}) as SLURM job {record.slurm_job_id}, run dir {record.run_dir}")
-    print(f"  watch: frcnn-tui watch {record.id}    stop: frcnn-tui stop {record.id}    "
-          f"resume: frcnn-tui resume {record.id}")
+def target(args: argparse.Namespace) -> Any:
+    """Where `launch` runs the job: None for this host (refusing SLURM-only options), else the
+    SlurmSpec of --slurm. backends.backend_for(target) is the backend that launches it."""
+    if not args.slurm:
+        refuse_slurm_options(args)
+        return None
+    return spec_from_args(args)
 
 
 def cmd_slurm(args: argparse.Namespace) -> int:
     """Write the batch script (the checklist still gates it); --submit also sbatches and records it."""
-    from launcher.jobs import job_status
+    from launcher.jobs import backends, job_status, launching
     from launcher.jobs.slurm import jobs as slurm_jobs
 
     req, spec = plan_request(args), spec_from_args(args, default_gpus=SLURM_COMMAND_GPUS)
+    backend = backends.backend_for(spec)
     if args.submit:
-        record, plan = slurm_jobs.launch(req, spec, force=args.force)
+        record, plan = backend.launch(req, spec, force=args.force)
         script, submitted = record.command[-1], record.slurm_job_id
     else:
-        plan = slurm_jobs.plan_for(req, spec)
-        if not args.force:
-            slurm_jobs.refuse_failing(plan)
+        plan = backend.plan(req, spec, dump=True)
+        launching.refuse(plan, force=args.force)
         script, submitted, record = str(slurm_jobs.write_files(plan, spec, plan.preset.name)), None, None
     result = {"script": script, "run_dir": str(plan.run_dir), "lr": plan.proposal.lr,
               "formula": plan.proposal.formula, "submitted": submitted, "job": record.id if record else None}
@@ -101,7 +99,7 @@ def cmd_slurm(args: argparse.Namespace) -> int:
         print_json(dict(result, status=job_status.status(record) if record else None))
     elif record:
         print(f"wrote {script} (lr {plan.proposal.lr:g} = {plan.proposal.formula})")
-        print_submitted(record)
+        print("\n".join(backend.launched(record)))
     else:
         print(f"wrote {script} (lr {plan.proposal.lr:g} = {plan.proposal.formula})")
         print(f"submit with: sbatch {script}   (or frcnn-tui launch --slurm ... to submit and watch it)")

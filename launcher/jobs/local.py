@@ -1,10 +1,12 @@
-"""Launch, stop and resume jobs: detached torchrun process groups that outlive the terminal.
+"""The local backend (backends.Backend): jobs run on this host as detached torchrun process
+groups that outlive the terminal.
 
 torchrun forwards SIGHUP to its workers, so nohup is not enough: a job runs
 `bash launch.sh` in a new session (no controlling terminal, its own process
 group), stdin from /dev/null and output to files in the run dir. Closing SSH or
 the TUI never reaches it. Every process of a job carries its marker (identity.py):
 stop() signals only those, and the group only while its leader is proven the job's.
+Its status: alive while its leader is provably the job's, else the exit file launch.sh writes.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from pathlib import Path
 
 import psutil
 
-from launcher.jobs import checkpoint_stop, identity, job_status, launch_journal, registry, shell, status_words
+from typing import Any
+
+from launcher.jobs import backends, checkpoint_stop, identity, launch_journal, launching, registry, shell, status_words
 from launcher.monitor import attempt_notes
 from launcher.sentinel import notify
 from launcher.sentinel import start as sentinel_start
-from launcher.planning.checklist import FAIL, WAITING
 from launcher.errors import CheckFailed, UserError
-from launcher.planning.plan import (Plan, PlanRequest, build_command, free_port, make_plan, new_job_id,
-                                    run_dir_for)
+from launcher.planning.plan import Plan, PlanRequest, build_command, free_port, make_plan, new_job_id, run_dir_for
 from launcher.jobs.registry import JobRecord
 from launcher import run_files
 
@@ -83,35 +85,11 @@ def _spawn(job_id: str, run_dir: Path, extra_args: list[str]) -> tuple[int, floa
     return proc.pid, create_time
 
 
-# What frcnn-tui writes into a run dir: a folder holding any of these is another job's.
-JOB_FILES = (run_files.PLAN, LAUNCH_SCRIPT, run_files.CONFIG, run_files.STDOUT, run_files.EXIT_STATUS,
-             run_files.LAST_CHECKPOINT)
-
-
-def check_work_dir(work_dir: Path, *, force: bool) -> None:
-    """Refuse a --work-dir that holds another job's files: launch would overwrite its
-    config.py, plan.json and launch.sh. A live job's folder always; a finished one's unless forced."""
-    if work_dir.exists() and not work_dir.is_dir():
-        raise UserError(f"--work-dir {work_dir} exists and is not a folder")
-    # Resolved on both sides: a symlink or a '..' must not hide that two paths are one folder.
-    owners = [r for r in registry.load_all() if Path(r.run_dir).expanduser().resolve() == work_dir.resolve()]
-    live = [r for r in owners if job_status.status(r) == status_words.RUNNING]
-    if live:
-        raise UserError(f"--work-dir {work_dir} is the run dir of running job {live[0].id}; pick another folder")
-    found = [n for n in JOB_FILES if (work_dir / n).exists()]
-    if (owners or found) and not force:
-        what = f"job {owners[-1].id}'s run dir" if owners else "another job's files (" + ", ".join(found) + ")"
-        raise UserError(f"--work-dir {work_dir} holds {what}; pick another folder, or --force to reuse it")
-
-
 def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
     """Plan, write the run dir, spawn, register. A launch killed between any two steps leaves
     no half state (launch_journal); a failing one (a refused check, a full disk) leaves nothing."""
-    name = registry.validate_name(req.name) if req.name else None
-    work_dir = Path(req.work_dir).expanduser().absolute() if req.work_dir else None
-    if work_dir is not None:
-        check_work_dir(work_dir, force=force)
-    made_here = work_dir is None or not work_dir.exists()
+    opening = launching.open_launch(req, force=force)
+    name, made_here = opening.name, opening.made_here
     job_id = new_job_id()
     run_dir = run_dir_for(req, job_id)
     spawned: tuple[int, float] | None = None
@@ -123,15 +101,7 @@ def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
         launch_journal.pause_point("before-run-dir", job_id, run_dir)
         plan = make_plan(req, dump=True, job_id=job_id)
         launch_journal.pause_point("after-run-dir", job_id, run_dir)
-        waiting = [c for c in plan.checks if c.status == WAITING]
-        if waiting:  # not even with --force: there is no training stack to run yet
-            raise CheckFailed(f"launch refused: {waiting[0].detail}; {waiting[0].hint}")
-        failing = [c for c in plan.checks if c.status == FAIL]
-        if failing and not force:
-            raise CheckFailed("launch refused, checklist fails: " + "; ".join(f"{c.id}: {c.detail}" for c in failing)
-                              + " (fix it, or --force)")
-        if not plan.config_file.is_file():
-            raise CheckFailed(f"the resolved config was not written to {plan.config_file}")
+        launching.refuse(plan, force=force)
         with registry.locked():
             conflicts = gpu_conflicts(plan.gpu_ids) if not plan.cpu else []
             if conflicts and not force:
@@ -140,16 +110,14 @@ def launch(req: PlanRequest, *, force: bool = False) -> tuple[JobRecord, Plan]:
             run_files.write_plan(run_dir, plan_data)
             registry.write_atomic(run_dir / LAUNCH_SCRIPT,
                                   render_launch_script(job_id, plan.preset.name, run_dir, plan.command, plan.env))
-            for stale in (registry.EXIT_FILE, registry.STOP_FILE):
-                (run_dir / stale).unlink(missing_ok=True)
+            launching.clear_stale(run_dir)
             spawned = pid, create_time = _spawn(job_id, run_dir, [])
             record = JobRecord(
                 id=job_id, name=name or plan.preset.name, preset=plan.preset.name, run_dir=str(run_dir),
                 gpu_ids=plan.gpu_ids, cpu=plan.cpu, nproc_per_node=plan.nproc_per_node, nodes=plan.proposal.nodes,
                 pid=pid, pgid=pid, create_time=create_time, started_at=time.time(), port=plan.port,
                 command=plan.command, python=plan.python, reference_ap=plan.preset.reference_ap,
-                max_epochs=plan.preset.epochs if not plan.inspection.get("config", {}).get("summary") else
-                plan.inspection["config"]["summary"].get("max_epochs"))
+                max_epochs=launching.max_epochs(plan))
             launch_journal.pause_point("before-registry", job_id, run_dir)
             registry.save(record)  # from here on the job is whole: its gate opens
             registered = True
@@ -188,7 +156,7 @@ def _signal_each(procs: list[psutil.Process], sig: int) -> None:
 
 def not_running_reason(record: JobRecord) -> str:
     """The status of a job none of whose processes is alive, and who holds its pid now."""
-    reason = job_status.status(record)
+    reason = status(record)
     if not identity.is_local(record):
         return f"{reason}, on host {record.host}"
     try:
@@ -245,43 +213,106 @@ def stop(record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | Non
     return found
 
 
-def resume(record: JobRecord, *, nproc: int | None = None) -> JobRecord:
-    """Restart from work_dir/last_checkpoint with the same resolved config and plan."""
-    if not identity.is_local(record):
-        raise UserError(identity.elsewhere_message(record))
-    if job_status.status(record) == status_words.RUNNING:
-        raise UserError(f"job {record.id} is still running")
-    if left := identity.marked_processes(record.id):
-        raise UserError(f"job {record.id} still has {len(left)} process(es) alive (pid "
-                        f"{', '.join(str(p.pid) for p in left[:5])}): frcnn-tui stop {record.id} first")
-    run_dir = record.run_path
-    if not (run_dir / run_files.LAST_CHECKPOINT).is_file():
-        raise UserError(f"job {record.id} has no checkpoint to resume from ({run_dir / run_files.LAST_CHECKPOINT} is missing)")
-    plan_data = run_files.read_plan_checked(run_dir)
-    with registry.locked():
-        new_nproc = nproc or record.nproc_per_node
-        if new_nproc != record.nproc_per_node:
-            # The lr is restored from the checkpoint's optimizer state, whatever the new
-            # world size: say so, since the linear rule would want another lr.
-            old_ws, new_ws = record.nproc_per_node * record.nodes, new_nproc * record.nodes
-            lr = float(plan_data.get("lr") or 0)
-            plan_data.setdefault("resume_notes", []).append(
-                f"resumed with world size {new_ws} instead of {old_ws}: the lr ({lr:g}) comes from the checkpoint "
-                f"and is NOT rescaled; the linear rule would give {lr * new_ws / old_ws:.6g}")
-            run_files.write_plan(run_dir, plan_data)
-        if record.nodes == 1:
-            # A fresh port: the old one may have been taken since the job stopped.
-            record.port = free_port()
-            command, env = build_command(record.python, cpu=record.cpu, gpu_ids=record.gpu_ids[:new_nproc],
-                                         nproc=new_nproc, nodes=1, node_rank=0, master_addr=None, port=record.port,
-                                         config_file=run_dir / run_files.CONFIG, run_dir=run_dir)
-            (run_dir / LAUNCH_SCRIPT).write_text(render_launch_script(record.id, record.preset, run_dir, command, env))
-            record.nproc_per_node, record.command = new_nproc, command
-        for stale in (registry.EXIT_FILE, registry.STOP_FILE):
-            (run_dir / stale).unlink(missing_ok=True)
-        attempt_notes.note_resume(run_dir, attempt=record.resumes + 2)
-        pid, create_time = _spawn(record.id, run_dir, ["--resume"])
-        record.pid, record.pgid, record.create_time = pid, pid, create_time
-        record.resumes += 1
-        registry.save(record)
-    return record
+def status(record: JobRecord) -> str:
+    if identity.leader(record) is not None:  # alive and provably the job's
+        return status_words.RUNNING
+    code = run_files.read_exit_status(record.run_path)
+    if code is None and not identity.is_local(record):
+        # Another host's job: its processes cannot be seen from here, only the exit file
+        # launch.sh writes in the (shared) run dir, which is not there yet.
+        return status_words.RUNNING
+    if code == 0:
+        return status_words.SUCCEEDED
+    if (record.run_path / registry.STOP_FILE).exists():
+        return status_words.STOPPED
+    return status_words.FAILED
+
+
+class LocalBackend(backends.Backend):
+    """A job on this host (or another host sharing the run dir): torchrun under launch.sh."""
+
+    name = registry.LOCAL
+
+    def plan(self, req: PlanRequest, target: Any, *, inventory: Any = None, catalog: Any = None,
+             dump: bool = False) -> Plan:
+        return make_plan(req, inventory=inventory, catalog=catalog, dump=dump)
+
+    def launch(self, req: PlanRequest, target: Any, *, force: bool = False) -> tuple[JobRecord, Plan]:
+        return launch(req, force=force)
+
+    def launched(self, record: JobRecord) -> list[str]:
+        return [f"launched job {record.id} ({record.name}), pid {record.pid}, run dir {record.run_dir}",
+                f"  watch: frcnn-tui watch {record.id}    stop: frcnn-tui stop {record.id}"]
+
+    def status(self, record: JobRecord) -> str:
+        return status(record)
+
+    def devices(self, record: JobRecord) -> str:
+        return f"cpu×{record.nproc_per_node}" if record.cpu else "gpu " + ",".join(map(str, record.gpu_ids))
+
+    def placement(self, record: JobRecord, details: dict[str, Any] | None = None) -> str:
+        return f"CPU × {record.nproc_per_node} gloo" if record.cpu else "GPU " + ",".join(map(str, record.gpu_ids))
+
+    def where(self, record: JobRecord, details: dict[str, Any] | None = None) -> str:
+        return f"pid {record.pid}"
+
+    def nothing_to_stop(self, record: JobRecord) -> str | None:
+        if not identity.is_local(record) and status(record) == status_words.RUNNING:
+            raise CheckFailed(identity.elsewhere_message(record))  # never signalled from here
+        if identity.job_processes(record):
+            return None
+        # Whatever holds the recorded pid or pgid now is not the job's: it is left alone.
+        return f"job {record.id} is not running ({not_running_reason(record)}); nothing was signalled"
+
+    def stop(self, record: JobRecord, grace: float = 30.0, *, checkpoint_wait: float | None = None) -> tuple[int, int]:
+        found = stop(record, grace=grace, checkpoint_wait=checkpoint_wait)
+        return found, len(identity.job_processes(record))
+
+    def stopped_words(self, record: JobRecord, found: int) -> str:
+        return f"{found} process(es) signalled"
+
+    def stop_means(self, record: JobRecord, grace: float) -> str:
+        return f"SIGTERM to every process of job {record.id} ({record.name}), SIGKILL after {grace:g} s."
+
+    def stop_resume_note(self) -> str:
+        return "It can be resumed later from its last checkpoint (the epoch's)."
+
+    def _refuse_resume(self, record: JobRecord, nproc: int | None) -> None:
+        if not identity.is_local(record):
+            raise UserError(identity.elsewhere_message(record))
+        if status(record) == status_words.RUNNING:
+            raise UserError(f"job {record.id} is still running")
+        if left := identity.marked_processes(record.id):
+            raise UserError(f"job {record.id} still has {len(left)} process(es) alive (pid "
+                            f"{', '.join(str(p.pid) for p in left[:5])}): frcnn-tui stop {record.id} first")
+
+    def _resume(self, record: JobRecord, nproc: int | None) -> JobRecord:
+        """Restart from work_dir/last_checkpoint with the same resolved config and plan."""
+        run_dir = record.run_path
+        plan_data = run_files.read_plan_checked(run_dir)
+        with registry.locked():
+            new_nproc = nproc or record.nproc_per_node
+            if new_nproc != record.nproc_per_node:
+                # The lr is restored from the checkpoint's optimizer state, whatever the new
+                # world size: say so, since the linear rule would want another lr.
+                old_ws, new_ws = record.nproc_per_node * record.nodes, new_nproc * record.nodes
+                lr = float(plan_data.get("lr") or 0)
+                plan_data.setdefault("resume_notes", []).append(
+                    f"resumed with world size {new_ws} instead of {old_ws}: the lr ({lr:g}) comes from the checkpoint "
+                    f"and is NOT rescaled; the linear rule would give {lr * new_ws / old_ws:.6g}")
+                run_files.write_plan(run_dir, plan_data)
+            if record.nodes == 1:
+                # A fresh port: the old one may have been taken since the job stopped.
+                record.port = free_port()
+                command, env = build_command(record.python, cpu=record.cpu, gpu_ids=record.gpu_ids[:new_nproc],
+                                             nproc=new_nproc, nodes=1, node_rank=0, master_addr=None, port=record.port,
+                                             config_file=run_dir / run_files.CONFIG, run_dir=run_dir)
+                (run_dir / LAUNCH_SCRIPT).write_text(render_launch_script(record.id, record.preset, run_dir, command, env))
+                record.nproc_per_node, record.command = new_nproc, command
+            launching.clear_stale(run_dir)
+            attempt_notes.note_resume(run_dir, attempt=record.resumes + 2)
+            pid, create_time = _spawn(record.id, run_dir, ["--resume"])
+            record.pid, record.pgid, record.create_time = pid, pid, create_time
+            record.resumes += 1
+            registry.save(record)
+        return record

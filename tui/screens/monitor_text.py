@@ -14,7 +14,7 @@ from typing import Any
 
 from textual.content import Content
 
-from launcher.jobs import backends, registry, status_words
+from launcher.jobs import backends, status_words
 from launcher.monitor import per_class
 from launcher.monitor.reference_compare import target_text
 from tui.format import ago_minutes, duration, number, status_markup
@@ -69,11 +69,8 @@ def summary(r: Any, snap: dict, now: float) -> tuple:
     idle = snap.get("idle_s")
     if status == status_words.RUNNING and idle is not None and idle > 300:
         eta_text += f" · [bold $warning]no log for {duration(idle)}[/]"
-    devices = f"CPU × {r.nproc_per_node} gloo" if r.cpu else "GPU " + ",".join(map(str, r.gpu_ids))
-    if r.backend == registry.SLURM:  # its SLURM id, state (pending reason) and restart count
-        slurm = snap.get("slurm") or {}
-        slurm_id = slurm.get("slurm_job_id") or r.slurm_job_id  # a resume submits a new one
-        devices = f"{backends.devices(r)} · SLURM job {slurm_id} {slurm.get('slurm_state') or ''}".rstrip()
+    # The devices, and for SLURM its id, state (pending reason) and restarts: the watcher's details.
+    devices = backends.backend_for(r).placement(r, snap.get("slurm"))
     return status, started, text, prog.get("fraction"), eta_text, devices
 
 

@@ -22,7 +22,7 @@ from launcher.planning.checklist import FAIL, WAITING, WARN
 from launcher.errors import UserError
 from launcher.hardware.gpu_probe import Inventory
 from launcher.planning.lr_scaling import LrProposal
-from launcher.planning.plan import Plan, PlanRequest, make_plan
+from launcher.planning.plan import Plan, PlanRequest
 from launcher.planning.preview import PlanPreview, preview
 from launcher.planning.presets import Preset
 from launcher.stack import setup_status
@@ -244,13 +244,12 @@ class PlanScreen(Screen):
 
     @work(exclusive=True, group="plan", exit_on_error=False)
     async def _plan_worker(self, generation: int, req: PlanRequest, inventory: Inventory | None, slurm) -> None:
-        try:
-            if slurm is not None:  # the same plan for SLURM's allocation, plus the cluster's checks
-                from launcher.jobs.slurm.jobs import plan_for
+        from launcher.jobs import backends
 
-                plan = await run_detached(plan_for, req, slurm, dump=False)
-            else:
-                plan = await run_detached(make_plan, req, inventory=inventory, catalog=self.app.catalog)
+        try:
+            # SLURM's plans for its allocation, with the cluster's checks; this host's for its GPUs.
+            plan = await run_detached(backends.backend_for(slurm).plan, req, slurm, inventory=inventory,
+                                      catalog=self.app.catalog, dump=False)
         except UserError as exc:
             self.post_message(PlanFailed(generation, tui_words(str(exc))))
         except Exception as exc:  # a bug below us must not take the UI down
@@ -417,11 +416,10 @@ class PlanScreen(Screen):
     # cut between starting the job and registering it.
     @work(thread=True, exclusive=True, group=STARTING, exit_on_error=False)
     def _launch_worker(self, req: PlanRequest, force: bool, slurm) -> None:
-        from launcher.jobs import local as jobs
-        from launcher.jobs.slurm import jobs as slurm_jobs
+        from launcher.jobs import backends
 
         try:
-            record, _plan = slurm_jobs.launch(req, slurm, force=force) if slurm else jobs.launch(req, force=force)
+            record, _plan = backends.backend_for(slurm).launch(req, slurm, force=force)  # slurm None: this host
         except UserError as exc:  # CheckFailed included: one line, shown, not raised
             self.post_message(LaunchFailed(tui_words(str(exc))))
         except Exception as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from launcher import paths
 from launcher.errors import UserError
@@ -34,6 +34,7 @@ _OPTION = re.compile(r"^--([a-z][a-z0-9-]*)(?:=(.*))?$", re.S)
 class SlurmSpec:
     """Where and how big: the sbatch side of a plan (the plan itself has the lr and config)."""
 
+    backend: ClassVar[str] = registry.SLURM  # a launch target: backends.backend_for(spec) is SLURM's
     partition: str
     nodes: int = 1
     tasks_per_node: int = 1  # GPUs per node, or gloo workers per node on CPU
