@@ -43,7 +43,8 @@ if str(ROOT) not in sys.path:
 from launcher.monitor.workdir import WorkDirTailer  # noqa: E402
 from launcher.monitor import history_cache  # noqa: E402
 from launcher.monitor.history_keeper import HistoryKeeper  # noqa: E402
-from launcher.monitor.metrics import JobMetrics, catch_up  # noqa: E402
+from launcher.monitor.metrics import JobMetrics  # noqa: E402
+from launcher.monitor.run_follower import catch_up  # noqa: E402
 
 STAMP = "20261128_231000"
 LINES_PER_EPOCH = 146  # COCO 1x: 7,330 iterations per epoch / LoggerHook interval 50

@@ -17,7 +17,8 @@ from mmlog import Run, line, train_record, val_record  # noqa: E402
 
 from launcher.monitor import history_cache, scalars  # noqa: E402
 from launcher.monitor.history_keeper import HistoryKeeper  # noqa: E402
-from launcher.monitor.metrics import JobMetrics, catch_up, planned_warmup_iters  # noqa: E402
+from launcher.monitor.metrics import JobMetrics  # noqa: E402
+from launcher.monitor.run_follower import catch_up, planned_warmup_iters  # noqa: E402
 from launcher.monitor.scalars import ScalarBatch  # noqa: E402
 from launcher.monitor.workdir import TailUpdate, WorkDirTailer  # noqa: E402
 

@@ -216,7 +216,8 @@ def test_rich_is_imported_only_when_rendering():
 def test_file_that_stats_but_cannot_be_read_is_no_backlog(tmp_path):
     # A scalars.json that stat() sees but open() refuses (here a directory, since tests may
     # run as root and ignore permissions): catching up must end, not retry it forever.
-    from launcher.monitor.metrics import JobMetrics, catch_up
+    from launcher.monitor.metrics import JobMetrics
+    from launcher.monitor.run_follower import catch_up
 
     run = Run(tmp_path, create=False)
     run.scalars.mkdir(parents=True)

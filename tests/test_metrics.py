@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 from mmlog import Run, copy_fixture, train_record, train_text_line, val_record  # noqa: E402
 
 from launcher.monitor.alerts import DivergenceRule  # noqa: E402
-from launcher.monitor.metrics import JobMetrics, catch_up, snapshot_of_work_dir  # noqa: E402
+from launcher.monitor.metrics import JobMetrics  # noqa: E402
+from launcher.monitor.run_follower import catch_up, snapshot_of_work_dir  # noqa: E402
 from launcher.monitor.series import DownsampledSeries  # noqa: E402
 from launcher.monitor.workdir import WorkDirTailer  # noqa: E402
 

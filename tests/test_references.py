@@ -11,7 +11,7 @@ import pytest
 
 from conftest import DATA
 from launcher.errors import UserError
-from launcher.monitor.metrics import snapshot_of_work_dir
+from launcher.monitor.run_follower import snapshot_of_work_dir
 from launcher.monitor.reference_compare import tracker_for
 from launcher.references import behind_reference, store
 from launcher.references.model import Reference, loss_at
@@ -172,7 +172,8 @@ def test_live_tracker_on_a_2x_work_dir(tmp_path):
 
 
 def test_a_2x_text_log_is_followed_as_it_grows(tmp_path):
-    from launcher.monitor.metrics import JobMetrics, catch_up
+    from launcher.monitor.metrics import JobMetrics
+    from launcher.monitor.run_follower import catch_up
     from launcher.monitor.workdir import WorkDirTailer
 
     src = (MMDET2_DIR / "20221012_101500.log").read_text().splitlines(keepends=True)
@@ -198,7 +199,8 @@ def test_a_work_dir_holding_only_a_2x_json_log_is_watched_and_followed(tmp_path,
     log = work / ZOO_JSON.name
     first_val = next(i for i, line in enumerate(lines) if '"mode": "val"' in line)
     log.write_text("".join(lines[:first_val]))
-    from launcher.monitor.metrics import JobMetrics, catch_up
+    from launcher.monitor.metrics import JobMetrics
+    from launcher.monitor.run_follower import catch_up
     from launcher.monitor.workdir import WorkDirTailer
 
     tailer, metrics = WorkDirTailer(work), JobMetrics()

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import REPO, default_signals, run_cli
 from launcher.monitor import history_cache, history_keeper
-from launcher.monitor.metrics import JobMetrics, catch_up, planned_warmup_iters
+from launcher.monitor.metrics import JobMetrics
+from launcher.monitor.run_follower import catch_up, planned_warmup_iters
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.planning.plan import free_port
 from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, scalars_lines,

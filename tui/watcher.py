@@ -1,5 +1,5 @@
 """One watcher thread per monitored job (the toolong pattern): it polls the job's work dir
-through launcher.monitor (workdir + metrics) and posts messages; widgets only render them.
+through the run follower (launcher.monitor.run_follower) and posts messages; widgets only render them.
 
 Started when the monitor mounts, stopped when it unmounts. It only reads files, so
 closing the monitor (or the TUI) never touches the job.
@@ -16,12 +16,8 @@ from textual.message_pump import MessagePump
 
 from launcher.jobs import backends, job_status, registry
 from launcher.errors import UserError
-from launcher.monitor.workdir import WorkDirTailer
 from launcher.monitor.follow import FollowedFile
-from launcher.monitor import history_cache, run_checks
-from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, planned_warmup_iters, snapshot_of_work_dir
-from launcher.monitor import reference_compare
-from launcher.monitor.reference_compare import tracker_for
+from launcher.monitor.run_follower import RunFollower
 from launcher.sentinel import events as sentinel_events
 from launcher.sentinel import report as sentinel_report
 from launcher import run_files
@@ -80,54 +76,40 @@ class JobWatcher(threading.Thread):
 
     def run(self) -> None:
         record = self.record
-        tailer = WorkDirTailer(record.run_path)
-        # The plan's warmup, as every reader of the run uses: then the state the job and
-        # other readers kept (history_cache) is valid here.
-        metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                             warmup_iters=planned_warmup_iters(record.run_path))
+        # Against the job's reference run, else its preset's target (an unreadable reference store
+        # leaves the target: it must not stop the monitor).
+        follower = RunFollower.for_job(record, series=True, compare=True)
         # Reopening a long run's monitor starts from what the last reader kept.
-        history_cache.restore(tailer, metrics)
-        kept_at = tailer.bytes_read
-        try:
-            reference = tracker_for(record.run_path, None, record.preset)
-        except Exception:  # an unreadable reference must not stop the monitor; the flat AP line stays
-            reference = None
-        target = reference_compare.preset_target(record.preset, record.reference_ap)
+        follower.restore()
         followers = [(name.split(".")[0], _LogPaneSource(record.run_path / name)) for name in LOG_STREAMS]
         last_status = None
-        first, stalled = True, False
+        first = True
         events_size = 0
         backend_details: dict | None = None
         while not self._stop_event.is_set():
-            upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
-            changed = metrics.update(upd)
+            changed = follower.poll()
             status = self._status()
-            # Silence changes nothing on disk: a stall (or its end) is a change of its own.
-            was_stalled, stalled = stalled, metrics.stall_alert(status, self.clock()) is not None
+            changed |= follower.stall_changed(status, self.clock())
             # The sentinel's news (an event, and with a stalled one its stack dump) is a change too.
             was_events, events_size = events_size, sentinel_events.size(record.run_path)
             if backends.backend_for(self.record).details_follow_status and (status != last_status or first):
                 # SLURM's state and restart count change with our status (a requeue passes by pending).
                 backend_details = backends.details(self.record)
-            if changed or status != last_status or first or stalled != was_stalled or events_size != was_events:
-                snap = metrics.snapshot(series=True, job_status=status, now=self.clock())
+            if changed or status != last_status or first or events_size != was_events:
+                snap = follower.snapshot(status, now=self.clock())
                 if backend_details:
                     snap["slurm"] = backend_details
-                run_checks.annotate(snap, record.run_path, status)
-                reference_compare.apply(snap, reference, target)
                 snap.update(sentinel_report.fields(record.run_path, status))  # its events, a sentinel gone
                 self.target.post_message(MetricsUpdated(snap))
             lines = [(stream, line) for stream, f in followers for line in f.read()]
             if lines:
                 self.target.post_message(LogLines(lines))
             first, last_status = False, status
-            if not upd.backlog_bytes:
-                if tailer.bytes_read - kept_at >= history_cache.SAVE_MIN_BYTES:
-                    history_cache.save(tailer, metrics)  # caught up on a long history
-                    kept_at = tailer.bytes_read
+            if not follower.backlog_bytes:
+                follower.keep_if_caught_up()  # caught up on a long history: kept for the next reader
                 self._stop_event.wait(self.interval)
 
 
 def read_snapshot(record: Any) -> dict:
     """Everything on disk for one job, read to the end once (for comparisons, not live views)."""
-    return snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap)
+    return RunFollower.for_job(record, poll_bytes=None).read_once()

@@ -1,8 +1,8 @@
 """`frcnn-tui demo`: the whole product, headless, on a machine with no GPU and no COCO.
 
 Generate (or reuse) the synthetic shapes dataset, plan demo-cpu (lr + checklist),
-launch it detached with gloo workers, follow it through the same tailer the
-monitor uses, and end with a summary. The job is a normal registry job: Ctrl-C
+launch it detached with gloo workers, follow it as the monitor does (the run
+follower), and end with a summary. The job is a normal registry job: Ctrl-C
 leaves it running, `frcnn-tui watch` and the TUI find it.
 """
 
@@ -17,8 +17,8 @@ from launcher import run_files
 from launcher.jobs import job_status, registry, status_words
 from launcher.cli import render
 from launcher.cli.common import print_json
-from launcher.monitor.workdir import WorkDirTailer
-from launcher.monitor.metrics import JobMetrics
+from launcher.monitor.run_follower import RunFollower
+from launcher.monitor.workdir import DEFAULT_POLL_BYTES
 from launcher.planning.plan import PlanRequest
 
 DEMO_PRESET = "demo-cpu"
@@ -28,15 +28,14 @@ def _fmt(value: Any, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def follow(record: registry.JobRecord, metrics: JobMetrics, say: Callable[[str], None],
-           poll_s: float = 2.0) -> dict[str, Any]:
+def follow(record: registry.JobRecord, say: Callable[[str], None], poll_s: float = 2.0) -> dict[str, Any]:
     """Print progress lines until the job ends; returns the final snapshot."""
-    tailer = WorkDirTailer(record.run_path)
+    follower = RunFollower.for_job(record, poll_bytes=DEFAULT_POLL_BYTES)
     seen_iter, seen_epochs = None, 0
     while True:
         running = job_status.status(record) == status_words.RUNNING
-        metrics.update(tailer.poll())
-        snap = metrics.snapshot(job_status=job_status.status(record))
+        follower.poll()
+        snap = follower.snapshot(job_status.status(record))
         prog, latest = snap["progress"], snap["latest"]
         if prog.get("global_iter") is not None and prog["global_iter"] != seen_iter:
             seen_iter = prog["global_iter"]
@@ -68,10 +67,8 @@ def run_demo(*, as_json: bool = False, nproc: int | None = None, epochs: int | N
     if not as_json:
         render.print_plan(plan)
     say(f"launched job {record.id}, run dir {record.run_dir} (Ctrl-C detaches; the job keeps running)")
-    metrics = JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                         warmup_iters=plan.proposal.warmup_iters)
     try:
-        snap = follow(record, metrics, say)
+        snap = follow(record, say)
     except KeyboardInterrupt:
         say(f"detached; job {record.id} keeps running: frcnn-tui watch {record.id}")
         return 130

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Callable
 
 from launcher.errors import UserError
-from launcher.monitor.workdir import WorkDirTailer
-from launcher.monitor import reference_compare, run_checks
+from launcher.monitor import reference_compare
 from launcher.monitor.values import is_loss_key
-from launcher.monitor.metrics import CATCH_UP_BYTES, RUNNING_STATES, JobMetrics, catch_up, planned_warmup_iters
+from launcher.monitor.metrics import RUNNING_STATES
+from launcher.monitor.run_follower import RunFollower
 from launcher.sentinel import report as sentinel_report
 
 __all__ = ["render", "run_watch", "snapshot_json"]
@@ -108,25 +108,25 @@ def run_watch(work_dir: Path, *, once: bool, as_json: bool, reference_ap: float 
     work_dir = Path(work_dir).expanduser()
     if not work_dir.is_dir():
         raise UserError(f"work dir not found: {work_dir}")
-    tailer = WorkDirTailer(work_dir)
-    metrics = JobMetrics(max_epochs=max_epochs, reference_ap=reference_ap, warmup_iters=planned_warmup_iters(work_dir))
+    follower = RunFollower(work_dir, max_epochs=max_epochs, reference_ap=reference_ap, series=series,
+                           compare=True, reference=reference, target=target)
     gpus = _GpuPoller(gpu_indices)
     interval = max(0.05, float(interval))
 
     def snap(status: str | None) -> dict:
-        s = run_checks.annotate(metrics.snapshot(series=series, job_status=status), work_dir, status)
+        s = follower.snapshot(status)
         s["work_dir"] = str(work_dir)
         s["gpus"] = gpus.rows
         s.update(sentinel_report.fields(work_dir, status or "", limit=WATCH_EVENTS))  # events, sentinel, notify
-        return reference_compare.apply(s, reference, target)
+        return s
 
     try:
         if once:
-            catch_up(tailer, metrics)
+            follower.catch_up()
             gpus.refresh(time.monotonic())
             _show(None, snap(_job_status(job_status)), as_json)
             return 0
-        return _live(tailer, metrics, gpus, snap, job_status, interval, as_json)
+        return _live(follower, gpus, snap, job_status, interval, as_json)
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
@@ -206,7 +206,7 @@ class _QuitKey:
                 pass
 
 
-def _live(tailer, metrics, gpus, snap, job_status, interval, as_json) -> int:
+def _live(follower, gpus, snap, job_status, interval, as_json) -> int:
     """Polls until the job ends, q (in a terminal) or Ctrl-C; sleeps between polls and redraws
     only on change."""
     live = None
@@ -219,24 +219,21 @@ def _live(tailer, metrics, gpus, snap, job_status, interval, as_json) -> int:
                     redirect_stderr=False)
         live.start()
     try:
-        first, stalled = True, False
+        first = True
         while True:
-            upd = tailer.poll(max_bytes=CATCH_UP_BYTES)
-            changed = metrics.update(upd)
+            changed = follower.poll()
             changed |= gpus.refresh(time.monotonic())
             status = _job_status(job_status)
-            # Silence changes nothing on disk: a stall (or its end) is a change of its own.
-            was_stalled, stalled = stalled, metrics.stall_alert(status) is not None
-            changed |= stalled != was_stalled
+            changed |= follower.stall_changed(status)
             ended = status is not None and status.lower() not in RUNNING_STATES
             if ended:
-                catch_up(tailer, metrics)  # the last lines may land just before exit
+                follower.catch_up()  # the last lines may land just before exit
             if changed or ended or first:
                 _show(live, snap(status), as_json, hint=None if ended or keys is None else keys.hint)
                 first = False
             if ended:
                 return 0
-            wait = 0.0 if upd.backlog_bytes else interval
+            wait = 0.0 if follower.backlog_bytes else interval
             if keys is not None and keys.wait(wait):
                 return 0
             if keys is None and wait:

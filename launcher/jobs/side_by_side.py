@@ -79,10 +79,10 @@ def against_text(against: dict[str, Any] | None) -> str:
 
 
 def run_row(record: JobRecord, catalog: Any = None) -> dict[str, Any]:
-    from launcher.monitor.metrics import snapshot_of_work_dir
+    from launcher.monitor.run_follower import RunFollower
 
     status = job_status.status(record)
-    snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap)
+    snap = RunFollower.for_job(record, poll_bytes=None).read_once()
     plan, error = _plan(record)
     maps = [m for m in snap.get("map_by_epoch") or [] if finite(m.get("bbox_mAP"))]
     lr, batch = plan.get("lr"), plan.get("total_batch")

@@ -17,30 +17,30 @@ from launcher.sentinel import report as sentinel_report
 # Scalars parsed in order per look at a job; the rest of a long history is skimmed, which
 # keeps progress and best mAP exact and a long history no dearer.
 SUMMARY_POLL_BYTES = 1 << 20
+# The alerts a job's row carries (`jobs` prints them under its table).
+NEEDS_A_LOOK = ("stalled", "rank_failed", "divergence", "nonfinite_loss", "lr-after-resume")
 
 
 class Followers:
-    """The work dirs of the jobs a list shows, followed from one refresh to the next, so
-    each refresh reads only what the jobs wrote since the last (not every log again)."""
+    """The run followers (launcher.monitor.run_follower) of the jobs a list shows, kept from one
+    refresh to the next, so each refresh reads only what the jobs wrote since the last (not every
+    log again)."""
 
     def __init__(self) -> None:
-        self._by_job: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._by_job: dict[tuple[str, str], Any] = {}
         # A refresh runs in a thread that a newer refresh does not stop: one job at a time.
         self._lock = threading.Lock()
 
     def snapshot(self, record: JobRecord, status: str) -> dict[str, Any]:
-        from launcher.monitor.metrics import JobMetrics
-        from launcher.monitor.workdir import WorkDirTailer
+        from launcher.monitor.run_follower import RunFollower
 
         key = (record.id, str(record.run_path))
         with self._lock:
-            pair = self._by_job.get(key)
-            if pair is None:
-                pair = self._by_job[key] = (WorkDirTailer(record.run_path),
-                                            JobMetrics(max_epochs=record.max_epochs, reference_ap=record.reference_ap))
-            tailer, metrics = pair
-            metrics.update(tailer.poll(max_bytes=SUMMARY_POLL_BYTES))
-            return metrics.snapshot(job_status=status)
+            follower = self._by_job.get(key)
+            if follower is None:
+                follower = self._by_job[key] = RunFollower.for_job(record, poll_bytes=SUMMARY_POLL_BYTES)
+            follower.poll()
+            return follower.snapshot(status)
 
     def keep_only(self, records: list[JobRecord]) -> None:
         """Forgets the jobs no longer listed."""
@@ -50,17 +50,12 @@ class Followers:
 
 
 def _metrics_snapshot(record: JobRecord, status: str, followers: Followers | None) -> dict[str, Any] | None:
-    from launcher.monitor import run_checks
-    from launcher.monitor.metrics import snapshot_of_work_dir
+    from launcher.monitor.run_follower import RunFollower
 
     try:
         if followers is not None:
-            snap = followers.snapshot(record, status)
-        else:
-            snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs,
-                                        reference_ap=record.reference_ap, max_bytes=SUMMARY_POLL_BYTES,
-                                        job_status=status)
-        return run_checks.annotate(snap, record.run_path, status)
+            return followers.snapshot(record, status)
+        return RunFollower.for_job(record, poll_bytes=SUMMARY_POLL_BYTES).read_once(status)
     except OSError:
         return None
 
@@ -86,8 +81,9 @@ def summarize(record: JobRecord, followers: Followers | None = None) -> dict[str
         best = snap.get("best") or {}
         row["best_map"] = best.get("bbox_mAP")
         row["best_epoch"] = best.get("epoch")
-        # What needs a look now: a stall while running, the rank that failed first (with its traceback).
-        row["alerts"] = [a for a in snap.get("alerts") or [] if a.get("kind") in ("stalled", "rank_failed", "lr-after-resume")]
+        # What needs a look now: a stall while running, the rank that failed first (with its traceback),
+        # a loss that diverged (what the sentinel raises as 'diverged'), an lr a resume got wrong.
+        row["alerts"] = [a for a in snap.get("alerts") or [] if a.get("kind") in NEEDS_A_LOOK]
         row["failed_rank"] = snap.get("rank_failure")
         row["history"] = snap.get("history_line")  # "stopped by you at epoch 3, resumed"
         row["redone_per_restart"] = snap.get("redone_per_restart") or []  # work lost at each restart

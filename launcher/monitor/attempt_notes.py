@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from launcher.monitor import attempt_marks
-from launcher.monitor.metrics import snapshot_of_work_dir
+from launcher.monitor.run_follower import snapshot_of_work_dir
 from launcher import run_files
 
 __all__ = ["note_stop", "note_resume"]

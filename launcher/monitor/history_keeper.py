@@ -5,7 +5,7 @@ Monitor) skip what the first one parsed; the first reader still parses every lin
 which on a 1,000,000-line scalars.json costs ~0.7x a json.loads loop even with orjson.
 For a frcnn-tui job nobody needs to be first: rank 0 of the training process runs a
 ``HistoryKeeper`` thread that reads the run dir as it grows, a few seconds' worth of
-lines at a time, with the same tailer and ``JobMetrics`` as every reader, and keeps the
+lines at a time, through the same run follower as every reader, and keeps the
 result with ``history_cache.save`` once the history is long enough to be slow to read.
 A reader then restores that state and parses only what was written after the last
 keep (at most ``period`` seconds of logging; nothing after the final keep at the end of
@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 
 from launcher.monitor import history_cache
-from launcher.monitor.metrics import JobMetrics, catch_up, planned_warmup_iters
-from launcher.monitor.workdir import WorkDirTailer
+from launcher.monitor.run_follower import RunFollower
 
 __all__ = ["HistoryKeeper"]
 
@@ -53,9 +52,8 @@ class HistoryKeeper(threading.Thread):
         self.keeps = 0
         self.cpu_s = 0.0  # this thread's CPU time: what keeping costs the job
         self._stop_event = threading.Event()
-        self._tailer = WorkDirTailer(self.run_dir)
         # max_epochs and reference_ap are the caller's (history_cache leaves them out).
-        self._metrics = JobMetrics(warmup_iters=planned_warmup_iters(self.run_dir))
+        self._follower = RunFollower(self.run_dir)
         self._kept_at = -1
 
     def step(self) -> bool:
@@ -68,11 +66,11 @@ class HistoryKeeper(threading.Thread):
             self.cpu_s += time.thread_time() - started
 
     def _step(self) -> bool:
-        catch_up(self._tailer, self._metrics, keep=False)
-        read = self._tailer.bytes_read
+        self._follower.catch_up(keep=False)
+        read = self._follower.bytes_read
         if read < self.min_bytes or read == self._kept_at:
             return False
-        if history_cache.save(self._tailer, self._metrics):
+        if self._follower.keep():
             self._kept_at = read
             self.keeps += 1
             return True

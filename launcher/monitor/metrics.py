@@ -1,7 +1,8 @@
 """Live metrics of one training job, built from ``WorkDirTailer`` updates.
 
 ``JobMetrics.update(tail_update)`` folds new records in; ``snapshot()`` returns a
-plain, JSON-safe dict for the watch view, ``--json`` and the TUI.
+plain, JSON-safe dict. Readers do not build one themselves: the run follower
+(run_follower.RunFollower) sets it up from the run's plan and feeds it.
 
 Memory stays bounded however long the run: each series keeps at most
 ``max_buckets`` min/max buckets (see ``DownsampledSeries``), and everything else
@@ -10,12 +11,9 @@ is per epoch or capped.
 
 from __future__ import annotations
 
-import gc
-import os
 import time
-from pathlib import Path
 
-from launcher.monitor import attempt_marks, history_cache
+from launcher.monitor import attempt_marks
 from launcher.monitor import per_class
 from launcher.monitor.alerts import DivergenceRule, InputBoundRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
@@ -23,19 +21,13 @@ from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.series import DownsampledSeries
 from launcher.monitor.text_events import TrainProgress, parse_train_line
 from launcher.monitor.values import finite, json_value
-from launcher.monitor.workdir import TailUpdate, WorkDirTailer
-from launcher import run_files
+from launcher.monitor.workdir import TailUpdate
 
-__all__ = ["CATCH_UP_BYTES", "DEFAULT_WARMUP_ITERS", "RUNNING_STATES", "JobMetrics", "catch_up", "planned_warmup_iters",
-           "snapshot_of_work_dir"]
+__all__ = ["DEFAULT_WARMUP_ITERS", "RUNNING_STATES", "JobMetrics"]
 
 # Job states (from the launcher's registry) that mean the job is still alive.
 RUNNING_STATES = frozenset({"running", "starting", "launching", "queued", "pending", "waiting"})
 
-# Scalars parsed per poll while catching up on history: big enough to catch up in
-# seconds, small enough that a live view and Ctrl-C stay responsive, and that one
-# TailUpdate stays a few tens of MiB however long the history.
-CATCH_UP_BYTES = 8 << 20
 DEFAULT_WARMUP_ITERS = 500  # mmdet's Faster R-CNN configs
 _POSITION_KEYS = ("epoch", "iter", "step")
 _RECENT_TIMES = 8
@@ -59,7 +51,7 @@ class JobMetrics:
     """
 
     def __init__(self, *, max_epochs: int | None = None, reference_ap: float | None = None,
-                 warmup_iters: int = 500, max_buckets: int = 512) -> None:
+                 warmup_iters: int = DEFAULT_WARMUP_ITERS, max_buckets: int = 512) -> None:
         self.max_epochs = max_epochs
         self.reference_ap = reference_ap
         self.warmup_iters = warmup_iters
@@ -399,65 +391,3 @@ class JobMetrics:
     def series(self, key: str) -> DownsampledSeries | None:
         return self._series.get(key)
 
-
-def catch_up(tailer: WorkDirTailer, metrics: JobMetrics, *, keep: bool = True) -> bool:
-    """Reads everything on disk into ``metrics``, a bounded piece at a time;
-    returns whether anything changed. ``keep``: start from the state kept by the
-    last reader of this work dir, and keep a long history read here for the next
-    one (``history_cache``)."""
-    changed = keep and fresh(tailer, metrics) and history_cache.restore(tailer, metrics)
-    start = tailer.bytes_read
-    # Parsing a long history allocates a dict per line and frees it a piece later, with no
-    # reference cycles: the cyclic GC's passes over them free nothing and took 10-15% of a
-    # from-scratch read (bench/findings.md "log-ingest"). Memory stays bounded by the piece.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        while True:
-            upd = tailer.poll(max_bytes=CATCH_UP_BYTES, skim=False)
-            changed |= metrics.update(upd)
-            if not upd.backlog_bytes:
-                break
-    finally:
-        if was_enabled:
-            gc.enable()
-    if keep and tailer.bytes_read - start >= history_cache.SAVE_MIN_BYTES:
-        history_cache.save(tailer, metrics)
-    return changed
-
-
-def fresh(tailer: WorkDirTailer, metrics: JobMetrics) -> bool:
-    """Whether neither has read anything yet (only then may a kept state replace theirs)."""
-    return not tailer.bytes_read and not tailer.followed_files() and metrics.empty
-
-
-def planned_warmup_iters(run_dir: str | os.PathLike) -> int:
-    """The lr warmup a run dir's plan.json planned (the divergence alert ignores it);
-    mmdet's default when there is no plan (a work dir frcnn-tui did not launch).
-
-    Every reader of a run builds its ``JobMetrics`` with this, so that a state kept by
-    one of them (``history_cache``, keyed on the warmup) is valid for all the others."""
-    value = run_files.read_plan(Path(run_dir)).get("warmup_iters")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else DEFAULT_WARMUP_ITERS
-
-
-def snapshot_of_work_dir(work_dir: str | os.PathLike, *, max_epochs: int | None = None,
-                         reference_ap: float | None = None, warmup_iters: int | None = None,
-                         series: bool = False, max_bytes: int | None = None,
-                         job_status: str | None = None) -> dict:
-    """One-shot snapshot of a work dir, every line read (``max_bytes=None``).
-
-    With ``max_bytes`` it is one skimmed poll instead: progress, latest values,
-    mAP, best and the first NaN are still exact, at a fraction of the cost on a
-    long history (good for a job list); series and the divergence alert then cover
-    only the first ``max_bytes``.
-    """
-    tailer = WorkDirTailer(work_dir)
-    if warmup_iters is None:
-        warmup_iters = planned_warmup_iters(work_dir)
-    metrics = JobMetrics(max_epochs=max_epochs, reference_ap=reference_ap, warmup_iters=warmup_iters)
-    if max_bytes is None:
-        catch_up(tailer, metrics)
-    else:
-        metrics.update(tailer.poll(max_bytes=max_bytes))
-    return metrics.snapshot(series=series, job_status=job_status)

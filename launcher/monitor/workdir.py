@@ -93,7 +93,7 @@ class WorkDirTailer:
         """Reads what is new. At most ``max_bytes`` of scalars are parsed in order;
         ``TailUpdate.backlog_bytes`` says how much is left. None parses everything
         into one update, whose size then grows with the backlog: to read a long
-        history, loop with a budget instead (``metrics.catch_up``).
+        history, loop with a budget instead (``run_follower.catch_up``).
         ``skim=False`` skips the peeks, for callers that read everything anyway."""
         upd = TailUpdate()
         if not self._scan_dir(upd):

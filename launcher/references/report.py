@@ -205,17 +205,15 @@ def build_markdown(record: JobRecord, snap: dict, run: Reference, ref: Reference
 
 
 def write_report(record: JobRecord, reference: str | None = None, out_dir: Path | None = None) -> dict[str, Any]:
-    from launcher.monitor.metrics import snapshot_of_work_dir
     from launcher.monitor.reference_compare import tracker_for
+    from launcher.monitor.run_follower import RunFollower
     from launcher.stack import training_env
 
     out_dir = paths.output_dir(Path(out_dir or record.run_path / "report").expanduser().absolute(), "the report")
     status = job_status.status(record)
-    snap = snapshot_of_work_dir(record.run_path, max_epochs=record.max_epochs, reference_ap=record.reference_ap,
-                                series=True, job_status=status)
-    tracker = tracker_for(record.run_path, reference, record.preset)
-    if tracker is not None:
-        tracker.apply(snap)
+    tracker = tracker_for(record.run_path, reference, record.preset)  # an unknown REFERENCE is the user's error
+    snap = RunFollower.for_job(record, series=True, poll_bytes=None, compare=True, reference=tracker,
+                               target=None).read_once(status)
     run = parse_job_dir(record.run_path, record.name, preset=record.preset)
     plan = run_files.read_plan(record.run_path)
     rc = snap.get("reference") or {}

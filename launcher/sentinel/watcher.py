@@ -1,7 +1,7 @@
 """The sentinel's loop: follow one job's run dir until the job ends, raise events, notify.
 
-It follows the run the way every view does (WorkDirTailer + JobMetrics, run_checks,
-reference_compare: the same alerts `watch` and the Monitor show) and turns what is new into
+It follows the run the way every view does (the run follower, comparing with the reference:
+the same alerts `watch` and the Monitor show) and turns what is new into
 events: an alert that appears (``stalled`` each time it starts again; ``diverged``,
 ``behind-reference``, ``lr-after-resume`` once each), and at the end ``finished`` (final and
 best mAP, against the reference), ``failed`` (the rank that failed first and the first error
@@ -23,9 +23,8 @@ from typing import Any
 
 import psutil
 
-from launcher.monitor import rank_failure, reference_compare, run_checks
-from launcher.monitor.metrics import CATCH_UP_BYTES, JobMetrics, catch_up, planned_warmup_iters
-from launcher.monitor.workdir import WorkDirTailer
+from launcher.monitor import rank_failure
+from launcher.monitor.run_follower import RunFollower
 from launcher.sentinel import events, notify, presence, stacks
 from launcher import run_files
 
@@ -48,16 +47,13 @@ class Sentinel:
         self.run_dir = Path(run_dir)
         self.job_id = job_id
         self.poll_s = poll_s
-        plan = run_files.read_plan(self.run_dir)
+        # From the plan alone: on a SLURM node the registry may be on another host's disk. A damaged
+        # reference store leaves the follower without a reference, never the job without its sentinel.
+        self.follower = RunFollower.for_plan(self.run_dir, compare=True, target=None)
+        plan = self.follower.plan
         self.name = _job_name(job_id) or plan.get("preset") or job_id
         self.reference_ap = plan.get("reference_ap")
         self.stop_on_stall = plan.get("on_stall") == "stop"  # launch --on-stall stop
-        self.tailer = WorkDirTailer(self.run_dir)
-        self.metrics = JobMetrics(reference_ap=self.reference_ap, warmup_iters=planned_warmup_iters(self.run_dir))
-        try:
-            self.reference = reference_compare.tracker_for(self.run_dir, None, plan.get("preset"))
-        except Exception:  # a damaged reference store must not cost the job its sentinel
-            self.reference = None
         self.parent = _process(parent_pid)
         self.stop_event = threading.Event()
         self.raised: list[dict[str, Any]] = []
@@ -88,8 +84,7 @@ class Sentinel:
     # -- following ------------------------------------------------------------------
 
     def snapshot(self, status: str) -> dict[str, Any]:
-        snap = run_checks.annotate(self.metrics.snapshot(job_status=status), self.run_dir, status)
-        return reference_compare.apply(snap, self.reference, None)
+        return self.follower.snapshot(status)
 
     def _alerts(self, snap: dict[str, Any], *, quiet: bool = False) -> None:
         stalled = False
@@ -142,7 +137,7 @@ class Sentinel:
             print(f"{time.strftime('%H:%M:%S')} sentinel: could not stop the job: {exc}", flush=True)
 
     def poll(self, status: str = "running") -> dict[str, Any]:
-        self.metrics.update(self.tailer.poll(max_bytes=CATCH_UP_BYTES))
+        self.follower.poll()
         snap = self.snapshot(status)
         self._alerts(snap)
         return snap
@@ -156,7 +151,7 @@ class Sentinel:
         presence.mark_started(self.run_dir)
         self.notifier.start()
         # What the logs held before this sentinel started (a resumed job's history) was news then.
-        catch_up(self.tailer, self.metrics)
+        self.follower.catch_up()
         self._alerts(self.snapshot("running"), quiet=True)
         next_poll = time.monotonic() + self.poll_s
         while not self.ended() and not self.stop_event.is_set():
@@ -182,7 +177,7 @@ class Sentinel:
         code = run_files.read_exit_status(self.run_dir)
         stop_asked = (self.run_dir / registry.STOP_FILE).exists()
         status = "succeeded" if code == 0 else "stopped" if stop_asked else "failed"
-        catch_up(self.tailer, self.metrics, keep=False)
+        self.follower.catch_up(keep=False)
         snap = self.snapshot(status)
         self._alerts(snap)
         saved = checkpoint_stop.saved(self.run_dir) if code == checkpoint_stop.CHECKPOINT_EXIT else None
