@@ -3,8 +3,8 @@
 Two modes, each with its own screen stack: "home" (Home, Plan pushed on top) and
 "jobs" (Jobs, Monitor pushed on top). The app owns the one GPU probe worker and
 publishes each inventory on `inventory_changed`; screens subscribe and render.
-Nothing here starts or stops a job except through launcher.jobs.local, and quitting
-never touches running jobs (they are detached process groups).
+Nothing here starts or stops a job except through launcher.jobs.backends, and quitting
+never touches running jobs (detached process groups, or SLURM's).
 """
 
 from __future__ import annotations

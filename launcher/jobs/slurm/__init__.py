@@ -5,5 +5,6 @@
 - cluster.py   the SLURM commands: sbatch, scontrol/squeue/sacct state queries, scancel, sinfo
 - state.py     what a SLURM job state means for frcnn-tui (running / pending / succeeded / ...)
 - checks.py    checklist items against the cluster (partition, GPUs per node, time limit)
-- jobs.py      launch / status / stop / resume of a SLURM job recorded in the registry
+- jobs.py      SlurmBackend (launcher.jobs.backends.Backend): launch / status / stop / resume of a SLURM job
+               recorded in the registry
 """
