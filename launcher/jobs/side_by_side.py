@@ -42,17 +42,9 @@ def ap_label(status: str, latest: dict | None, max_epochs: int | None) -> str:
     return f"{'final' if final else 'latest'}, ep {latest['epoch']}/{max_epochs or '?'}"
 
 
-def _against(record: JobRecord, snap: dict[str, Any], catalog: Any) -> dict[str, Any] | None:
-    """The run's one reference, as its Monitor shows it: {name, epoch, reference, delta} (fractions
-    of mAP; name None for the preset's target), or None when it has none."""
-    from launcher.monitor import reference_compare
-
-    try:
-        tracker = reference_compare.tracker_for(record.run_path, None, record.preset)
-    except Exception:  # an unreadable reference store: the run is still compared with the others
-        tracker = None
-    target = reference_compare.preset_target(record.preset, record.reference_ap, catalog)
-    reference_compare.apply(snap, tracker, target)
+def _against(snap: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's one reference, as its Monitor shows it (the snapshot's comparison): {name, epoch,
+    reference, delta} (fractions of mAP; name None for the preset's target), or None when it has none."""
     rc = snap.get("reference")
     if rc:
         return {"name": rc["name"], "epoch": rc["epoch"], "reference": rc.get("reference"), "delta": rc.get("delta")}
@@ -79,10 +71,14 @@ def against_text(against: dict[str, Any] | None) -> str:
 
 
 def run_row(record: JobRecord, catalog: Any = None) -> dict[str, Any]:
+    from launcher.monitor.reference_compare import preset_target
     from launcher.monitor.run_follower import RunFollower
 
     status = job_status.status(record)
-    snap = RunFollower.for_job(record, poll_bytes=None).read_once()
+    # Compared as its Monitor compares it (an unreadable reference store leaves the target); the
+    # catalog is read once for all the runs.
+    target = preset_target(record.preset, record.reference_ap, catalog)
+    snap = RunFollower.for_job(record, poll_bytes=None, compare=True, target=target).read_once()
     plan, error = _plan(record)
     maps = [m for m in snap.get("map_by_epoch") or [] if finite(m.get("bbox_mAP"))]
     lr, batch = plan.get("lr"), plan.get("total_batch")
@@ -97,7 +93,7 @@ def run_row(record: JobRecord, catalog: Any = None) -> dict[str, Any]:
         # "final" is the latest evaluation, kept under its old key; ap_label says which it is.
         "final": final, "ap_label": ap_label(status, final, max_epochs), "max_epochs": max_epochs,
         "best": snap.get("best"), "reference_ap": record.reference_ap,
-        "against": _against(record, snap, catalog),
+        "against": _against(snap),
     }
     if error:
         row["error"] = error
