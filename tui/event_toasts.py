@@ -24,8 +24,9 @@ from typing import Any
 
 from launcher import paths, run_files
 from launcher.errors import UserError
-from launcher.jobs import backends, registry
+from launcher.jobs import registry
 from launcher.sentinel import events, presence
+from tui.threads import run_detached
 
 __all__ = ["EventFeed", "desktop_notification", "start"]
 
@@ -113,9 +114,11 @@ def finished_writing(record: Any, entry_mtime_ns: int) -> bool:
         return False
     if not isinstance(data, dict) or sentinel.st_mtime_ns < entry_mtime_ns:
         return False  # an earlier attempt's sentinel: a resume's own starts now
-    if late := backends.backend_for(record).late_events_s:  # SLURM's queue sentinel, see above
+    if record.backend == registry.SLURM:
+        from launcher.sentinel.slurm_queue import POLL_S
+
         ended = data.get("ended_at")
-        return (isinstance(ended, (int, float)) and time.time() - ended > late
+        return (isinstance(ended, (int, float)) and time.time() - ended > 2 * POLL_S
                 and (run_dir / run_files.EXIT_STATUS).exists())
     return bool(data.get("ended_at")) or presence.state(run_dir) == presence.GONE
 
@@ -123,14 +126,24 @@ def finished_writing(record: Any, entry_mtime_ns: int) -> bool:
 def start(app: Any, interval: float) -> None:
     """Looks for new events every INTERVAL seconds; each shows as a toast, and the bell rings."""
     feed = EventFeed()
+    looking = False
 
-    def look() -> None:
-        found = feed.new_events()
+    async def look() -> None:
+        nonlocal looking
+        try:
+            found = await run_detached(feed.new_events)
+        finally:
+            looking = False
         if found:
-            app.call_from_thread(show, app, found)
+            show(app, found)
 
     def tick() -> None:
-        app.run_worker(look, thread=True, group="job-events", exclusive=True, exit_on_error=False)
+        # One look at a time, never cancelled: a cancelled look would have moved the feed past
+        # events it then never showed (a slow registry read can outlast the interval).
+        nonlocal looking
+        if not looking:
+            looking = True
+            app.run_worker(look(), group="job-events", exit_on_error=False)
 
     # The first look only primes the feed (what is there already is not news); once the first
     # frame is drawn, so that reading the registry never delays it.

@@ -1,10 +1,18 @@
-"""Blocking calls that quitting must not wait for (a GPU probe, make_plan's subprocess, a stop's
-grace period) run in daemon threads, awaited from async workers.
+"""The TUI's one way to get work off the UI thread: an async worker (``@work`` on an ``async def``,
+or ``run_worker(coroutine)``) that awaits ``run_detached(fn, ...)``, then updates widgets itself
+on the UI thread. Every screen and widget uses it for blocking calls (the GPU probe, make_plan's
+subprocess, the registry, sinfo, a stop's grace period, the event feed's look).
 
-Textual's thread workers use the event loop's default executor, which asyncio.run()
-joins on exit: quitting during a 5 s make_plan would hang the shell for 5 s.
-Launch and resume stay on ordinary thread workers on purpose: they spawn the job
-and then register it, and quitting must never cut that in half.
+Why this one: the result comes back where the widgets live (no call_from_thread, no message
+class per call), exclusive workers cancel a stale request for free, and the thread is a daemon.
+Textual's thread workers (``@work(thread=True)``) use the event loop's default executor, which
+asyncio.run() joins on exit: quitting during a 5 s make_plan would hang the shell for 5 s.
+
+Two exceptions, on purpose:
+- Launch and resume run on ordinary thread workers: they spawn the job and then register it,
+  and quitting must wait for both rather than cut that in half.
+- A Monitor's JobWatcher (tui/watcher.py) is one long-lived thread that follows a run and posts
+  messages (as toolong's watcher does): a loop for the screen's life, not a call with a result.
 """
 
 from __future__ import annotations

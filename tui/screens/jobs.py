@@ -6,7 +6,6 @@ best mAP from the metrics module), loaded in a worker so a slow disk never block
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from textual import work
@@ -17,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from launcher.jobs import backends, status_words
+from launcher.jobs import registry, status_words
 from tui.format import ago_minutes, ap, styled
 from tui.job_actions import ask_remove, ask_stop, start_report, start_resume
 from tui.messages import JobActionDone, JobsLoaded
@@ -154,8 +153,8 @@ class JobsScreen(Screen):
         for w in message.warnings:
             self.notify(w, title="Registry", severity="warning", timeout=10)
         if not self.loaded:  # not at start-up, nor before the list shows: after its first frame
-            self.call_after_refresh(threading.Thread(target=_preload_monitor, name="preload-monitor",
-                                                     daemon=True).start)
+            self.call_after_refresh(lambda: self.run_worker(run_detached(_preload_monitor), group="preload-monitor",
+                                                            exit_on_error=False))
         self.loaded = True
         self.jobs = {record.id: (record, row) for record, row in message.jobs}
         self.app.job_names = {job_id: record.name for job_id, (record, _) in self.jobs.items()}
@@ -306,8 +305,9 @@ class JobsScreen(Screen):
             extra = f" · exit {row['exit_code']}"
         if row.get("error"):
             extra += f" · {row['error']}"
-        # Its pid, or for a SLURM job its SLURM id and state (pending reason, restarts): the row's details.
-        where = backends.where(record, row)
+        # A SLURM job has no pid here: its SLURM id and state (pending reason, restarts) instead.
+        where = (f"SLURM job {record.slurm_job_id} · {row.get('slurm_state') or '?'}"
+                 if row.get("backend") == registry.SLURM else f"pid {record.pid}")
         # The devices and start again here, before the run dir (which may wrap): on an 80-column
         # terminal the table's last columns are cut.
         self._set_detail(Content.from_markup(

@@ -19,6 +19,7 @@ from launcher.jobs.slurm import cluster
 from launcher.jobs.slurm.script import SlurmSpec
 from launcher.planning.request import PlanRequest
 from tui.form import whole_number
+from tui.threads import run_detached
 
 HERE = "here"
 
@@ -42,10 +43,9 @@ class SlurmTarget(Vertical):
         self._show_gpus(False)
         self._load_partitions()
 
-    @work(thread=True, exclusive=True, group="slurm-partitions", exit_on_error=False)
-    def _load_partitions(self) -> None:
-        names = cluster.partition_names()
-        self.app.call_from_thread(self._fill, names)
+    @work(exclusive=True, group="slurm-partitions", exit_on_error=False)
+    async def _load_partitions(self) -> None:
+        self._fill(await run_detached(cluster.partition_names))  # sinfo may hang on a sick controller
 
     def _fill(self, names: list[str]) -> None:
         select = self.query_one("#target", Select)
