@@ -24,7 +24,7 @@ from typing import Any
 
 from launcher import paths, run_files
 from launcher.errors import UserError
-from launcher.jobs import registry
+from launcher.jobs import backends, registry
 from launcher.sentinel import events, presence
 from tui.threads import run_detached
 
@@ -114,11 +114,9 @@ def finished_writing(record: Any, entry_mtime_ns: int) -> bool:
         return False
     if not isinstance(data, dict) or sentinel.st_mtime_ns < entry_mtime_ns:
         return False  # an earlier attempt's sentinel: a resume's own starts now
-    if record.backend == registry.SLURM:
-        from launcher.sentinel.slurm_queue import POLL_S
-
+    if late := backends.backend_for(record).late_events_s:  # SLURM's queue sentinel, see above
         ended = data.get("ended_at")
-        return (isinstance(ended, (int, float)) and time.time() - ended > 2 * POLL_S
+        return (isinstance(ended, (int, float)) and time.time() - ended > late
                 and (run_dir / run_files.EXIT_STATUS).exists())
     return bool(data.get("ended_at")) or presence.state(run_dir) == presence.GONE
 

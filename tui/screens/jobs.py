@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from launcher.jobs import registry, status_words
+from launcher.jobs import backends, status_words
 from tui.format import ago_minutes, ap, styled
 from tui.job_actions import ask_remove, ask_stop, start_report, start_resume
 from tui.messages import JobActionDone, JobsLoaded
@@ -305,9 +305,8 @@ class JobsScreen(Screen):
             extra = f" · exit {row['exit_code']}"
         if row.get("error"):
             extra += f" · {row['error']}"
-        # A SLURM job has no pid here: its SLURM id and state (pending reason, restarts) instead.
-        where = (f"SLURM job {record.slurm_job_id} · {row.get('slurm_state') or '?'}"
-                 if row.get("backend") == registry.SLURM else f"pid {record.pid}")
+        # Its pid, or for a SLURM job its SLURM id and state (pending reason, restarts): the row's details.
+        where = backends.where(record, row)
         # The devices and start again here, before the run dir (which may wrap): on an 80-column
         # terminal the table's last columns are cut.
         self._set_detail(Content.from_markup(
