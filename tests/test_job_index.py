@@ -175,3 +175,52 @@ def test_an_unchanged_registry_entry_is_read_from_the_index_and_a_rewritten_one_
     assert out.returncode == 0 and "corrupt" not in out.stderr
     assert {r["id"]: r for r in json.loads(out.stdout)["jobs"]}[job.id]["name"] == "renamed"
     assert (paths.jobs_dir() / f"{job.id}.json").exists()
+
+
+def test_a_settled_run_dir_is_checked_without_listing_it_and_a_change_is_still_seen(tmp_path, monkeypatch):
+    """An old job's row is checked with a stat per file it was read from (not a listing of its
+    run dir and a stat per file it might have: most of `jobs` with ten thousand jobs), and an
+    append to its scalars or stdout.log, or a new file in its run dir, still computes it again."""
+    from launcher.jobs.summary import summarize_all
+
+    job = finished_job(tmp_path)
+    run_dir = Path(job.run_dir)
+    day_ago = time.time() - 86400
+    os.utime(run_dir, (day_ago, day_ago))  # as a job that ended yesterday
+    assert summarize_all()[0]["best_map"] == 0.365  # kept
+
+    listed, stated = [], []
+    real_scandir, real_stat = os.scandir, os.stat
+    plant(job.id, best_map=0.999)
+    with monkeypatch.context() as m:  # the real calls, counted
+        m.setattr(os, "scandir", lambda path=".": listed.append(str(path)) or real_scandir(path))
+        m.setattr(os, "stat", lambda path, *a, **k: stated.append(str(path)) or real_stat(path, *a, **k))
+        assert summarize_all()[0]["best_map"] == 0.999  # from the index
+    under = [p for p in stated if p.startswith(str(run_dir))]
+    assert str(run_dir) not in listed and len(under) <= 6, (listed, under)  # the dir, its 5 files
+
+    with open(run_dir / STAMP / "vis_data" / "scalars.json", "a") as fh:
+        fh.write(line(val_record(3, 0.401)))
+    assert summarize_all()[0]["best_map"] == 0.401
+    plant(job.id, best_map=0.999)
+    with open(run_dir / "stdout.log", "a") as fh:
+        fh.write("one more line\n")
+    assert summarize_all()[0]["best_map"] == 0.401
+    plant(job.id, best_map=0.999)
+    (run_dir / registry.STOP_FILE).write_text("")  # a file that was not there: the listing changes
+    assert summarize_all()[0]["best_map"] == 0.401
+
+
+def test_jobs_json_prints_indented_json_without_the_table_renderer(tmp_path, cli):
+    """`jobs --json` with many jobs: the same indented JSON (written by orjson), and no import
+    of rich's tables, which only the text table needs."""
+    job = finished_job(tmp_path)
+    cli("jobs", "--json")  # kept
+    out = cli("jobs", "--json", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert out.returncode == 0
+    assert out.stdout == json.dumps(json.loads(out.stdout), indent=2) + "\n"
+    assert json.loads(out.stdout)["jobs"][0]["id"] == job.id
+    imported = {ln.split("|")[-1].strip() for ln in out.stderr.splitlines() if ln.startswith("import time:")}
+    assert "launcher.cli.render" not in imported and "rich.table" not in imported
+    assert "rich.table" in {ln.split("|")[-1].strip() for ln in
+                            cli("jobs", env={"PYTHONPROFILEIMPORTTIME": "1"}).stderr.splitlines()}

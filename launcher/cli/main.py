@@ -91,14 +91,14 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from launcher.cli import render
-
     rows = housekeeping.listed_rows(args)
     if args.json:
-        print_json({"jobs": rows})
+        print_json({"jobs": rows}, long=True)
     elif not rows and housekeeping.filtered(args):  # not "no jobs yet": the filters left none
         print("No job matches these filters (frcnn-tui jobs lists them all).")
     else:
+        from launcher.cli import render  # rich's tables: ~70 ms that --json does not need
+
         render.print_jobs(rows)
     return 0
 

@@ -102,9 +102,7 @@ def status_note(row: dict[str, Any]) -> str:
 def summarize_kept(record: JobRecord, index: Any, followers: Followers | None = None) -> dict[str, Any]:
     """One job's row, from ``index`` (summary_index.JobIndex) while nothing it was read from
     changed; otherwise summarized (and kept if the job has finished)."""
-    from launcher.jobs import summary_index
-
-    sig = summary_index.signature(record, index.jobs_dir)  # before the summary: a change while it reads is one
+    sig = index.signature(record)  # before the summary: a change while it reads is one
     row = index.get(record, sig)
     if row is None:
         row = summarize(record, followers)
