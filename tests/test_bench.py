@@ -24,9 +24,12 @@ import run_all  # noqa: E402
 def run_bench(script: str, *args: str, timeout: float = 600) -> dict:
     proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
                           cwd=REPO, timeout=timeout, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, (proc.stdout[-6000:], proc.stderr[-3000:])
+    if proc.returncode != 0:  # pytest.fail: the whole text (an assertion's message is cut in the middle)
+        pytest.fail(f"{script} exit {proc.returncode}\n--- stdout:\n{proc.stdout[-6000:]}\n--- stderr:\n"
+                    f"{proc.stderr[-3000:]}", pytrace=False)
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "error" not in data, data["error"]
+    if "error" in data:
+        pytest.fail(f"{script}: {data['error']}", pytrace=False)
     return data
 
 

@@ -131,7 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if keeper is not None:
             keeper.stop()
+    release_process_group()
     return 0
+
+
+def release_process_group() -> None:
+    """Destroy the process group before the interpreter ends. Left to the interpreter's own
+    teardown, gloo's worker threads can still hold work with tensors in it while Python is being
+    finalised; freeing those then aborts the rank (SIGABRT, "terminate called ...") after a
+    training that succeeded, and torchrun reports the whole job failed (seen now and then on CI
+    with two gloo ranks). Only on the way out of a train() that returned: a rank that raises
+    leaves as before, with its traceback for torchrun's report."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # launcher/sentinel/stacks.py reads these (this file cannot import the launcher package).
