@@ -106,3 +106,28 @@ def test_without_a_planned_warmup_every_reader_takes_mmdets_default(cli):
     follower = RunFollower.for_job(registry.load(JOB))
     assert follower.metrics.warmup_iters == 500
     assert not divergence(follower.read_once("succeeded")["alerts"])
+
+
+def test_the_stall_grace_a_launch_sets_is_the_one_every_reader_judges_with(tmp_path):
+    """launch --stall-grace S goes into plan.json (notify.plan_entry, beside --on-stall) and every
+    follower of the run (the sentinel, watch, jobs, the Monitor) judges a stall with it; a kept
+    history folded with another grace is not restored for it."""
+    from launcher.monitor.alerts import STALL_GRACE_S
+    from launcher.monitor.run_follower import planned_stall_grace_s
+    from launcher.planning.request import PlanRequest
+    from launcher.sentinel import notify
+
+    assert notify.plan_entry(PlanRequest(preset="demo-cpu", stall_grace_s=7.5)) == {"stall_grace_s": 7.5}
+    assert notify.plan_entry(PlanRequest(preset="demo-cpu")) == {}  # the default is not written
+    run_dir = tmp_path / "run"
+    Run(run_dir).records(*(train_record(step, loss=1.0, lr=0.02) for step in range(10, 60, 10)))
+    run_files.write_plan(run_dir, {"preset": "demo-cpu", "stall_grace_s": 7.5})
+    graced = RunFollower(run_dir)
+    assert graced.metrics.stall_grace_s == 7.5
+    assert graced.catch_up() and graced.keep()
+    run_files.write_plan(run_dir, {"preset": "demo-cpu"})
+    plain = RunFollower(run_dir)
+    assert plain.metrics.stall_grace_s == STALL_GRACE_S == planned_stall_grace_s({"stall_grace_s": "soon"})
+    assert not plain.restore()  # the history kept with 7.5 s is not this reader's
+    run_files.write_plan(run_dir, {"preset": "demo-cpu", "stall_grace_s": 7.5})
+    assert RunFollower(run_dir).restore()

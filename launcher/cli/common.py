@@ -97,4 +97,5 @@ def plan_request(args: argparse.Namespace) -> Any:
         data=args.data, train_ann=args.train_ann, train_images=args.train_images, val_ann=args.val_ann,
         val_images=args.val_images, load_from=args.load_from,
         work_dir=getattr(args, "work_dir", None), name=getattr(args, "name", None), python=args.python, amp=args.amp,
-        notify=getattr(args, "notify", None) or [], on_stall=getattr(args, "on_stall", None) or "keep")
+        notify=getattr(args, "notify", None) or [], on_stall=getattr(args, "on_stall", None) or "keep",
+        stall_grace_s=getattr(args, "stall_grace", None))

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from launcher.cli.arg_types import non_negative_float
 from launcher.cli.common import print_json
+from launcher.monitor.alerts import STALL_GRACE_S
 from launcher.errors import UserError
 
 __all__ = ["add_notify_arg", "register"]
@@ -30,6 +32,9 @@ def add_notify_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-stall", choices=("keep", "stop"), default="keep",
                    help="after a stall's stack dump: keep the job running so you can look (default), or stop it "
                         "(frees the GPUs of a hung run)")
+    p.add_argument("--stall-grace", type=non_negative_float, metavar="SECONDS",
+                   help="silence allowed beyond three of the job's usual log intervals before it is called "
+                        f"stalled (default {STALL_GRACE_S:g}; more for a step that logs nothing for long)")
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:

@@ -129,6 +129,10 @@ class NonFiniteLossRule:
         return self._scalar[1] if self._scalar else self._text
 
 
+# The stall rule's slack by default; a launch sets its own (--stall-grace, plan.json stall_grace_s).
+STALL_GRACE_S = 30.0
+
+
 class StallRule:
     """No new log line for several of the job's usual intervals while its processes live: a
     hung rank (a stuck collective, a stopped process) blocks every other rank, and nothing
@@ -143,7 +147,7 @@ class StallRule:
     interval yet) nor once the job's processes are gone (that is a failure, not a stall).
     """
 
-    def __init__(self, factor: float = 3.0, slack_s: float = 30.0, window: int = 16) -> None:
+    def __init__(self, factor: float = 3.0, slack_s: float = STALL_GRACE_S, window: int = 16) -> None:
         self.factor, self.slack_s = factor, slack_s
         self._gaps: deque[int] = deque(maxlen=window)
         self._times: deque[float] = deque(maxlen=window)

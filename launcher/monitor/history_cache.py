@@ -76,7 +76,9 @@ def _fingerprint(path: Path, offset: int) -> tuple[int, bytes] | None:
 
 
 def _identity(tailer, metrics) -> tuple:
-    return (_code_key(), os.path.realpath(tailer.work_dir), metrics.warmup_iters, metrics.max_buckets)
+    # The settings the kept state was folded with: another warmup or stall grace judges otherwise.
+    return (_code_key(), os.path.realpath(tailer.work_dir), metrics.warmup_iters, metrics.max_buckets,
+            metrics.stall_grace_s)
 
 
 def save(tailer, metrics) -> bool:

@@ -15,7 +15,7 @@ import time
 
 from launcher.monitor import attempt_marks
 from launcher.monitor import per_class
-from launcher.monitor.alerts import DivergenceRule, InputBoundRule, NonFiniteLossRule, StallRule
+from launcher.monitor.alerts import STALL_GRACE_S, DivergenceRule, InputBoundRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.series import DownsampledSeries
@@ -51,8 +51,10 @@ class JobMetrics:
     """
 
     def __init__(self, *, max_epochs: int | None = None, reference_ap: float | None = None,
-                 warmup_iters: int = DEFAULT_WARMUP_ITERS, max_buckets: int = 512) -> None:
+                 warmup_iters: int = DEFAULT_WARMUP_ITERS, max_buckets: int = 512,
+                 stall_grace_s: float = STALL_GRACE_S) -> None:
         self.max_epochs = max_epochs
+        self.stall_grace_s = stall_grace_s
         self.reference_ap = reference_ap
         self.warmup_iters = warmup_iters
         self.max_buckets = max_buckets
@@ -68,7 +70,7 @@ class JobMetrics:
         self._recent_times: dict[tuple[int, int], float] = {}
         self._map: dict[int, tuple[tuple[int, int], dict]] = {}
         self._nonfinite = NonFiniteLossRule()
-        self._stall = StallRule()
+        self._stall = StallRule(slack_s=self.stall_grace_s)
         self._alerts: list[dict] = []
         self._progress: TrainProgress | None = None
         self._checkpoints: list[str] = []

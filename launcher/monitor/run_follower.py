@@ -30,10 +30,12 @@ from typing import Any
 
 from launcher import run_files
 from launcher.monitor import history_cache, run_checks
+from launcher.monitor.alerts import STALL_GRACE_S
 from launcher.monitor.metrics import DEFAULT_WARMUP_ITERS, JobMetrics
+from launcher.monitor.values import finite
 from launcher.monitor.workdir import WorkDirTailer
 
-__all__ = ["CATCH_UP_BYTES", "AUTO", "RunFollower", "catch_up", "fresh", "planned_warmup_iters",
+__all__ = ["CATCH_UP_BYTES", "AUTO", "RunFollower", "catch_up", "fresh", "planned_stall_grace_s", "planned_warmup_iters",
            "snapshot_of_work_dir"]
 
 # Scalars parsed per poll while catching up on history: big enough to catch up in
@@ -50,6 +52,13 @@ def planned_warmup_iters(run_dir: str | os.PathLike, plan: dict[str, Any] | None
     already read (run_files.read_plan)."""
     value = (run_files.read_plan(Path(run_dir)) if plan is None else plan).get("warmup_iters")
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else DEFAULT_WARMUP_ITERS
+
+
+def planned_stall_grace_s(plan: dict[str, Any]) -> float:
+    """The silence a run's launch allowed beyond its usual log intervals before a stall
+    (launch --stall-grace); the stall rule's default otherwise."""
+    value = plan.get("stall_grace_s")
+    return float(value) if finite(value) and value >= 0 else STALL_GRACE_S
 
 
 class RunFollower:
@@ -74,7 +83,8 @@ class RunFollower:
         self.poll_bytes = poll_bytes
         self.tailer = WorkDirTailer(self.run_dir)
         self.metrics = JobMetrics(max_epochs=max_epochs, reference_ap=reference_ap,
-                                  warmup_iters=planned_warmup_iters(self.run_dir, self.plan))
+                                  warmup_iters=planned_warmup_iters(self.run_dir, self.plan),
+                                  stall_grace_s=planned_stall_grace_s(self.plan))
         self.backlog_bytes = 0  # scalars left unparsed by the last poll
         self.compare = compare
         if compare:

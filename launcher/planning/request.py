@@ -41,3 +41,6 @@ class PlanRequest:
     notify: list[str] = field(default_factory=list)
     # launch --on-stall: what the sentinel does after a stall's stack dump ("keep" it running, or "stop" it).
     on_stall: str = "keep"
+    # launch --stall-grace: seconds of silence allowed beyond three of the run's usual log intervals
+    # before it is called stalled (alerts.StallRule's slack); None: the rule's default.
+    stall_grace_s: float | None = None

@@ -128,10 +128,13 @@ def configured() -> list[Target]:
 
 def plan_entry(request: Any) -> dict[str, Any]:
     """What plan.json keeps for the job's sentinel: a launch's ``--notify`` URLs (plan.json is
-    written 0600) and its ``--on-stall`` where it is not the default."""
+    written 0600), its ``--on-stall`` where it is not the default, and its ``--stall-grace`` where
+    given (every reader of the run judges a stall with it: monitor/run_follower)."""
     urls = [check_url(u) for u in getattr(request, "notify", None) or []]
     on_stall = getattr(request, "on_stall", "keep")
-    return {**({"notify": urls} if urls else {}), **({"on_stall": on_stall} if on_stall != "keep" else {})}
+    grace = getattr(request, "stall_grace_s", None)
+    return {**({"notify": urls} if urls else {}), **({"on_stall": on_stall} if on_stall != "keep" else {}),
+            **({"stall_grace_s": grace} if grace is not None else {})}
 
 
 def targets_for_run(run_dir: str | os.PathLike) -> list[Target]:
