@@ -69,6 +69,23 @@ def test_each_backend_says_where_a_job_runs_and_what_a_stop_does(frcnn_home):
     assert sb.late_events_s > 0 == lb.late_events_s
 
 
+def test_a_local_job_that_checkpointed_on_a_request_of_its_own_reads_stopped_not_failed(frcnn_home):
+    """Exit CHECKPOINT_EXIT (75) is a checkpoint on request, resumable, whoever asked: `stop
+    --checkpoint` (which also leaves the stop file) or a request without it (REQUEST_SIGNAL sent
+    to a rank by hand, the request file written by a script). Only a stop file made 75 read
+    'stopped' before; without it, the job read 'failed'."""
+    from launcher.jobs import checkpoint_stop
+
+    record = add_job("20261201-000000-cccc", status="failed", gpu_ids=(), cpu=True)
+    assert job_status.status(record) == status_words.FAILED  # exit 1
+    (record.run_path / registry.EXIT_FILE).write_text(f"{checkpoint_stop.CHECKPOINT_EXIT}\n")
+    (record.run_path / checkpoint_stop.CHECKPOINTED_FILE).write_text(json.dumps({"iter": 5, "epoch": 1, "batches_done": 5,
+                                                                   "checkpoint": "x.pth", "reason": "signal"}))
+    assert job_status.status(record) == status_words.STOPPED
+    row = next(r for r in json.loads(run_cli("jobs", "--json").stdout)["jobs"] if r["id"] == record.id)
+    assert row["status"] == "stopped"
+
+
 # -- the launch part both share ----------------------------------------------------------------
 
 def test_the_checklist_refuses_a_launch_in_one_set_of_words(tmp_path):

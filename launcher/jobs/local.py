@@ -223,7 +223,9 @@ def status(record: JobRecord) -> str:
         return status_words.RUNNING
     if code == 0:
         return status_words.SUCCEEDED
-    if (record.run_path / registry.STOP_FILE).exists():
+    # A checkpoint on request (75) is a stop whoever asked: `stop --checkpoint` leaves the stop file,
+    # a request signal sent to a rank by hand or a request file written by a script do not.
+    if code == checkpoint_stop.CHECKPOINT_EXIT or (record.run_path / registry.STOP_FILE).exists():
         return status_words.STOPPED
     return status_words.FAILED
 
