@@ -11,8 +11,23 @@
 #   daemons   slurmctld and slurmd (restarted when the configuration changed), then waits for the node
 #             to be idle
 #
+# With --two-nodes it also brings up a second cluster beside the first, for multi-node jobs and node
+# failures: /etc/slurm-two/slurm.conf (use it with SLURM_CONF=that file), its own slurmctld on port
+# 16817, and two nodes n1 and n2 (1 CPU each), each its own slurmd on this machine (Debian's build has
+# MULTIPLE_SLURMD), partition `two`. The one-node cluster is not touched. n1 and n2 resolve to
+# 127.0.0.1 through /etc/hosts, as node names do on a real cluster (mmengine's rendezvous uses them).
+#
 # On failure it prints ONE line, `slurm_local: <why>`, on stderr and exits 1 (the tests skip with it).
 set -uo pipefail
+# Each cluster is named by its own configuration below: one inherited from the caller (a shell or test
+# talking to the second cluster) must not point the first cluster's checks at the other one.
+unset SLURM_CONF
+TWO_NODES=
+case "${1:-}" in
+  --two-nodes) TWO_NODES=1 ;;
+  "") ;;
+  *) printf 'slurm_local: unknown argument %s (only --two-nodes)\n' "$1" >&2; exit 2 ;;
+esac
 
 LOG=/var/log/slurm/slurm_local.log
 die() { printf 'slurm_local: %s\n' "$*" >&2; exit 1; }
@@ -78,12 +93,106 @@ conf_current() {
     [ "$(cat /etc/slurm/gres.conf 2>/dev/null)" = "$(desired_gres)" ]
 }
 
+stop_daemon() {  # NAME PIDFILE: stop it by its pid file and wait until it is gone
+  local pid
+  daemon_running "$1" "$2" || return 0
+  pid="$(cat "$2")"
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 100); do [ -d "/proc/$pid" ] || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+}
+
+# -- the second cluster (--two-nodes): its own configuration, controller port, state and daemons.
+TWO_DIR=/etc/slurm-two
+TWO_CONF=$TWO_DIR/slurm.conf
+TWO_NODE_NAMES="n1 n2"
+desired_two_conf() {
+  cat <<EOF
+# Written by frcnn-tui's scripts/slurm_local.sh --two-nodes: two nodes on this one machine.
+ClusterName=two
+SlurmctldHost=$HOST
+SlurmctldPort=16817
+SlurmUser=root
+AuthType=auth/munge
+StateSaveLocation=/var/spool/slurmctld-two
+SlurmdSpoolDir=/var/spool/slurmd-%n
+SlurmctldPidFile=/run/slurm/slurmctld-two.pid
+SlurmdPidFile=/run/slurm/slurmd-%n.pid
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+# A node whose slurmd stops answering is down after 10 s (300 by default), its jobs NODE_FAIL.
+SlurmdTimeout=10
+# Job ids far from the first cluster's: the batch script derives its rendezvous port from the id.
+FirstJobId=10000
+SlurmctldLogFile=/var/log/slurm/slurmctld-two.log
+SlurmdLogFile=/var/log/slurm/slurmd-%n.log
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+NodeName=n1 NodeHostname=$HOST NodeAddr=127.0.0.1 Port=17001 CPUs=1 RealMemory=1024 State=UNKNOWN
+NodeName=n2 NodeHostname=$HOST NodeAddr=127.0.0.1 Port=17002 CPUs=1 RealMemory=1024 State=UNKNOWN
+PartitionName=two Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+two_state() { SLURM_CONF=$TWO_CONF sinfo -h -n "$1" -o %t 2>/dev/null | head -1; }
+two_nodes_idle() {
+  local node
+  for node in $TWO_NODE_NAMES; do two_state "$node" | grep -qxE 'idle|mix|alloc' || return 1; done
+}
+
+two_nodes_up() {
+  local node resumed=
+  for node in $TWO_NODE_NAMES; do
+    getent hosts "$node" >/dev/null ||
+      printf '127.0.0.1 %s  # frcnn-tui slurm_local.sh --two-nodes\n' "$node" >>/etc/hosts ||
+      die "cannot add $node to /etc/hosts"
+  done
+  if [ "$(cat "$TWO_CONF" 2>/dev/null)" != "$(desired_two_conf)" ]; then
+    say "writing $TWO_CONF (nodes n1, n2 on this machine, partition two)"
+    for node in $TWO_NODE_NAMES; do stop_daemon slurmd "/run/slurm/slurmd-$node.pid"; done
+    stop_daemon slurmctld /run/slurm/slurmctld-two.pid
+    mkdir -p "$TWO_DIR" /var/spool/slurmctld-two && desired_two_conf >"$TWO_CONF" || die "cannot write $TWO_CONF"
+  fi
+  if ! daemon_running slurmctld /run/slurm/slurmctld-two.pid; then
+    /usr/sbin/slurmctld -f "$TWO_CONF" >>"$LOG" 2>&1 ||
+      die "slurmctld -f $TWO_CONF did not start (see /var/log/slurm/slurmctld-two.log)"
+  fi
+  for _ in $(seq 100); do SLURM_CONF=$TWO_CONF scontrol ping 2>/dev/null | grep -q 'is UP' && break; sleep 0.2; done
+  for node in $TWO_NODE_NAMES; do
+    mkdir -p "/var/spool/slurmd-$node"
+    daemon_running slurmd "/run/slurm/slurmd-$node.pid" ||
+      /usr/sbin/slurmd -f "$TWO_CONF" -N "$node" >>"$LOG" 2>&1 ||
+      die "slurmd -N $node did not start (see /var/log/slurm/slurmd-$node.log)"
+  done
+  for _ in $(seq 120); do
+    two_nodes_idle && break
+    if [ -z "$resumed" ]; then  # a node left down (a killed slurmd, an older configuration) answers again
+      for node in $TWO_NODE_NAMES; do
+        [[ "$(two_state "$node")" =~ ^(drain|drng|down|fail)$ ]] &&
+          SLURM_CONF=$TWO_CONF scontrol update NodeName="$node" State=RESUME >>"$LOG" 2>&1 && resumed=1
+      done
+    fi
+    sleep 0.5
+  done
+  two_nodes_idle ||
+    die "nodes n1, n2 are not idle after 60 s: $(SLURM_CONF=$TWO_CONF sinfo -h -o '%N %t %E' 2>&1 | tr '\n' ' ')"
+  say "second cluster up (SLURM_CONF=$TWO_CONF: nodes n1, n2 idle, partition two)"
+}
+
+finish() {
+  say "cluster up (node $HOST idle, partition debug)"
+  [ -z "$TWO_NODES" ] || two_nodes_up
+  exit 0
+}
+
 # Fast path: everything up and configured as above.
 if command -v slurmctld >/dev/null && conf_current && fake_gpus_present && munge_ok &&
    daemon_running slurmctld /run/slurm/slurmctld.pid && daemon_running slurmd /run/slurm/slurmd.pid &&
    node_idle; then
-  say "cluster up (node $HOST idle, partition debug)"
-  exit 0
+  finish
 fi
 
 mkdir -p /var/log/slurm /var/spool/slurmctld /var/spool/slurmd /run/slurm /etc/slurm
@@ -115,15 +224,6 @@ if ! munge_ok; then
   munge_ok || die "munge -n | unmunge fails after starting munged"
 fi
 
-stop_daemon() {  # NAME PIDFILE: stop it by its pid file and wait until it is gone
-  local pid
-  daemon_running "$1" "$2" || return 0
-  pid="$(cat "$2")"
-  kill "$pid" 2>/dev/null
-  for _ in $(seq 100); do [ -d "/proc/$pid" ] || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-}
-
 if ! conf_current; then
   say "writing /etc/slurm/slurm.conf and gres.conf (node $HOST: $CPUS CPUs, gpu:2)"
   # A daemon started with an older configuration would keep it: restart both.
@@ -154,4 +254,4 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 node_idle || die "node $HOST is not idle after 60 s: $(sinfo -h -n "$HOST" -o '%t %E' 2>&1 | head -1)"
-say "cluster up (node $HOST idle, partition debug)"
+finish

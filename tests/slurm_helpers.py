@@ -19,21 +19,39 @@ SCRIPT = REPO / "scripts" / "slurm_local.sh"
 PARTITION = "debug"
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> str:
-    """The partition to submit to, once the cluster is up (installed and started if needed)."""
+TWO_NODES_CONF = "/etc/slurm-two/slurm.conf"  # scripts/slurm_local.sh --two-nodes: nodes n1, n2
+TWO_NODES_PARTITION = "two"
+
+
+def bring_up(*args: str) -> None:
+    """scripts/slurm_local.sh ARGS, or the test skipped with its one-line reason."""
     if os.geteuid() != 0:
         pytest.skip("SLURM tests skipped: scripts/slurm_local.sh must run as root to install and start "
                     "munged, slurmctld and slurmd")
     try:
-        proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900,
+        proc = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=900,
                               stdin=subprocess.DEVNULL, env=dict(os.environ, QUIET="1"))
     except subprocess.TimeoutExpired:
         pytest.skip("SLURM tests skipped: scripts/slurm_local.sh did not finish in 900 s")
     if proc.returncode != 0:
         reason = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no output"])[-1]
         pytest.skip(f"SLURM tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> str:
+    """The partition to submit to, once the cluster is up (installed and started if needed)."""
+    bring_up()
     return PARTITION
+
+
+@pytest.fixture
+def two_nodes(monkeypatch) -> str:
+    """The partition of the second, two-node cluster (up, both nodes idle); this test's commands,
+    and the jobs it submits (sbatch passes the environment on), talk to it through SLURM_CONF."""
+    bring_up("--two-nodes")
+    monkeypatch.setenv("SLURM_CONF", TWO_NODES_CONF)
+    return TWO_NODES_PARTITION
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from test_faults_jobs import _monitor
 from test_tui_support import sync
-from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines, tiny_launch_args,
-                              wait_done, wait_for)
+from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines, slow_loading,
+                              tiny_launch_args, wait_done, wait_for)
 
 pytestmark = needs_stack
 
@@ -117,10 +117,7 @@ def test_a_stop_in_the_middle_of_the_save_leaves_the_previous_checkpoint_valid(t
     # last_checkpoint still names the epoch's checkpoint, whole; the half-made one has no final name.
     assert Path((run_dir / "last_checkpoint").read_text().strip()) == epoch_1
     assert not list(run_dir.glob("checkpoint_iter_*.pth"))
-    probe = subprocess.run([sys.executable, "-c", "import sys, torch; c = torch.load(sys.argv[1], weights_only=False,"
-                            " map_location='cpu'); print(c['meta']['epoch'])", str(epoch_1)],
-                           capture_output=True, text=True)
-    assert probe.stdout.strip() == "1", probe.stderr
+    assert loaded_epoch(epoch_1) == 1
     # And the job resumes from it (the leftover partial file is cleared).
     assert run_cli("resume", job["id"], "--json").returncode == 0
     assert wait_done(job["id"]) == "succeeded", explain(run_dir)
@@ -128,6 +125,61 @@ def test_a_stop_in_the_middle_of_the_save_leaves_the_previous_checkpoint_valid(t
     # What the cut save cost: the iterations of epoch 2 trained before it, measured at the restart.
     redone = json.loads(run_cli("jobs", "--json").stdout)["jobs"][0]["redone_per_restart"]
     assert len(redone) == 1 and 0 < redone[0] <= 8, redone
+
+
+def val_rows(run_dir: Path) -> list[dict]:
+    return [row for row in scalars_lines(run_dir) if "coco/bbox_mAP" in row]
+
+
+def test_a_stop_during_evaluation_saves_after_it_and_the_resume_redoes_nothing(tmp_path):
+    small = make_tiny_dataset(tmp_path)  # 16 images: 8 iterations an epoch on 2 ranks; 8 val images
+    iters_per_epoch = 8
+    # The val loader sleeps 3 s an image (4 images a rank): epoch 1's evaluation takes over 12 s.
+    options, env = slow_loading("val_dataloader", seconds=3)
+    result = run_cli("launch", *tiny_launch_args(small, epochs=2, nproc=NPROC, cfg_options=options), env=env)
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    run_dir = Path(job["run_dir"])
+    epoch_1 = run_dir / "epoch_1.pth"
+
+    def pointed() -> Path | None:
+        text = (run_dir / "last_checkpoint").read_text().strip() if (run_dir / "last_checkpoint").exists() else ""
+        return Path(text) if text else None
+
+    # The epoch's checkpoint is written right before the evaluation: the request comes during it.
+    wait_for(lambda: pointed() == epoch_1, 300, "the first epoch's checkpoint")
+    assert not val_rows(run_dir), "the evaluation ended before the request"
+    stop = subprocess.Popen([sys.executable, "-m", "launcher.cli", "stop", job["id"], "--checkpoint", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    # While the evaluation runs with the request pending, last_checkpoint is the epoch's, whole.
+    wait_for(lambda: (run_dir / "checkpoint_request").exists() or stop.poll() is not None, 30, "the request")
+    assert not val_rows(run_dir) and pointed() == epoch_1
+    assert loaded_epoch(epoch_1) == 1
+    out, err = stop.communicate(timeout=300)
+    assert stop.returncode == 0, err
+    saved = json.loads(out)["checkpoint"]
+    # Saved at the first iteration boundary after the evaluation, which ran to its end once.
+    assert saved and (saved["iter"], saved["epoch"], saved["batches_done"]) == (iters_per_epoch + 1, 2, 1), \
+        (saved, explain(run_dir))
+    assert [row["step"] for row in val_rows(run_dir)] == [1]
+    assert pointed() == run_dir / f"checkpoint_iter_{iters_per_epoch + 1}.pth" and epoch_1.exists()
+    assert loaded_epoch(pointed()) == 1  # MMEngine's meta of an iteration save: the epoch it is in, 0-based
+
+    assert run_cli("resume", job["id"], "--json", env=env).returncode == 0
+    assert wait_done(job["id"]) == "succeeded", explain(run_dir)
+    # Nothing redone: every iteration trained once, epoch 1 evaluated once, then epoch 2.
+    assert train_iters(run_dir) == list(range(1, 2 * iters_per_epoch + 1))
+    assert [row["step"] for row in val_rows(run_dir)] == [1, 2]
+    assert json.loads(run_cli("jobs", "--json").stdout)["jobs"][0]["redone_per_restart"] == [0]
+
+
+def loaded_epoch(checkpoint: Path) -> int:
+    """The meta epoch of CHECKPOINT as torch loads it in another process (a whole file loads)."""
+    probe = subprocess.run([sys.executable, "-c", "import sys, torch; c = torch.load(sys.argv[1], weights_only=False,"
+                            " map_location='cpu'); print(c['meta']['epoch'])", str(checkpoint)],
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    return int(probe.stdout.strip())
 
 
 @sync

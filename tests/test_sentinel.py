@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import run_cli
 from notify_receiver import Receiver, closed_port
 from launcher import paths
 from launcher.jobs import identity, registry
@@ -38,9 +38,10 @@ from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: E40
 from test_faults_jobs import workers  # noqa: E402
 from test_slurm_cluster import slurm_launch  # noqa: E402
 from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines,  # noqa: E402
-                              job_status, tiny_launch_args, wait_done, wait_for)
+                              job_status, slow_loading, tiny_launch_args, wait_done, wait_for)
 
 TOKEN = "s3ntinelT0kenQ"
+STALL_GRACE = ("--stall-grace", "10")  # the stall tests wait 10 s past the log intervals, not 30
 # torchrun's ChildFailedError report (torch.distributed.elastic.multiprocessing.errors), rank 1 killed.
 FAILURE_REPORT = """[W] Sending process 4240 closing signal SIGTERM
 ==========================================================
@@ -311,8 +312,10 @@ def test_a_demo_job_left_alone_notifies_its_best_map_and_an_unreachable_target_i
 @pytest.mark.training
 def test_a_stopped_rank_is_stalled_with_every_ranks_stacks_then_killed_is_one_failed_message_naming_it(
         tiny_data, receiver):
-    job = launch(*tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN))
+    # --stall-grace 10: stalled 10 s past three log intervals of silence, not the default 30 s.
+    job = launch(*tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN), *STALL_GRACE)
     job_id, run_dir = job["id"], Path(job["run_dir"])
+    assert json.loads((run_dir / "plan.json").read_text())["stall_grace_s"] == 10
     wait_for(lambda: len(workers(job_id)) == 2 and len(scalars_lines(run_dir)) >= 3, 300, "both ranks training")
     victim = workers(job_id)[1]
     victim.send_signal(signal.SIGSTOP)  # a hung rank: rank 0 waits for it in a collective
@@ -348,7 +351,7 @@ def test_on_stall_stop_stops_the_hung_job_after_its_stack_dump(tiny_data, receiv
     job is stopped like `frcnn-tui stop` would (no process of it left), and says so."""
     # FRCNN_TUI_STACKS=faulthandler: the dump that needs no ptrace (the other stall test has py-spy's).
     result = run_cli("launch", *tiny_launch_args(tiny_data, epochs=3), "--notify", receiver.url(TOKEN),
-                     "--on-stall", "stop", env={"FRCNN_TUI_STACKS": "faulthandler"})
+                     "--on-stall", "stop", *STALL_GRACE, env={"FRCNN_TUI_STACKS": "faulthandler"})
     assert result.returncode == 0, result.stderr
     job = json.loads(result.stdout)
     job_id, run_dir = job["id"], Path(job["run_dir"])
@@ -438,10 +441,8 @@ def test_a_real_run_with_a_slow_dataset_is_called_input_bound_in_events_and_watc
     """A user's own slow loader (tests/slow_data_plugin.py: 2 s an image, registered in mmdet's
     TRANSFORMS and imported through custom_imports, as a user adds a transform) in the main
     process: the sentinel of the real job writes one input-bound event naming data_time."""
-    result = run_cli("launch", *tiny_launch_args(tiny_data, epochs=2, nproc=1, cfg_options=(
-        "custom_imports.imports=[slow_data_plugin]", "custom_imports.allow_failed_imports=False",
-        "train_dataloader.dataset.pipeline.0.type=SlowLoadImageFromFile", "train_dataloader.num_workers=0")),
-        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")]))})
+    options, env = slow_loading("train_dataloader", seconds=2)
+    result = run_cli("launch", *tiny_launch_args(tiny_data, epochs=2, nproc=1, cfg_options=options), env=env)
     assert result.returncode == 0, result.stderr
     job = json.loads(result.stdout)
     job_id, run_dir = job["id"], Path(job["run_dir"])

@@ -27,11 +27,12 @@ def tiny_data(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
-def slurm_launch(data_root: Path, *extra: str, epochs: int = 2, env: dict | None = None) -> dict:
-    args = tiny_launch_args(data_root, epochs=epochs)
+def slurm_launch(data_root: Path, *extra: str, epochs: int = 2, env: dict | None = None, nproc: int = 2,
+                 partition: str = PARTITION, cfg_options: tuple[str, ...] = ()) -> dict:
+    args = tiny_launch_args(data_root, epochs=epochs, nproc=nproc, cfg_options=cfg_options)
     # --cfg-options is the last flag of the tiny args (nargs="+"): SLURM flags go before it.
     cut = args.index("--cfg-options")
-    result = run_cli("launch", *args[:cut], "--slurm", "--partition", PARTITION, *extra, *args[cut:],
+    result = run_cli("launch", *args[:cut], "--slurm", "--partition", partition, *extra, *args[cut:],
                      CHECKPOINT_EVERY_EPOCH, env=env)  # sbatch passes its environment on to the job
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

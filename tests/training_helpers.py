@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -41,6 +42,17 @@ def tiny_launch_args(data_root: Path, epochs: int = 1, nproc: int = 2, *, imgs_p
     return ["--preset", "demo-cpu", "--cpu", "--nproc", str(nproc), "--seed", "0", data_flag, str(data_root),
             "--imgs-per-gpu", str(imgs_per_gpu), "--force", "--json", "--cfg-options", f"train_cfg.max_epochs={epochs}",
             "default_hooks.logger.interval=1", f"param_scheduler.0.end={warmup_iters}", *cfg_options]
+
+
+def slow_loading(dataloader: str, seconds: float = 2) -> tuple[tuple[str, ...], dict]:
+    """The --cfg-options and the environment that make DATALOADER ("train_dataloader",
+    "val_dataloader") load each image SECONDS late, through tests/slow_data_plugin.py imported
+    as a user imports their own transform (custom_imports, this folder on the job's PYTHONPATH)."""
+    options = ("custom_imports.imports=[slow_data_plugin]", "custom_imports.allow_failed_imports=False",
+               f"{dataloader}.dataset.pipeline.0.type=SlowLoadImageFromFile", f"{dataloader}.num_workers=0")
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")])),
+           "SLOW_DATA_DELAY_S": str(seconds)}
+    return options, env
 
 
 def launch(*args: str) -> dict:
