@@ -24,10 +24,13 @@ from tui.styles import use_styles
 from tui.threads import run_detached
 from tui.visibility import screen_visible
 from tui.widgets.key_bar import KeyBar
-from tui.widgets.tables import CellTable
+from tui.widgets.tables import WindowTable
 from tui.widgets.title_bar import TitleBar
 
 MARK = "●"
+# Rows built in the table at once: a screenful many times over, a small part of ten thousand jobs
+# (tui.widgets.tables.WindowTable); the window moves with the cursor.
+WINDOW = 120
 
 
 def load_job_rows(job_list: Any) -> tuple[list[tuple[Any, dict]], list[str]]:
@@ -96,6 +99,7 @@ class JobsScreen(Screen):
         self._shown: dict[str, tuple[tuple, str]] = {}  # job id -> (its cells, its start) as last written
         self._detail: Content | str | None = None  # the detail line, as last written
         self._all: list[tuple[Any, dict]] = []  # every job, newest first, as last loaded
+        self._start = 0  # the table's first row: this index in the jobs the filter line selects
         self._filter: list[str] = []  # the filter line's words
         # job id -> (row, (marked, its unread events), its cells)
         self._cell_cache: dict[str, tuple[dict, tuple[bool, str], tuple]] = {}
@@ -105,7 +109,7 @@ class JobsScreen(Screen):
         with Vertical(id="jobs-box"):
             yield Input(placeholder="filter: words of a name, preset or status (esc: clear)", id="jobs-filter",
                         compact=True)
-            yield CellTable(id="jobs", cursor_type="row")
+            yield WindowTable(id="jobs", cursor_type="row")
             yield Static(id="job-detail")
         yield KeyBar()
 
@@ -167,14 +171,18 @@ class JobsScreen(Screen):
         self._show_jobs("\n".join(message.warnings) if message.warnings else
                         "No jobs yet. Pick a preset on Home (h), check the plan, launch with ctrl+l.")
 
-    def _show_jobs(self, empty: str = "No jobs yet.") -> None:
-        """The table (as the filter line selects), its count and the detail line; EMPTY with no job at all."""
-        shown = self._fill_table()
+    def _show_jobs(self, empty: str = "No jobs yet.", start: int | None = None, cursor: int | None = None) -> None:
+        """The table (as the filter line selects), its count and the detail line; EMPTY with no job at all.
+        START, CURSOR: where the table's window of rows starts and its cursor is (_fill_table)."""
+        shown = self._fill_table(start, cursor)
         self.refresh_bindings()  # a job's status may have changed under the cursor
         box = self.query_one("#jobs-box")
         subtitle = f"{len(self.jobs)} job(s), {sum(r['status'] == 'running' for _, r in self.jobs.values())} running"
         if self._filter:
             subtitle = f"{shown} of {subtitle}"
+        table = self.query_one("#jobs", WindowTable)
+        if table.before or table.after:  # the scroll bar is the window's: say where it is in the list
+            subtitle = f"rows {self._start + 1}–{self._start + table.row_count} (ctrl+home/end: first/last) · {subtitle}"
         if box.border_subtitle != subtitle:  # setting it repaints the whole box, the table inside included
             box.border_subtitle = subtitle
         if not self.jobs:
@@ -196,16 +204,27 @@ class JobsScreen(Screen):
                 "-" if row.get("reference_ap") is None else f"{row['reference_ap']:.1f}",
                 row["devices"])
 
-    def _fill_table(self) -> int:
+    def _fill_table(self, start: int | None = None, cursor: int | None = None) -> int:
         """Only the cells that changed are written (each repaint is bytes over an SSH link); the
-        table is built again only when its rows are not the same jobs in the same order.
-        Returns how many jobs it shows."""
-        table = self.query_one("#jobs", DataTable)
+        table is built again only when its rows are not the same jobs in the same order. It holds
+        a window of WINDOW rows of the jobs the filter line selects (WindowTable): from START (by
+        default where it was, moved only as far as keeps the highlighted job on its table row),
+        the cursor on the job at index CURSOR (by default the highlighted job).
+        Returns how many jobs the filter line selects."""
+        table = self.query_one("#jobs", WindowTable)
         now = self.app.clock()
+        selected = [(r, row) for r, row in self._all if not self._filter or matches(r, row, self._filter)]
+        current = self.highlighted_id
+        if start is None:
+            start = self._start
+            if current in self._shown:  # new jobs above it: the window follows it out of view only
+                at = next((i for i, (r, _) in enumerate(selected) if r.id == current), None)
+                if at is not None and not start <= at < start + WINDOW:
+                    start = at - table.cursor_row
+        start = max(0, min(start, len(selected) - WINDOW))
+        window = selected[start:start + WINDOW]
         shown, cache = {}, {}
-        for record, row in self._all:
-            if self._filter and not matches(record, row, self._filter):
-                continue
+        for record, row in window:
             # A kept row is the same object from one refresh to the next: its cells are too.
             marks = (record.id in self.marked, self.app.seen_events.unread(record.id, row))
             kept = self._cell_cache.get(record.id)
@@ -214,12 +233,18 @@ class JobsScreen(Screen):
             cache[record.id] = kept
             shown[record.id] = (kept[2], ago_minutes(row.get("started_at"), now))
         self._cell_cache = cache
+        self._start = start
         if list(shown) != list(self._shown):
-            current = self.highlighted_id
+            # Where the cursor is on screen, so the moved window shows its job at the same place.
+            on_screen = table.cursor_row - round(table.scroll_y)
+            table.before = table.after = 0  # no Edge while the rows are built again
             table.clear()
             for job_id, (cells, started) in shown.items():
                 table.add_row(*cells, started, key=job_id)
-            if current in shown:
+            if cursor is not None:  # the window moved under the cursor: its job stays where it was on screen
+                table.move_cursor(row=cursor - start, scroll=False)
+                self.call_after_refresh(table.scroll_to, y=max(0, cursor - start - on_screen), animate=False)
+            elif current in shown:
                 table.move_cursor(row=table.get_row_index(current))
         else:
             columns = [c.key for c in table.ordered_columns]
@@ -231,8 +256,21 @@ class JobsScreen(Screen):
                             table.update_cell(job_id, column, new)
                 if started != old_started:
                     table.update_cell(job_id, "started", started)
+        table.before, table.after = start, len(selected) - start - len(window)
         self._shown = shown
-        return len(shown)
+        return len(selected)
+
+    def on_window_table_edge(self, event: WindowTable.Edge) -> None:
+        """The window moved: centred on the cursor near its end, or at the first or last job."""
+        table = event.table
+        total = table.before + table.row_count + table.after
+        if event.where == "first":
+            self._show_jobs(start=0, cursor=0)
+        elif event.where == "last":
+            self._show_jobs(start=total - WINDOW, cursor=total - 1)
+        else:
+            at = self._start + table.cursor_row
+            self._show_jobs(start=at - WINDOW // 2, cursor=at)
 
     def action_filter(self) -> None:
         box = self.query_one("#jobs-box")
@@ -242,6 +280,7 @@ class JobsScreen(Screen):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "jobs-filter":
             self._filter = event.value.lower().split()
+            self._start = 0  # the newest jobs that match first
             self._show_jobs()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.message import Message
 from textual.widgets import DataTable
 
 
@@ -38,3 +39,47 @@ class CellTable(DataTable):
         self._data[row_key][column.key] = value
         self._update_count += 1
         self.refresh_row(self.get_row_index(row_key))
+
+
+class WindowTable(CellTable):
+    """A CellTable that holds a window of a longer list (ten thousand jobs): DataTable measures
+    every cell of each row it is given (~1 ms a row here), so its owner gives it only the rows
+    around the cursor and moves the window when this table asks (``Edge``): the cursor within
+    EDGE rows of a window end with more rows beyond it, or the first or last row of the whole
+    list asked for (ctrl+home, ctrl+end)."""
+
+    EDGE = 10
+
+    class Edge(Message):
+        """WHERE: "near" (the cursor near a window end: centre the window on it), "first", "last"."""
+
+        def __init__(self, table: "WindowTable", where: str) -> None:
+            super().__init__()
+            self.table = table
+            self.where = where
+
+        @property
+        def control(self) -> "WindowTable":
+            return self.table
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.before = self.after = 0  # rows of the whole list above and below the window (the owner's)
+
+    def action_scroll_top(self) -> None:
+        if self.before:
+            self.post_message(self.Edge(self, "first"))
+        else:
+            super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        if self.after:
+            self.post_message(self.Edge(self, "last"))
+        else:
+            super().action_scroll_bottom()
+
+    def watch_cursor_coordinate(self, old_coordinate, new_coordinate) -> None:
+        super().watch_cursor_coordinate(old_coordinate, new_coordinate)
+        row = new_coordinate.row
+        if (self.after and row >= self.row_count - self.EDGE) or (self.before and row < self.EDGE):
+            self.post_message(self.Edge(self, "near"))
