@@ -40,6 +40,18 @@ CPUS="$(nproc)"
 # across runs (free memory is not, and a changing value would restart the daemons every time).
 MEM_MIB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 
+# What both clusters' configurations say alike: process tracking, scheduling, a node back in service.
+shared_conf() {
+  cat <<'EOF'
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+EOF
+}
+
 desired_conf() {
   cat <<EOF
 # Written by frcnn-tui's scripts/slurm_local.sh: a one-node test cluster.
@@ -51,12 +63,7 @@ StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldPidFile=/run/slurm/slurmctld.pid
 SlurmdPidFile=/run/slurm/slurmd.pid
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
+$(shared_conf)
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 AccountingStorageType=accounting_storage/none
@@ -118,12 +125,7 @@ StateSaveLocation=/var/spool/slurmctld-two
 SlurmdSpoolDir=/var/spool/slurmd-%n
 SlurmctldPidFile=/run/slurm/slurmctld-two.pid
 SlurmdPidFile=/run/slurm/slurmd-%n.pid
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
+$(shared_conf)
 # A node whose slurmd stops answering is down after 10 s (300 by default), its jobs NODE_FAIL.
 SlurmdTimeout=10
 # Job ids far from the first cluster's: the batch script derives its rendezvous port from the id.
