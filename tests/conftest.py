@@ -80,3 +80,12 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """The tiny generated COCO-format set (training_helpers.TINY) the real-training tests train on:
+    made once, read only (no test writes into it); a test that needs another size makes its own."""
+    from training_helpers import make_tiny_dataset  # it imports this module: not at its top
+
+    return make_tiny_dataset(tmp_path_factory.mktemp("data"))

@@ -28,16 +28,11 @@ from launcher.jobs import identity, registry
 from test_faults_terminal import (START_FORMS, run_tui_over_ssh, sshd, start_in_tmux, tmux_screen,  # noqa: F401
                                   wait_all_gone, wait_tui_up)
 from test_tui_support import screen_text, sync
-from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, scalars_lines,
+from training_helpers import (explain, job_status, launch, needs_stack, scalars_lines,
                               tiny_launch_args, wait_done, wait_for)
 
 pytestmark = [needs_stack, pytest.mark.training]
 STALL_GRACE_S = 10  # launch --stall-grace: the hung rank is called stalled 10 s past three log intervals, not 30
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def workers(job_id: str) -> dict[int, psutil.Process]:

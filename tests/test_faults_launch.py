@@ -18,14 +18,9 @@ import pytest
 
 from conftest import REPO, run_cli
 from launcher.jobs import identity, launch_journal
-from training_helpers import launch, make_tiny_dataset, needs_stack, tiny_launch_args, wait_for
+from training_helpers import launch, needs_stack, tiny_launch_args, wait_for
 
 pytestmark = [needs_stack, pytest.mark.training]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def registry_ids() -> set[str]:

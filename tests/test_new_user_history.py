@@ -17,13 +17,8 @@ from conftest import run_cli
 from launcher.jobs import registry
 from test_tui_support import T0, add_job, make_app, screen_text, sync, wait_for as wait_on_screen
 from tui.screens.monitor import MonitorScreen
-from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, tiny_launch_args,
+from training_helpers import (explain, job_status, launch, needs_stack, tiny_launch_args,
                               wait_done, wait_for)
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def _watch_json(job_id: str) -> dict:

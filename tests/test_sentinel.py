@@ -37,7 +37,7 @@ from test_tui_support import wait_for as tui_wait_for  # noqa: E402
 from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: E402,F401
 from test_faults_jobs import workers  # noqa: E402
 from test_slurm_cluster import slurm_launch  # noqa: E402
-from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines,  # noqa: E402
+from training_helpers import (explain, launch, needs_stack, scalars_lines,  # noqa: E402
                               job_status, slow_loading, tiny_launch_args, wait_done, wait_for)
 
 TOKEN = "s3ntinelT0kenQ"
@@ -252,11 +252,6 @@ async def test_the_monitors_stacks_tab_shows_where_each_rank_waits_once_a_dump_e
 
 
 # -- real demo jobs -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def _printed_and_logged(job_id: str, run_dir: Path, *outputs: str) -> str:

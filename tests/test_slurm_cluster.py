@@ -15,16 +15,11 @@ import pytest
 from conftest import run_cli
 from launcher.jobs import identity
 from slurm_helpers import PARTITION, cancel_leftovers, job_row, slurm_cluster, squeue_ids, wait_row  # noqa: F401
-from training_helpers import explain, make_tiny_dataset, needs_stack, scalars_lines, tiny_launch_args, wait_for
+from training_helpers import explain, needs_stack, scalars_lines, tiny_launch_args, wait_for
 
 # A checkpoint every epoch, so a stop or a requeue after epoch 1 has one to resume from.
 CHECKPOINT_EVERY_EPOCH = "default_hooks.checkpoint.interval=1"
 TRAIN_EPOCH = re.compile(r"Epoch\(train\)\s+\[(\d+)\]")  # MMEngine's "Epoch(train)  [2][ 3/8]"
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def slurm_launch(data_root: Path, *extra: str, epochs: int = 2, env: dict | None = None, nproc: int = 2,

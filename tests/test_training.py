@@ -18,15 +18,10 @@ from launcher.monitor.metrics import JobMetrics
 from launcher.monitor.run_follower import catch_up, planned_warmup_iters
 from launcher.monitor.workdir import WorkDirTailer
 from launcher.planning.plan import free_port
-from training_helpers import (explain, job_status, launch, make_tiny_dataset, needs_stack, scalars_lines,
+from training_helpers import (explain, job_status, launch, needs_stack, scalars_lines,
                               tiny_launch_args, wait_done, wait_for)
 
 pytestmark = [needs_stack, pytest.mark.training]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return make_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def test_train_entry_under_torchrun_trains_and_checkpoints(tiny_data, tmp_path):
