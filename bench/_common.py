@@ -175,12 +175,14 @@ def _job_alive(job: dict[str, Any]) -> bool:
 def wait_job(job: dict[str, Any], env: dict[str, str], timeout: float) -> str:
     """Wait for a launched job to end, then ask `frcnn-tui jobs --json` for its status.
 
-    While it runs only the run dir's exit_status file and the pid are looked at (a stat a
-    second): polling `frcnn-tui jobs --json` itself would start a Python process every few
-    seconds and steal CPU from the very training being measured."""
+    While it runs only its pid is looked at (once a second): polling `frcnn-tui jobs --json`
+    itself would start a Python process every few seconds and steal CPU from the very training
+    being measured."""
     run_dir = Path(job["run_dir"])
     deadline = time.monotonic() + timeout
-    while not (run_dir / "exit_status").exists() and _job_alive(job):
+    # Until the job's script has ended, not only its training: launch.sh writes exit_status, then
+    # waits for the job's sentinel (its last notifications), and the job is `running` till then.
+    while _job_alive(job):
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job['id']} still running after {timeout:.0f} s ({run_dir})")
         time.sleep(1.0)
