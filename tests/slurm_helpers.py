@@ -67,6 +67,16 @@ def cancel_leftovers(frcnn_home):
                 backends.stop(record, grace=5)
 
 
+def start_requeued_now(slurm_job_id: str) -> None:
+    """Let a requeued job (seen pending again) start now rather than after SLURM's hold of about
+    two minutes (Reason=BeginTime). Not within the second of its requeue: slurmd refuses a job
+    whose new credential was made in the second its last one was revoked (credential times are
+    whole seconds; slurmctld.log: "Killing non-startable batch JobId=N: Job credential revoked"),
+    and the job then ends FAILED without running again. SLURM's own hold is what avoids it."""
+    time.sleep(2.0)
+    subprocess.run(["scontrol", "update", f"JobId={slurm_job_id}", "StartTime=now"], check=True, capture_output=True)
+
+
 def squeue_ids() -> list[str]:
     out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout
     return out.split()

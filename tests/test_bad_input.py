@@ -328,7 +328,7 @@ def test_a_broken_config_toml_is_one_line(capsys, frcnn_home, case, raw):
 def test_the_jobs_screen_loads_past_a_wrong_typed_entry_and_compare_shows_a_bad_plan(fake_gpus):
     import asyncio
 
-    from test_tui_support import add_job, make_app, screen_text, wait_for
+    from tui_support import add_job, make_app, screen_text, wait_for
     from tui.screens.compare import CompareScreen
 
     fake_gpus("eight")

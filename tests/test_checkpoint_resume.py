@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from test_faults_jobs import _monitor
-from test_tui_support import sync
+from tui_support import sync
 from training_helpers import (explain, launch, make_tiny_dataset, needs_stack, scalars_lines, slow_loading,
                               tiny_launch_args, wait_done, wait_for)
 
@@ -185,7 +185,7 @@ def loaded_epoch(checkpoint: Path) -> int:
 @sync
 async def test_the_tui_stop_dialog_offers_checkpoint_then_stop(data):
     from launcher.jobs import job_status, registry, status_words
-    from test_tui_support import make_app, open_monitor, wait_for as pilot_wait
+    from tui_support import make_app, open_monitor, wait_for as pilot_wait
     from tui.screens.dialogs import StopDialog
 
     job = launch_recorded(data)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from data_helpers import class_names, roboflow_from
 from test_tui_tmux import tmux  # noqa: F401  the fixture: a tmux server of its own
-from test_tui_support import make_app, open_demo_plan, screen_text, sync, wait_for
+from tui_support import make_app, open_demo_plan, screen_text, sync, wait_for
 from training_helpers import make_tiny_dataset
 from tui.screens.plan import PlanScreen
 

@@ -13,7 +13,7 @@ from launcher.jobs import registry
 from launcher.sentinel import events, presence
 from test_identity import detached, entry, reap  # noqa: F401
 from test_sentinel import logged_run, start_sentinel
-from test_tui_support import add_job
+from tui_support import add_job
 from tui.event_toasts import EventFeed
 
 

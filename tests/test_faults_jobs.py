@@ -27,7 +27,7 @@ from conftest import REPO, run_cli
 from launcher.jobs import identity, registry
 from test_faults_terminal import (START_FORMS, run_tui_over_ssh, sshd, start_in_tmux, tmux_screen,  # noqa: F401
                                   wait_all_gone, wait_tui_up)
-from test_tui_support import screen_text, sync
+from tui_support import screen_text, sync
 from training_helpers import (explain, job_status, launch, needs_stack, scalars_lines,
                               tiny_launch_args, wait_done, wait_for)
 

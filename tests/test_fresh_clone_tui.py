@@ -23,7 +23,7 @@ import pytest
 
 from conftest import GPU_SCENARIOS, REPO
 from launcher.stack import setup_status
-from test_tui_support import make_app, screen_text, sync, wait_for
+from tui_support import make_app, screen_text, sync, wait_for
 from test_tui_tmux import TMUX, Tmux
 from tui.screens.plan import PlanScreen
 

@@ -10,7 +10,7 @@ import pytest
 
 from launcher import paths
 from launcher.jobs import registry
-from test_tui_support import add_job, make_app, sync, wait_for
+from tui_support import add_job, make_app, sync, wait_for
 
 NOW = time.time()
 

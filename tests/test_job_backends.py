@@ -21,7 +21,7 @@ from launcher.jobs.slurm.jobs import SlurmBackend
 from launcher.jobs.slurm.script import SlurmSpec
 from launcher.planning.checklist import FAIL, PASS, WAITING, Check
 from slurm_helpers import slurm_cluster  # noqa: F401  (the fixture)
-from test_tui_support import add_job
+from tui_support import add_job
 
 
 def slurm_record(job_id: str, **fields) -> registry.JobRecord:

@@ -4,7 +4,7 @@ place is one line. Real CLI processes (tests/conftest.run_cli)."""
 
 from __future__ import annotations
 
-from test_tui_support import add_job
+from tui_support import add_job
 
 
 def test_report_to_an_existing_file_or_proc_is_one_line(cli, tmp_path):
@@ -129,7 +129,7 @@ def test_the_plan_screens_summary_says_what_will_run(fake_gpus, tmp_path):
 
     from textual.widgets import Input, Static
 
-    from test_tui_support import make_app, wait_for
+    from tui_support import make_app, wait_for
     from tui.screens.plan import PlanScreen
 
     fake_gpus("none")

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_cli
 from launcher.jobs import registry
-from test_tui_support import T0, add_job, make_app, screen_text, sync, wait_for as wait_on_screen
+from tui_support import T0, add_job, make_app, screen_text, sync, wait_for as wait_on_screen
 from tui.screens.monitor import MonitorScreen
 from training_helpers import (explain, job_status, launch, needs_stack, tiny_launch_args,
                               wait_done, wait_for)
@@ -89,7 +89,7 @@ def test_a_monitor_open_across_the_stop_and_the_resume_drops_the_old_attempts_er
     from launcher.monitor import attempt_notes
     from launcher.monitor.metrics import JobMetrics
     from launcher.monitor.workdir import WorkDirTailer
-    from test_tui_support import write_run
+    from tui_support import write_run
 
     run_dir = write_run(tmp_path / "run", epochs=2, traceback=True)  # the first attempt raised
     (run_dir / "last_checkpoint").write_text(str(run_dir / "epoch_2.pth"))

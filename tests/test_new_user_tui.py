@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import add_job, make_app, open_monitor, screen_text, settle, sync, wait_for
+from tui_support import add_job, make_app, open_monitor, screen_text, settle, sync, wait_for
 from tui.screens.home import HomeScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen

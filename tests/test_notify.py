@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import modules_after, run_cli
-from test_tui_support import make_app, screen_text, sync, wait_for
+from tui_support import make_app, screen_text, sync, wait_for
 from notify_receiver import Receiver, closed_port
 from launcher.sentinel import notify
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import run_cli
 from launcher.jobs import registry
 from test_tui_app import settle
-from test_tui_support import TS, add_job, make_app, screen_text, sync, wait_for
+from tui_support import TS, add_job, make_app, screen_text, sync, wait_for
 from tui.screens.monitor import MonitorScreen
 
 JOB = "20261207-040000-cccc"

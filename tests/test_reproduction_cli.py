@@ -146,7 +146,7 @@ def test_watch_job_report_and_compare(cli, tmp_path):
 
 
 def test_report_of_a_running_job_says_so(cli):
-    from test_tui_support import add_job
+    from tui_support import add_job
 
     cli("reference", "add", "zoo-r50", str(ZOO_JSON), "--preset", "r50-fpn-1x")
     record = add_job("20261129-093000-cccc", status="running", epochs=4)

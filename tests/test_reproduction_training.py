@@ -30,12 +30,12 @@ def _json(result) -> dict:
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
+def learning_data(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("data"), **DATA)
 
 
-def test_doubled_lr_falls_behind_the_reference_run(tiny_data):
-    args = tiny_launch_args(tiny_data, epochs=EPOCHS, **RECIPE)
+def test_doubled_lr_falls_behind_the_reference_run(learning_data):
+    args = tiny_launch_args(learning_data, epochs=EPOCHS, **RECIPE)
     first = launch(*args, "--name", "tiny-ref")
     assert wait_done(first["id"], timeout=600) == "succeeded", explain(Path(first["run_dir"]))
     ref = _json(run_cli("reference", "add", "tiny-ref", first["id"], "--preset", "demo-cpu", "--json"))

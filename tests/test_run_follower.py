@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).with_name("data")))
 
 from mmlog import Run, train_record, train_text_line, val_record  # noqa: E402
-from test_tui_support import make_app, open_monitor, screen_text, settle, sync  # noqa: E402
+from tui_support import make_app, open_monitor, screen_text, settle, sync  # noqa: E402
 
 from launcher import paths, run_files  # noqa: E402
 from launcher.jobs import registry  # noqa: E402

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).with_name("data")))
 
 from mmlog import Run, train_record, val_record  # noqa: E402
 from test_identity import detached, entry, reap  # noqa: E402,F401
-from test_tui_support import add_job, make_app, open_monitor, screen_text, sync  # noqa: E402
-from test_tui_support import wait_for as tui_wait_for  # noqa: E402
+from tui_support import add_job, make_app, open_monitor, screen_text, sync  # noqa: E402
+from tui_support import wait_for as tui_wait_for  # noqa: E402
 from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: E402,F401
 from test_faults_jobs import workers  # noqa: E402
 from test_slurm_cluster import slurm_launch  # noqa: E402

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import run_cli
 from launcher.jobs import identity
-from slurm_helpers import PARTITION, cancel_leftovers, job_row, slurm_cluster, squeue_ids, wait_row  # noqa: F401
+from slurm_helpers import (PARTITION, cancel_leftovers, job_row, slurm_cluster, squeue_ids,  # noqa: F401
+                           start_requeued_now, wait_row)
 from training_helpers import explain, needs_stack, scalars_lines, tiny_launch_args, wait_for
 
 # A checkpoint every epoch, so a stop or a requeue after epoch 1 has one to resume from.
@@ -39,7 +40,7 @@ def epochs_logged(run_dir: Path) -> set[int]:
 
 async def monitor_text(job_id: str, expected: str) -> str:
     """The TUI's Monitor of JOB_ID (opened from the Jobs screen) once it shows EXPECTED."""
-    from test_tui_support import make_app, screen_text, wait_for as wait_on_screen
+    from tui_support import make_app, screen_text, wait_for as wait_on_screen
     from tui.screens.monitor import MonitorScreen
 
     app = make_app(slurm=True)
@@ -209,9 +210,7 @@ def test_requeued_job_restarts_and_resumes_from_its_checkpoint(slurm_cluster, ti
                    "SLURM to queue it again")
     assert row["slurm_job_id"] == job["slurm_job_id"] and "restarts 1" in row["slurm_state"]
     assert "restarts 1" in asyncio.run(monitor_text(job["id"], "restarts 1"))  # the TUI's Monitor shows it
-    # SLURM holds a requeued job back for about two minutes (Reason=BeginTime); let it start now.
-    subprocess.run(["scontrol", "update", f"JobId={job['slurm_job_id']}", "StartTime=now"], check=True,
-                   capture_output=True)
+    start_requeued_now(job["slurm_job_id"])  # not after SLURM's hold of about two minutes
     wait_for(lambda: "restart 1" in (run_dir / "stdout.log").read_text(), 180, "the restarted job to start", poll=1)
     # It resumed by itself: the epochs trained after the restart start at 2, not 1.
     def epochs_after_restart() -> set[int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from slurm_helpers import cancel_leftovers, slurm_cluster, wait_row  # noqa: F401
+from slurm_helpers import cancel_leftovers, slurm_cluster, start_requeued_now, wait_row  # noqa: F401
 from test_checkpoint_resume import samples, train_iters
 from test_slurm_cluster import slurm_launch
 from training_helpers import explain, make_tiny_dataset, needs_stack, wait_for
@@ -48,8 +48,7 @@ def release_requeued(job: dict) -> dict:
     (Reason=BeginTime): let it start now."""
     row = wait_row(job["id"], lambda r: (r["restarts"] or 0) >= 1 and r["status"] == "pending", 180,
                    "the job to requeue itself", poll=1)
-    subprocess.run(["scontrol", "update", f"JobId={job['slurm_job_id']}", "StartTime=now"], check=True,
-                   capture_output=True)
+    start_requeued_now(job["slurm_job_id"])
     return row
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import run_cli
 from launcher.jobs import job_status, registry, status_words
 from slurm_helpers import PARTITION, cancel_leftovers, slurm_cluster, squeue_ids  # noqa: F401
-from test_tui_support import make_app, screen_text, sync, wait_for
+from tui_support import make_app, screen_text, sync, wait_for
 from training_helpers import make_tiny_dataset, needs_stack
 from tui.app import FrcnnApp
 from tui.screens.dialogs import ConfirmDialog

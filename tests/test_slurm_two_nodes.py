@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from slurm_helpers import TWO_NODES_CONF, cancel_leftovers, two_nodes, wait_row  # noqa: F401
+from slurm_helpers import TWO_NODES_CONF, cancel_leftovers, start_requeued_now, two_nodes, wait_row  # noqa: F401
 from test_checkpoint_resume import samples, train_iters
 from test_slurm_cluster import slurm_launch
 from training_helpers import explain, make_tiny_dataset, needs_stack, slow_loading, wait_for
@@ -77,9 +77,7 @@ def test_a_node_failure_requeues_the_job_which_resumes_with_nothing_redone(two_n
         back = subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh"), "--two-nodes"],
                               capture_output=True, text=True, env=dict(os.environ, QUIET="1"))
         assert back.returncode == 0, back.stderr
-    # SLURM holds a requeued job back about two minutes (BeginTime): let it start now.
-    subprocess.run(["scontrol", "update", f"JobId={job['slurm_job_id']}", "StartTime=now"], check=True,
-                   capture_output=True)
+    start_requeued_now(job["slurm_job_id"])  # not after SLURM's hold of about two minutes
     row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 300, "the resumed job", poll=2)
     assert row["status"] == "succeeded", (row, explain(run_dir))
     assert row["redone_per_restart"] == [0], (row, explain(run_dir))

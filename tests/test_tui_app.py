@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, SelectionList, Static
 from conftest import modules_after
 from launcher.jobs import identity, job_status, registry, status_words
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import add_job, make_app, screen_text, settle, sync, wait_for
+from tui_support import add_job, make_app, screen_text, settle, sync, wait_for
 from tui.screens.dialogs import ConfirmDialog
 from launcher.planning.presets import load_presets
 from tui.screens.home import HomeScreen, preset_rows

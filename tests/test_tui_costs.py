@@ -18,7 +18,7 @@ from textual_plotext.plot import Plot
 
 from conftest import modules_after
 from launcher.jobs import identity, registry
-from test_tui_support import TS, add_job, loss_at, make_app, open_monitor, screen_text, sync, wait_for
+from tui_support import TS, add_job, loss_at, make_app, open_monitor, screen_text, sync, wait_for
 from tui.screens.jobs import JobsScreen
 from tui.screens.monitor import MonitorScreen
 from tui.widgets.charts import LossChart

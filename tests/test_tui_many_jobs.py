@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 
-from test_tui_support import T0, add_job, make_app, screen_text, sync, wait_for
+from tui_support import T0, add_job, make_app, screen_text, sync, wait_for
 
 from launcher import paths
 

@@ -6,7 +6,7 @@ Driven with Textual's Pilot on the simulated 8-GPU inventory; the screen is read
 from __future__ import annotations
 
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import make_app, screen_text, sync, wait_for
+from tui_support import make_app, screen_text, sync, wait_for
 from tui.screens.plan import PlanScreen
 
 

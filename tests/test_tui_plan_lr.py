@@ -13,7 +13,7 @@ from textual.widgets import Input, SelectionList, Static
 
 from launcher.planning.plan import make_plan
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import make_app, sync, wait_for
+from tui_support import make_app, sync, wait_for
 from tui.screens.plan import PlanScreen
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_tui_support import add_job, make_app, sync, wait_for
+from tui_support import add_job, make_app, sync, wait_for
 from tui.screens.jobs import JobsScreen
 
 SIZE = (100, 30)
@@ -82,7 +82,7 @@ async def test_a_new_value_sends_about_its_cell(fake_gpus):
 
 @sync
 async def test_the_monitor_sends_about_the_changed_cells_of_a_new_log_line(fake_gpus):
-    from test_tui_support import open_monitor
+    from tui_support import open_monitor
 
     fake_gpus("eight")
     live = add_job("20261130-120000-cccc", status="running", epochs=1)
@@ -107,7 +107,7 @@ async def test_the_monitor_sends_about_the_changed_cells_of_a_new_log_line(fake_
 
 @sync
 async def test_a_new_loss_point_repaints_the_cells_it_moves_not_the_chart_frame(fake_gpus):
-    from test_tui_support import open_monitor
+    from tui_support import open_monitor
 
     fake_gpus("eight")
     live = add_job("20261130-120000-cccc", status="running", epochs=1)
@@ -138,7 +138,7 @@ async def test_a_new_loss_point_repaints_the_cells_it_moves_not_the_chart_frame(
 
 @sync
 async def test_a_cheap_chart_still_waits_ten_seconds_between_redraws_while_the_job_logs(fake_gpus):
-    from test_tui_support import open_monitor
+    from tui_support import open_monitor
 
     fake_gpus("eight")
     live = add_job("20261130-120000-cccc", status="running", epochs=1)
@@ -154,7 +154,7 @@ async def test_a_cheap_chart_still_waits_ten_seconds_between_redraws_while_the_j
 
 @sync
 async def test_a_summary_that_wraps_still_sends_only_its_changed_cells(fake_gpus):
-    from test_tui_support import open_monitor
+    from tui_support import open_monitor
 
     fake_gpus("eight")
     live = add_job("20261130-120000-cccc", status="running", epochs=1)

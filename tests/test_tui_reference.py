@@ -8,7 +8,7 @@ from conftest import DATA
 from launcher.jobs import registry
 from launcher.references import store
 from launcher.references.sources import read_path
-from test_tui_support import add_job, make_app, screen_text, sync, wait_for
+from tui_support import add_job, make_app, screen_text, sync, wait_for
 from tui.screens.monitor import MonitorScreen
 
 ZOO_JSON = DATA / "references" / "zoo" / "faster_rcnn_r50_fpn_1x_coco_20200130_204655.log.json"

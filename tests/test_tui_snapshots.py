@@ -13,7 +13,7 @@ from textual.widgets import Input
 
 from launcher.jobs import registry
 from recorded_inspection import use_recorded_inspection
-from test_tui_support import NOW, add_job, fake_gpus_env
+from tui_support import NOW, add_job, fake_gpus_env
 from tui.app import FrcnnApp
 from tui.screens.monitor import MonitorScreen
 

@@ -10,7 +10,7 @@ import pytest
 from launcher.jobs import local as jobs
 from launcher.jobs import job_status, registry, status_words
 from test_tui_app import make_app, notes, settle, wait_for
-from test_tui_support import open_demo_plan, screen_text, sync
+from tui_support import open_demo_plan, screen_text, sync
 from training_helpers import make_tiny_dataset, needs_stack
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.monitor import MonitorScreen
