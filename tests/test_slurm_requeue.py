@@ -14,7 +14,7 @@ from conftest import run_cli
 from slurm_helpers import cancel_leftovers, slurm_cluster, start_requeued_now, wait_row  # noqa: F401
 from test_checkpoint_resume import samples, train_iters
 from test_slurm_cluster import slurm_launch
-from training_helpers import explain, make_tiny_dataset, needs_stack, wait_for
+from training_helpers import explain, make_tiny_dataset, needs_stack, slow_loading, wait_for
 
 TRAIN_IMAGES, NPROC, EPOCHS = 24, 2, 2  # slurm_launch's: 2 CPU tasks, 2 epochs
 ITERS_PER_EPOCH = TRAIN_IMAGES // NPROC
@@ -26,13 +26,25 @@ def data(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("data"), train=TRAIN_IMAGES)
 
 
-def into_epoch_1(data_root: Path, *slurm_args: str) -> tuple[dict, Path]:
+@pytest.fixture
+def paced(monkeypatch) -> tuple[str, ...]:
+    """The --cfg-options that make each iteration at least half a second long (a slowed loader):
+    what these tests send after iteration 3 must reach the ranks inside epoch 1 however fast the
+    machine trains (at 0.1 s an iteration, seen on CI, epoch 1 was over before SLURM delivered
+    the warning). Its environment is this test's, so the launch and a `resume` pass it on alike."""
+    options, env = slow_loading("train_dataloader", seconds=0.5)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return options
+
+
+def into_epoch_1(data_root: Path, paced: tuple[str, ...], *slurm_args: str) -> tuple[dict, Path]:
     """A SLURM demo job, once it has trained 3 iterations of its first epoch (rank 0's progress file)."""
-    job = slurm_launch(data_root, *slurm_args)
+    job = slurm_launch(data_root, *slurm_args, cfg_options=paced)
     run_dir = Path(job["run_dir"])
     progress = run_dir / ".trained_iter"
     wait_for(lambda: progress.exists() and progress.read_text().strip() and int(progress.read_text()) >= 3, 300,
-             "three iterations", poll=1)
+             "three iterations", poll=0.2)
     return job, run_dir
 
 
@@ -72,12 +84,13 @@ def test_a_partition_that_cancels_on_preemption_is_named_in_the_checklist(slurm_
 @needs_stack
 @pytest.mark.training
 def test_the_warning_signal_checkpoints_inside_an_epoch_and_the_job_requeues_itself_and_finishes(
-        slurm_cluster, data, cancel_leftovers):
-    job = slurm_launch(data, "--time", "10", "--checkpoint-grace", "120", env={"FRCNN_TUI_TEST_RECORD_SAMPLES": "1"})
+        slurm_cluster, data, paced, cancel_leftovers):
+    job = slurm_launch(data, "--time", "10", "--checkpoint-grace", "120", cfg_options=paced,
+                       env={"FRCNN_TUI_TEST_RECORD_SAMPLES": "1"})
     run_dir = Path(job["run_dir"])
     assert "\n#SBATCH --signal=B:USR1@120\n" in (run_dir / "slurm.sh").read_text()
     wait_for(lambda: (run_dir / "samples" / "rank0.jsonl").exists() and len(samples(run_dir, 0)) >= 3, 300,
-             "three iterations of the first epoch", poll=1)
+             "three iterations of the first epoch", poll=0.2)
     # What SLURM sends 120 s before the time limit (its own timing is coarse, up to a minute early).
     subprocess.run(["scancel", "--batch", "--signal=USR1", job["slurm_job_id"]], check=True, capture_output=True)
     row = release_requeued(job)
@@ -119,9 +132,9 @@ def test_max_restarts_1_stops_a_job_that_always_fails_at_start_with_the_reason(s
 
 @needs_stack
 @pytest.mark.training
-def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redone(slurm_cluster, data,
+def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redone(slurm_cluster, data, paced,
                                                                                   cancel_leftovers):
-    job, run_dir = into_epoch_1(data, "--max-restarts", "0")
+    job, run_dir = into_epoch_1(data, paced, "--max-restarts", "0")
     subprocess.run(["scancel", "--batch", "--signal=USR1", job["slurm_job_id"]], check=True, capture_output=True)
     row = wait_row(job["id"], lambda r: r["status"] not in ("pending", "running"), 180, "the warned job to end")
     assert "not requeued after a checkpoint on SLURM's warning (exit 75): --max-restarts 0 reached" in row["slurm_state"]
@@ -132,10 +145,10 @@ def test_a_warned_job_that_may_not_requeue_is_resumed_by_hand_with_nothing_redon
 
 @needs_stack
 @pytest.mark.training
-def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing(slurm_cluster, data,
+def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing(slurm_cluster, data, paced,
                                                                                  cancel_leftovers):
     """What a preemption with PreemptMode REQUEUE does: SIGTERM now, SIGKILL after KillWait, back in the queue."""
-    job, run_dir = into_epoch_1(data)
+    job, run_dir = into_epoch_1(data, paced)
     subprocess.run(["scontrol", "requeue", job["slurm_job_id"]], check=True, capture_output=True)
     release_requeued(job)
     finishes_with_nothing_redone(job, run_dir)
@@ -143,9 +156,9 @@ def test_a_requeue_without_warning_checkpoints_within_killwait_and_loses_nothing
 
 @needs_stack
 @pytest.mark.training
-def test_stop_checkpoint_of_a_slurm_job_saves_within_killwait_and_resume_redoes_nothing(slurm_cluster, data,
+def test_stop_checkpoint_of_a_slurm_job_saves_within_killwait_and_resume_redoes_nothing(slurm_cluster, data, paced,
                                                                                         cancel_leftovers):
-    job, run_dir = into_epoch_1(data)
+    job, run_dir = into_epoch_1(data, paced)
     result = run_cli("stop", job["id"], "--checkpoint", "--json")
     assert result.returncode == 0, result.stderr
     stopped = json.loads(result.stdout)
