@@ -108,7 +108,8 @@ def test_a_job_outlives_its_watchers_then_a_hung_rank_stalls_it_then_a_killed_ra
     figures = {}
     # -- launched from a shell that is then kill -9'd, with a watch and a TUI following it --
     out = tmp_path / "launch.json"
-    cmd = f"{sys.executable} -m launcher.cli launch --stall-grace {STALL_GRACE_S:g} {' '.join(tiny_launch_args(tiny_data, epochs=60))} > {out}; sleep 600"
+    launch_args = " ".join(["--stall-grace", f"{STALL_GRACE_S:g}", *tiny_launch_args(tiny_data, epochs=60)])
+    cmd = f"{sys.executable} -m launcher.cli launch {launch_args} > {out}; sleep 600"
     shell = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, start_new_session=True, stdin=subprocess.DEVNULL)
     watch, tmux = None, None
     try:

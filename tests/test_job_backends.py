@@ -79,8 +79,8 @@ def test_a_local_job_that_checkpointed_on_a_request_of_its_own_reads_stopped_not
     record = add_job("20261201-000000-cccc", status="failed", gpu_ids=(), cpu=True)
     assert job_status.status(record) == status_words.FAILED  # exit 1
     (record.run_path / registry.EXIT_FILE).write_text(f"{checkpoint_stop.CHECKPOINT_EXIT}\n")
-    (record.run_path / checkpoint_stop.CHECKPOINTED_FILE).write_text(json.dumps({"iter": 5, "epoch": 1, "batches_done": 5,
-                                                                   "checkpoint": "x.pth", "reason": "signal"}))
+    saved = {"iter": 5, "epoch": 1, "batches_done": 5, "checkpoint": "x.pth", "reason": "signal"}
+    (record.run_path / checkpoint_stop.CHECKPOINTED_FILE).write_text(json.dumps(saved))
     assert job_status.status(record) == status_words.STOPPED
     row = next(r for r in json.loads(run_cli("jobs", "--json").stdout)["jobs"] if r["id"] == record.id)
     assert row["status"] == "stopped"

@@ -112,7 +112,7 @@ def test_the_stall_grace_a_launch_sets_is_the_one_every_reader_judges_with(tmp_p
     """launch --stall-grace S goes into plan.json (notify.plan_entry, beside --on-stall) and every
     follower of the run (the sentinel, watch, jobs, the Monitor) judges a stall with it; a kept
     history folded with another grace is not restored for it."""
-    from launcher.monitor.alerts import STALL_GRACE_S
+    from launcher.monitor import STALL_GRACE_S
     from launcher.monitor.run_follower import planned_stall_grace_s
     from launcher.planning.request import PlanRequest
     from launcher.sentinel import notify

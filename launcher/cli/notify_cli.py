@@ -9,8 +9,8 @@ import time
 
 from launcher.cli.arg_types import non_negative_float
 from launcher.cli.common import print_json
-from launcher.monitor.alerts import STALL_GRACE_S
 from launcher.errors import UserError
+from launcher.monitor import STALL_GRACE_S
 
 __all__ = ["add_notify_arg", "register"]
 

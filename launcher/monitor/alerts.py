@@ -14,6 +14,7 @@ from typing import Sequence
 
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.values import is_loss_key, json_value
+from launcher.monitor import STALL_GRACE_S
 
 __all__ = ["DivergenceRule", "InputBoundRule", "NonFiniteLossRule", "StallRule"]
 
@@ -127,10 +128,6 @@ class NonFiniteLossRule:
 
     def alert(self) -> dict | None:
         return self._scalar[1] if self._scalar else self._text
-
-
-# The stall rule's slack by default; a launch sets its own (--stall-grace, plan.json stall_grace_s).
-STALL_GRACE_S = 30.0
 
 
 class StallRule:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import time
 
-from launcher.monitor import attempt_marks
+from launcher.monitor import STALL_GRACE_S, attempt_marks
 from launcher.monitor import per_class
-from launcher.monitor.alerts import STALL_GRACE_S, DivergenceRule, InputBoundRule, NonFiniteLossRule, StallRule
+from launcher.monitor.alerts import DivergenceRule, InputBoundRule, NonFiniteLossRule, StallRule
 from launcher.monitor.checkpoints import checkpoint_for_epoch
 from launcher.monitor.scalars import ScalarBatch
 from launcher.monitor.series import DownsampledSeries

@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from launcher import run_files
-from launcher.monitor import history_cache, run_checks
-from launcher.monitor.alerts import STALL_GRACE_S
+from launcher.monitor import STALL_GRACE_S, history_cache, run_checks
 from launcher.monitor.metrics import DEFAULT_WARMUP_ITERS, JobMetrics
 from launcher.monitor.values import finite
 from launcher.monitor.workdir import WorkDirTailer
 
-__all__ = ["CATCH_UP_BYTES", "AUTO", "RunFollower", "catch_up", "fresh", "planned_stall_grace_s", "planned_warmup_iters",
-           "snapshot_of_work_dir"]
+__all__ = ["CATCH_UP_BYTES", "AUTO", "RunFollower", "catch_up", "fresh", "planned_stall_grace_s",
+           "planned_warmup_iters", "snapshot_of_work_dir"]
 
 # Scalars parsed per poll while catching up on history: big enough to catch up in
 # seconds, small enough that a live view and Ctrl-C stay responsive, and that one
